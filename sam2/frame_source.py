@@ -1,0 +1,579 @@
+"""Lazy access to the frames of a video: JPEG folders, video files and in-memory arrays.
+
+Every source exposes the video's metadata at open time and decodes frames only when asked:
+
+* ``read_rgb(i)``      -> ``np.ndarray`` (H, W, 3) uint8, original resolution, owned by the caller;
+* ``model_input(i, s)`` -> ``torch.Tensor`` (3, s, s) float32 on the CPU, normalised for SAM 2.
+
+Model inputs are built the way the official video loader builds them for JPEG folders (PIL
+``convert("RGB")``, PIL ``resize`` with its default filter, ``/ 255``, ImageNet mean/std) and
+kept in a small LRU cache, so memory does not grow with the length of the video.
+"""
+
+from __future__ import annotations
+
+import abc
+import operator
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import NamedTuple, Sequence, Union
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+__all__ = [
+    "IMAGE_MEAN",
+    "IMAGE_STD",
+    "JPEG_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "DEFAULT_CACHE_SIZE",
+    "CacheInfo",
+    "FrameSource",
+    "JpegFolderSource",
+    "VideoFileSource",
+    "ArraySource",
+    "open_frame_source",
+]
+
+IMAGE_MEAN = (0.485, 0.456, 0.406)
+IMAGE_STD = (0.229, 0.224, 0.225)
+JPEG_EXTENSIONS = (".jpg", ".jpeg")
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi")
+_STILL_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+_FRAME_NAMING = "frames named by their integer index, e.g. 00000.jpg, 00001.jpg, ..."
+DEFAULT_CACHE_SIZE = 8
+
+_MEAN = torch.tensor(IMAGE_MEAN, dtype=torch.float32).view(3, 1, 1)
+_STD = torch.tensor(IMAGE_STD, dtype=torch.float32).view(3, 1, 1)
+
+Frame = Union[np.ndarray, Image.Image]
+VideoInput = Union[str, os.PathLike, "FrameSource", Sequence[Frame], np.ndarray]
+
+
+def _normalised(image: Image.Image, image_size: int) -> torch.Tensor:
+    """PIL image (any mode) -> (3, image_size, image_size) float32, SAM 2 normalisation.
+
+    The operation order mirrors the official JPEG loader so results are bit-identical:
+    uint8 / 255 in float64, rounded to float32, then ``(x - mean) / std`` in float32.
+    """
+    resized = np.asarray(image.convert("RGB").resize((image_size, image_size)))
+    scaled = (resized / 255.0).astype(np.float32)
+    tensor = torch.from_numpy(scaled).permute(2, 0, 1).contiguous()
+    tensor.sub_(_MEAN).div_(_STD)
+    return tensor
+
+
+class CacheInfo(NamedTuple):
+    """Statistics of a source's model-input cache (like ``functools.lru_cache``)."""
+
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
+
+
+class FrameSource(abc.ABC):
+    """A video as an indexable, lazily decoded sequence of RGB frames.
+
+    Attributes: ``num_frames``, ``video_height``, ``video_width`` (pixels of the frames as
+    ``read_rgb`` returns them) and ``fps`` (``None`` when unknown, e.g. JPEG folders).
+    Access is serialised by a lock, so one source may be shared between threads.
+    """
+
+    num_frames: int
+    video_height: int
+    video_width: int
+    fps: float | None
+
+    def __init__(self, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+        if int(cache_size) < 0:
+            raise ValueError(f"cache_size must be >= 0, got {cache_size}")
+        self.cache_size = int(cache_size)
+        self._cache: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
+        self._hits = 0
+        self._misses = 0
+        self._lock = threading.RLock()
+
+    # -- to implement ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def _load(self, index: int) -> Frame:
+        """Frame ``index`` (already range-checked) as a PIL image or an (H, W, 3) uint8 array.
+
+        An array may be shared with the source: the public methods never modify or leak it.
+        """
+
+    # -- public API -----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def read_rgb(self, index: int) -> np.ndarray:
+        """Frame ``index`` as a new (H, W, 3) uint8 RGB array at the original resolution."""
+        i = self._check_index(index)
+        with self._lock:
+            frame = self._load(i)
+            if isinstance(frame, Image.Image):
+                return np.array(frame.convert("RGB"))
+            return np.array(frame, dtype=np.uint8, copy=True)
+
+    def model_input(self, index: int, image_size: int) -> torch.Tensor:
+        """Frame ``index`` as a (3, image_size, image_size) float32 CPU tensor for SAM 2.
+
+        Resized with PIL (default filter), scaled to [0, 1] and normalised with ImageNet
+        mean/std. The result is a fresh tensor; the cached copy stays untouched.
+        """
+        i = self._check_index(index)
+        size = operator.index(image_size)
+        if size <= 0:
+            raise ValueError(f"image_size must be a positive integer, got {image_size}")
+        key = (i, size)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._hits += 1
+                self._cache.move_to_end(key)
+                return cached.clone()
+            self._misses += 1
+            frame = self._load(i)
+            image = frame if isinstance(frame, Image.Image) else Image.fromarray(frame)
+            tensor = _normalised(image, size)
+            if self.cache_size > 0:
+                self._cache[key] = tensor
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+                return tensor.clone()
+            return tensor
+
+    def cache_info(self) -> CacheInfo:
+        """Hits, misses, capacity and current size of the model-input cache."""
+        with self._lock:
+            return CacheInfo(self._hits, self._misses, self.cache_size, len(self._cache))
+
+    def clear_cache(self) -> None:
+        """Drop every cached model input."""
+        with self._lock:
+            self._cache.clear()
+
+    def close(self) -> None:
+        """Release files/decoders held by the source (no-op by default)."""
+        self.clear_cache()
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        fps = "unknown" if self.fps is None else f"{self.fps:g}"
+        return (
+            f"{type(self).__name__}({self.num_frames} frames, "
+            f"{self.video_width}x{self.video_height}, fps={fps})"
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+    def _check_index(self, index: int) -> int:
+        try:
+            i = operator.index(index)
+        except TypeError:
+            kind = type(index).__name__
+            raise TypeError(f"frame index must be an integer, got {kind}") from None
+        if not 0 <= i < self.num_frames:
+            raise IndexError(
+                f"frame index {i} out of range: valid indices are 0..{self.num_frames - 1} "
+                f"({self.num_frames} frames)"
+            )
+        return i
+
+
+class JpegFolderSource(FrameSource):
+    """A folder of JPEG frames (``.jpg``/``.jpeg``, any case) ordered by the integer file stem.
+
+    ``10.jpg`` comes after ``2.jpg``, as in the official loader. Hidden files are ignored.
+    The frame size is taken from the first frame; ``fps`` is ``None``.
+    """
+
+    def __init__(
+        self, folder: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE_SIZE
+    ) -> None:
+        super().__init__(cache_size)
+        self.folder = os.fspath(folder)
+        if not os.path.exists(self.folder):
+            raise FileNotFoundError(f"video frame folder not found: {self.folder!r}")
+        if not os.path.isdir(self.folder):
+            raise ValueError(f"not a folder: {self.folder!r}")
+        self.frame_paths = self._list_frames(self.folder)
+        with self._open(self.frame_paths[0]) as first:
+            self.video_width, self.video_height = first.size
+        self.num_frames = len(self.frame_paths)
+        self.fps = None
+
+    @staticmethod
+    def _list_frames(folder: str) -> list[str]:
+        keyed: list[tuple[int, str]] = []
+        unnamed: list[str] = []
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                stem, ext = os.path.splitext(entry.name)
+                if entry.name.startswith(".") or ext.lower() not in JPEG_EXTENSIONS:
+                    continue
+                if not entry.is_file():
+                    continue
+                try:
+                    keyed.append((int(stem), entry.name))
+                except ValueError:
+                    unnamed.append(entry.name)
+        if unnamed:
+            shown = ", ".join(sorted(unnamed)[:5]) + (" ..." if len(unnamed) > 5 else "")
+            raise ValueError(
+                f"cannot order the JPEG frames in {folder!r}: expected {_FRAME_NAMING}; "
+                f"{len(unnamed)} file(s) have a non-integer name: {shown}"
+            )
+        if not keyed:
+            raise ValueError(
+                f"no JPEG frames (.jpg/.jpeg) found in folder {folder!r}; expected {_FRAME_NAMING}"
+            )
+        keyed.sort()
+        return [os.path.join(folder, name) for _, name in keyed]
+
+    @staticmethod
+    def _open(path: str, decode: bool = False) -> Image.Image:
+        try:
+            image = Image.open(path)
+            if decode:
+                image.load()
+            return image
+        except OSError as err:
+            raise ValueError(f"cannot read JPEG frame {path!r}: {err}") from err
+
+    def _load(self, index: int) -> Image.Image:
+        path = self.frame_paths[index]
+        image = self._open(path, decode=True)
+        width, height = image.size
+        if (width, height) != (self.video_width, self.video_height):
+            raise ValueError(
+                f"frame {path!r} is {width}x{height} but the video is "
+                f"{self.video_width}x{self.video_height} (all frames must have the same size)"
+            )
+        return image
+
+
+class ArraySource(FrameSource):
+    """Frames already in memory: a list of (H, W, 3) uint8 arrays / PIL images, or (N, H, W, 3).
+
+    The frames are referenced, not copied; ``read_rgb`` returns copies.
+    """
+
+    def __init__(
+        self,
+        frames: Sequence[Frame] | np.ndarray,
+        *,
+        fps: float | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        super().__init__(cache_size)
+        if isinstance(frames, np.ndarray):
+            if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+                raise ValueError(
+                    "a frame array must be (N, H, W, 3) uint8, got "
+                    f"shape {frames.shape} dtype {frames.dtype}"
+                )
+            items: Sequence[Frame] = frames
+        else:
+            items = list(frames)
+        if len(items) == 0:
+            raise ValueError("no frames given: the frame list/array is empty")
+        sizes = {self._size_of(k, frame) for k, frame in enumerate(items)}
+        if len(sizes) != 1:
+            raise ValueError(
+                f"all frames must have the same size, got (width, height) {sorted(sizes)}"
+            )
+        self._frames = items
+        (self.video_width, self.video_height), = sizes
+        self.num_frames = len(items)
+        self.fps = None if fps is None else float(fps)
+
+    @staticmethod
+    def _size_of(k: int, frame: Frame) -> tuple[int, int]:
+        if isinstance(frame, Image.Image):
+            return frame.size
+        if not isinstance(frame, np.ndarray):
+            what = type(frame).__name__
+        elif frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8:
+            return frame.shape[1], frame.shape[0]
+        else:
+            what = f"shape {frame.shape} dtype {frame.dtype}"
+        raise ValueError(f"frame {k} must be an (H, W, 3) uint8 array or a PIL image, got {what}")
+
+    def _load(self, index: int) -> Frame:
+        frame = self._frames[index]
+        return frame if isinstance(frame, Image.Image) else np.ascontiguousarray(frame)
+
+
+class VideoFileSource(FrameSource):
+    """A video file decoded on demand with OpenCV (FFmpeg backend).
+
+    At open, the frame count and each frame's timestamp come from one pass over the packets
+    (no decoding), confirmed by decoding the last frame; if that fails, the file is decoded
+    once without keeping frames. Reads continue the decoder when they go forward; otherwise
+    they seek and confirm the landing frame by its timestamp. A backward read also keeps the
+    few frames before the target, so reading in reverse seeks once per window, not per frame.
+    Memory: the model-input cache, a window of decoded frames bounded by
+    ``decoded_cache_bytes`` (at least one frame) and one float64 timestamp per frame.
+    Frames come out upright (OpenCV applies the rotation tag, kept in ``rotation``).
+    """
+
+    #: Forward jumps up to this many frames decode through instead of seeking.
+    FORWARD_DECODE_LIMIT = 48
+    #: Upper bound on the number of decoded frames kept.
+    MAX_DECODED_FRAMES = 32
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        decoded_cache_bytes: int = 64 * 2**20,
+    ) -> None:
+        super().__init__(cache_size)
+        self.path = os.fspath(path)
+        if not os.path.exists(self.path):
+            raise FileNotFoundError(f"video file not found: {self.path!r}")
+        if os.path.isdir(self.path):
+            raise ValueError(f"{self.path!r} is a folder, not a video file")
+        ext = os.path.splitext(self.path)[1].lower()
+        if ext not in VIDEO_EXTENSIONS:
+            raise ValueError(
+                f"unsupported video file extension {ext or '(none)'!r} for {self.path!r}; "
+                f"supported: {', '.join(VIDEO_EXTENSIONS)}"
+            )
+        self._cap = self._open_capture()
+        self._pos = -1  # index of the frame last grabbed by self._cap (-1: none yet)
+        self._decoded: OrderedDict[int, np.ndarray] = OrderedDict()  # index -> RGB frame
+        self._window = 1
+        self._set_timestamps(None)
+        try:
+            self._init_metadata(decoded_cache_bytes)
+        except BaseException:
+            self._cap.release()
+            raise
+
+    # -- opening --------------------------------------------------------------------------
+    def _open_capture(self, raw_packets: bool = False) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            raise ValueError(
+                f"cannot read video file {self.path!r}: it is empty, corrupt or in an "
+                "unsupported format"
+            )
+        if raw_packets and not cap.set(cv2.CAP_PROP_FORMAT, -1):
+            cap.release()
+            raise RuntimeError("raw packet reading is not supported by this OpenCV build")
+        return cap
+
+    def _init_metadata(self, decoded_cache_bytes: int) -> None:
+        cap = self._cap
+        rotation, count, fps = (
+            cap.get(prop)
+            for prop in (cv2.CAP_PROP_ORIENTATION_META, cv2.CAP_PROP_FRAME_COUNT, cv2.CAP_PROP_FPS)
+        )
+        self.rotation = int(rotation) if np.isfinite(rotation) else 0
+        #: What the container claims (OpenCV's CAP_PROP_FRAME_COUNT); may be wrong.
+        self.container_frame_count = int(count) if np.isfinite(count) and count > 0 else 0
+
+        if not self._grab():
+            raise ValueError(f"cannot read video file {self.path!r}: no frame could be decoded")
+        first = self._retrieve(0)
+        self.video_height, self.video_width = first.shape[:2]
+        fitting = decoded_cache_bytes // first.nbytes
+        self._window = int(np.clip(fitting, 1, self.MAX_DECODED_FRAMES))
+
+        times = self._scan_timestamps(raw_packets=True)
+        self._set_timestamps(times)
+        if times is None or not self._last_frame_checks_out():
+            self._set_timestamps(self._scan_timestamps(raw_packets=False))
+        self._rewind()
+        self.num_frames = len(self._times)
+        if self.num_frames == 0:
+            raise ValueError(f"cannot read video file {self.path!r}: no frame could be decoded")
+
+        if fps and np.isfinite(fps) and fps > 0:
+            self.fps: float | None = float(fps)
+        elif self.num_frames > 1 and self._times[-1] > self._times[0]:
+            self.fps = 1000.0 * (self.num_frames - 1) / float(self._times[-1] - self._times[0])
+        else:
+            self.fps = None
+
+    def _scan_timestamps(self, raw_packets: bool) -> np.ndarray | None:
+        """Presentation times (ms) of all frames, from packets (fast) or by decoding."""
+        try:
+            cap = self._open_capture(raw_packets=raw_packets)
+        except RuntimeError:
+            return None
+        times = []
+        try:
+            while cap.grab():
+                times.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+        finally:
+            cap.release()
+        if not times:
+            return None
+        # Packets arrive in decoding order; frames are shown in timestamp order.
+        return np.sort(np.asarray(times)) if raw_packets else np.asarray(times)
+
+    def _set_timestamps(self, times: np.ndarray | None) -> None:
+        self._times = np.zeros(0) if times is None else times
+        gaps = np.diff(self._times)
+        # Timestamps can identify frames only when they strictly increase.
+        self._seekable = bool(len(self._times) > 0 and np.all(gaps > 0))
+        self._tolerance = 0.5  # ms
+        if self._seekable and gaps.size:
+            self._tolerance = min(0.5, 0.25 * float(gaps.min()))
+
+    def _last_frame_checks_out(self) -> bool:
+        """Decode the last counted frame and make sure nothing follows it."""
+        if not self._seekable:
+            return False
+        try:
+            self._goto(len(self._times) - 1)
+        except (RuntimeError, ValueError):
+            return False
+        return not self._cap.grab()
+
+    # -- decoding -------------------------------------------------------------------------
+    def _identify(self) -> int | None:
+        """Index of the frame last grabbed, found by its timestamp (None if unknown)."""
+        if not self._seekable:
+            return None
+        t = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+        k = int(np.searchsorted(self._times, t))
+        near = [j for j in (k - 1, k) if 0 <= j < len(self._times)]
+        best = min(near, key=lambda j: abs(self._times[j] - t))
+        return best if abs(self._times[best] - t) <= self._tolerance else None
+
+    def _grab(self) -> bool:
+        if not self._cap.grab():
+            return False
+        found = self._identify()
+        self._pos = self._pos + 1 if found is None else found
+        return True
+
+    def _retrieve(self, index: int) -> np.ndarray:
+        """Convert the grabbed frame (``index``) to RGB and keep it in the decoded window."""
+        ok, bgr = self._cap.retrieve()
+        if not ok or bgr is None:
+            raise RuntimeError(f"frame {index} of {self.path!r} could not be decoded")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        self._decoded[index] = rgb
+        while len(self._decoded) > self._window:
+            self._decoded.popitem(last=False)
+        return rgb
+
+    def _rewind(self) -> None:
+        self._cap.release()
+        self._cap = self._open_capture()
+        self._pos = -1
+
+    def _advance(self, index: int) -> None:
+        while self._pos < index:
+            if not self._grab():
+                raise RuntimeError(f"decoding {self.path!r} stopped before frame {index}")
+        if self._pos != index:
+            raise RuntimeError(f"frame {index} of {self.path!r} could not be decoded")
+
+    def _goto(self, index: int) -> None:
+        """Leave the decoder with frame ``index`` grabbed (not yet retrieved)."""
+        if self._pos == index:
+            return
+        near = index - self._pos <= self.FORWARD_DECODE_LIMIT
+        if self._pos < index and (near or not self._seekable):
+            self._advance(index)
+            return
+        if self._seekable:
+            target = index
+            for _ in range(3):
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, target)
+                landed = self._identify() if self._cap.grab() else None
+                if landed is not None and landed <= index:
+                    self._pos = landed
+                    self._advance(index)
+                    return
+                # The seek missed (landed late, or nowhere): retry from further back.
+                if target == 0:
+                    break
+                overshoot = 0 if landed is None else landed - index
+                target = max(0, target - 2 * overshoot - self.FORWARD_DECODE_LIMIT)
+        self._rewind()
+        self._advance(index)
+
+    def _load(self, index: int) -> np.ndarray:
+        frame = self._decoded.get(index)
+        if frame is not None:
+            self._decoded.move_to_end(index)
+            return frame
+        # Going backwards costs a seek: decode a window ending at ``index`` so that the
+        # next reads in reverse order are served from memory.
+        start = max(0, index - self._window + 1) if index < self._pos else index
+        self._goto(start)
+        frame = self._retrieve(start)
+        while self._pos < index:
+            self._advance(self._pos + 1)
+            frame = self._retrieve(self._pos)
+        self._decoded.move_to_end(index)
+        return frame
+
+    def close(self) -> None:
+        """Release the decoder; the source cannot be read afterwards."""
+        with self._lock:
+            super().close()
+            self._cap.release()
+            self._decoded.clear()
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]}, path={self.path!r})"
+
+
+def open_frame_source(
+    video_path: VideoInput, *, cache_size: int = DEFAULT_CACHE_SIZE
+) -> FrameSource:
+    """Open ``video_path`` as a :class:`FrameSource`.
+
+    Accepts a folder of JPEG frames, a video file (``VIDEO_EXTENSIONS``), a list of frames,
+    an (N, H, W, 3) uint8 array, or an existing ``FrameSource`` (returned as is).
+    """
+    if isinstance(video_path, FrameSource):
+        return video_path
+    if isinstance(video_path, np.ndarray):
+        if video_path.ndim == 3:
+            raise ValueError(
+                "got a single (H, W, 3) image; pass a list of frames or an (N, H, W, 3) array"
+            )
+        return ArraySource(video_path, cache_size=cache_size)
+    if isinstance(video_path, (list, tuple)):
+        return ArraySource(video_path, cache_size=cache_size)
+    if not isinstance(video_path, (str, os.PathLike)):
+        raise TypeError(
+            "video_path must be a folder of JPEG frames, a video file path, a list of frames, "
+            f"an (N, H, W, 3) uint8 array or a FrameSource; got {type(video_path).__name__}"
+        )
+    path = os.fspath(video_path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"video path not found: {path!r}")
+    if os.path.isdir(path):
+        return JpegFolderSource(path, cache_size=cache_size)
+    ext = Path(path).suffix.lower()
+    if ext in VIDEO_EXTENSIONS:
+        return VideoFileSource(path, cache_size=cache_size)
+    if ext in _STILL_IMAGE_EXTENSIONS:
+        raise ValueError(
+            f"{path!r} is a single image, not a video: use SAM2ImagePredictor, or put the frames "
+            f"in a folder as {_FRAME_NAMING}"
+        )
+    raise ValueError(
+        f"unsupported video path {path!r}: expected a folder of JPEG frames or a video file "
+        f"with one of the extensions {', '.join(VIDEO_EXTENSIONS)}"
+    )

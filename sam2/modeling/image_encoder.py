@@ -1,0 +1,87 @@
+"""Image encoder: Hiera trunk + FPN neck producing multi-scale features and their encodings."""
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .hiera import Hiera
+from .position_encoding import PositionEmbeddingSine
+
+
+@dataclass
+class BackboneOutput:
+    """Features of a batch of images, finest level first.
+
+    backbone_fpn[i]: (B, C, S / 4 / 2**i, ...); vision_pos_enc[i] matches it.
+    """
+
+    backbone_fpn: List[torch.Tensor]
+    vision_pos_enc: List[torch.Tensor]
+
+    @property
+    def vision_features(self) -> torch.Tensor:
+        """The coarsest kept level, (B, C, S/16, S/16)."""
+        return self.backbone_fpn[-1]
+
+
+class FpnNeck(nn.Module):
+    """Projects every trunk stage to ``d_model`` channels; chosen levels also receive
+    the upsampled coarser level (top-down pathway)."""
+
+    def __init__(
+        self, d_model: int, backbone_channel_list: Sequence[int],
+        fpn_top_down_levels: Optional[Sequence[int]] = None, interpolation: str = "nearest",
+    ) -> None:
+        super().__init__()
+        self.d_model = d_model
+        self.backbone_channel_list = list(backbone_channel_list)
+        self.position_encoding = PositionEmbeddingSine(d_model)
+        self.convs = nn.ModuleList()
+        for channels in self.backbone_channel_list:  # coarsest first
+            lateral = nn.Sequential()
+            lateral.add_module("conv", nn.Conv2d(channels, d_model, kernel_size=1))
+            self.convs.append(lateral)
+        levels = range(len(self.convs)) if fpn_top_down_levels is None else fpn_top_down_levels
+        self.top_down_levels = set(levels)
+        self.interpolation = interpolation
+
+    def forward(self, trunk_features: List[torch.Tensor]):
+        """trunk_features finest first -> (features, encodings), finest first."""
+        count = len(self.convs)
+        features: List[torch.Tensor] = [None] * count
+        coarser = None
+        for level in reversed(range(count)):
+            lateral = self.convs[count - 1 - level](trunk_features[level])
+            if coarser is not None and level in self.top_down_levels:
+                upsampled = F.interpolate(
+                    coarser.to(torch.float32), scale_factor=2.0, mode=self.interpolation,
+                    align_corners=None if self.interpolation == "nearest" else False,
+                )
+                lateral = lateral + upsampled
+            features[level] = coarser = lateral
+        encodings = [self.position_encoding(f).to(f.dtype) for f in features]
+        return features, encodings
+
+
+class ImageEncoder(nn.Module):
+    """Trunk + neck; drops the ``scalp`` coarsest levels from the output."""
+
+    def __init__(self, trunk: Hiera, neck: FpnNeck, scalp: int = 1) -> None:
+        super().__init__()
+        if trunk.channel_list != neck.backbone_channel_list:
+            raise ValueError(
+                f"trunk channels {trunk.channel_list} do not match neck channels {neck.backbone_channel_list}"
+            )
+        self.trunk = trunk
+        self.neck = neck
+        self.scalp = scalp
+
+    def forward(self, images: torch.Tensor) -> BackboneOutput:
+        """images (B, 3, S, S) normalized -> BackboneOutput."""
+        features, encodings = self.neck(self.trunk(images))
+        if self.scalp:
+            features, encodings = features[: -self.scalp], encodings[: -self.scalp]
+        return BackboneOutput(backbone_fpn=list(features), vision_pos_enc=list(encodings))

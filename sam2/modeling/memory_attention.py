@@ -1,0 +1,61 @@
+"""Memory attention: current-frame features attend to themselves and to the memory bank."""
+
+from typing import Tuple
+
+import torch
+from torch import nn
+
+from .attention import RoPEAttention
+from .common import activation_by_name
+
+
+class MemoryAttentionLayer(nn.Module):
+    """RoPE self-attention, RoPE cross-attention to memories, feed-forward; all pre-norm."""
+
+    def __init__(
+        self, d_model: int, kv_dim: int, dim_feedforward: int, num_heads: int = 1, rope_theta: float = 10000.0,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.self_attn = RoPEAttention(d_model, num_heads, rope_theta=rope_theta)
+        self.cross_attn_image = RoPEAttention(d_model, num_heads, kv_in_dim=kv_dim, rope_theta=rope_theta)
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.norm3 = nn.LayerNorm(d_model)
+        self.activation = activation_by_name(activation)
+
+    def forward(
+        self, x: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor, grid_hw: Tuple[int, int],
+        num_k_exclude_rope: int,
+    ) -> torch.Tensor:
+        """x (B, HW, C); memory and memory_pos (B, M, C_mem) -> (B, HW, C)."""
+        normed = self.norm1(x)
+        x = x + self.self_attn(normed, normed, normed, grid_hw)
+        normed = self.norm2(x)
+        x = x + self.cross_attn_image(
+            normed, memory + memory_pos, memory, grid_hw, num_k_exclude_rope=num_k_exclude_rope
+        )
+        return x + self.linear2(self.activation(self.linear1(self.norm3(x))))
+
+
+class MemoryAttention(nn.Module):
+    """A stack of memory attention layers with a final LayerNorm."""
+
+    def __init__(self, d_model: int, layers: nn.ModuleList) -> None:
+        super().__init__()
+        self.d_model = d_model
+        self.layers = layers
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(
+        self, curr: torch.Tensor, curr_pos: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor,
+        grid_hw: Tuple[int, int], num_obj_ptr_tokens: int = 0,
+    ) -> torch.Tensor:
+        """curr/curr_pos (B, HW, C): current features and their encoding; memory/memory_pos
+        (B, M, C_mem), whose last ``num_obj_ptr_tokens`` tokens are object pointers -> (B, HW, C)."""
+        x = curr + 0.1 * curr_pos
+        for layer in self.layers:
+            x = layer(x, memory, memory_pos, grid_hw, num_obj_ptr_tokens)
+        return self.norm(x)

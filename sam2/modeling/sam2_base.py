@@ -1,0 +1,360 @@
+"""The SAM 2 model: image features, prompts and memories -> masks, one tracking step at a time."""
+
+from dataclasses import dataclass, replace
+from typing import List, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.init import trunc_normal_
+
+from .common import MLP
+from .image_encoder import ImageEncoder
+from .mask_decoder import MaskDecoder
+from .memory_attention import MemoryAttention
+from .memory_encoder import MemoryEncoder
+from .memory_selection import MemoryEntry, select_memories
+from .position_encoding import temporal_sine_encoding
+from .prompt_encoder import PromptEncoder
+from .two_way_transformer import TwoWayTransformer
+
+# Mask logit written where the model says the object is absent.
+NO_OBJ_SCORE = -1024.0
+# Logit scale and bias that turn a binary mask into confident logits.
+MASK_AS_LOGITS_SCALE, MASK_AS_LOGITS_BIAS = 20.0, -10.0
+
+
+@dataclass
+class PointPrompt:
+    """point_coords (B, N, 2) in model-input pixels; point_labels (B, N) int32."""
+
+    point_coords: torch.Tensor
+    point_labels: torch.Tensor
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        return getattr(self, key)
+
+    def extended(self, coords: torch.Tensor, labels: torch.Tensor) -> "PointPrompt":
+        """A prompt with (B, K, 2) coords and (B, K) labels appended."""
+        return PointPrompt(
+            torch.cat([self.point_coords, coords], dim=1), torch.cat([self.point_labels, labels], dim=1)
+        )
+
+
+@dataclass
+class FrameFeatures:
+    """Backbone features of one frame for B objects.
+
+    high_res: [(B, C/8, 4h, 4w), (B, C/4, 2h, 2w)]; vision and vision_pos: (B, C, h, w).
+    """
+
+    high_res: List[torch.Tensor]
+    vision: torch.Tensor
+    vision_pos: torch.Tensor
+
+    def expand(self, batch: int) -> "FrameFeatures":
+        return FrameFeatures(
+            [x.expand(batch, -1, -1, -1) for x in self.high_res],
+            self.vision.expand(batch, -1, -1, -1),
+            self.vision_pos.expand(batch, -1, -1, -1),
+        )
+
+
+@dataclass
+class HeadsOutput:
+    """Output of the prompt encoder + mask decoder for B objects.
+
+    low_res_multimasks (B, M, 4h, 4w), high_res_multimasks (B, M, S, S), ious (B, M);
+    low_res_masks / high_res_masks: the chosen mask (B, 1, ...); obj_ptr (B, C);
+    object_score_logits (B, 1).
+    """
+
+    low_res_multimasks: torch.Tensor
+    high_res_multimasks: torch.Tensor
+    ious: torch.Tensor
+    low_res_masks: torch.Tensor
+    high_res_masks: torch.Tensor
+    obj_ptr: torch.Tensor
+    object_score_logits: torch.Tensor
+
+
+@dataclass
+class TrackOutput:
+    """One tracking step for B objects.
+
+    pred_masks (B, 1, 4h, 4w) and pred_masks_high_res (B, 1, S, S) logits; obj_ptr (B, C);
+    object_score_logits (B, 1); maskmem_features (B, C_mem, h, w) when memory was encoded.
+    """
+
+    pred_masks: torch.Tensor
+    pred_masks_high_res: torch.Tensor
+    obj_ptr: torch.Tensor
+    object_score_logits: torch.Tensor
+    maskmem_features: Optional[torch.Tensor] = None
+
+
+class SAM2Base(nn.Module):
+    """Image encoder, prompt encoder, mask decoder, memory attention and memory encoder."""
+
+    def __init__(
+        self, image_encoder: ImageEncoder, memory_attention: MemoryAttention, memory_encoder: MemoryEncoder,
+        image_size: int = 1024, num_maskmem: int = 7, mem_dim: int = 64, decoder_heads: int = 8,
+        decoder_mlp_dim: int = 2048, iou_head_hidden_dim: int = 256, mask_in_chans: int = 16,
+        max_obj_ptrs_in_encoder: int = 16, temporal_obj_ptr_encoding: bool = True,
+        no_obj_embed_spatial: bool = True, sigmoid_scale_for_mem_enc: float = 20.0,
+        sigmoid_bias_for_mem_enc: float = -10.0, binarize_mask_from_pts_for_mem_enc: bool = False,
+        max_cond_frames_in_attn: int = -1, dynamic_multimask_via_stability: bool = False,
+        dynamic_multimask_stability_delta: float = 0.05, dynamic_multimask_stability_thresh: float = 0.98,
+    ) -> None:
+        super().__init__()
+        hidden_dim = memory_attention.d_model
+        self.image_encoder = image_encoder
+        self.memory_attention = memory_attention
+        self.memory_encoder = memory_encoder
+        self.hidden_dim = hidden_dim
+        self.mem_dim = mem_dim
+        self.image_size = image_size
+        self.backbone_stride = 16
+        self.num_maskmem = num_maskmem
+        self.max_obj_ptrs_in_encoder = max_obj_ptrs_in_encoder
+        self.temporal_obj_ptr_encoding = temporal_obj_ptr_encoding
+        self.sigmoid_scale_for_mem_enc = sigmoid_scale_for_mem_enc
+        self.sigmoid_bias_for_mem_enc = sigmoid_bias_for_mem_enc
+        self.binarize_mask_from_pts_for_mem_enc = binarize_mask_from_pts_for_mem_enc
+        self.max_cond_frames_in_attn = max_cond_frames_in_attn
+        # Multimask output is used while a frame has at most one click.
+        self.multimask_output_in_sam = True
+        self.multimask_max_pt_num = 1
+
+        self.maskmem_tpos_enc = nn.Parameter(torch.zeros(num_maskmem, 1, 1, mem_dim))
+        self.no_mem_embed = nn.Parameter(torch.zeros(1, 1, hidden_dim))
+        self.no_mem_pos_enc = nn.Parameter(torch.zeros(1, 1, hidden_dim))
+        self.no_obj_ptr = nn.Parameter(torch.zeros(1, hidden_dim))
+        self.no_obj_embed_spatial = nn.Parameter(torch.zeros(1, mem_dim)) if no_obj_embed_spatial else None
+        for parameter in (self.maskmem_tpos_enc, self.no_mem_embed, self.no_mem_pos_enc, self.no_obj_ptr):
+            trunc_normal_(parameter, std=0.02)
+        if self.no_obj_embed_spatial is not None:
+            trunc_normal_(self.no_obj_embed_spatial, std=0.02)
+        self.mask_downsample = nn.Conv2d(1, 1, kernel_size=4, stride=4)
+
+        self.sam_image_embedding_size = image_size // self.backbone_stride
+        self.sam_prompt_encoder = PromptEncoder(
+            embed_dim=hidden_dim,
+            image_embedding_size=(self.sam_image_embedding_size, self.sam_image_embedding_size),
+            input_image_size=(image_size, image_size),
+            mask_in_chans=mask_in_chans,
+        )
+        self.sam_mask_decoder = MaskDecoder(
+            transformer_dim=hidden_dim,
+            transformer=TwoWayTransformer(depth=2, embedding_dim=hidden_dim, num_heads=decoder_heads, mlp_dim=decoder_mlp_dim),
+            iou_head_hidden_dim=iou_head_hidden_dim,
+            dynamic_multimask_via_stability=dynamic_multimask_via_stability,
+            dynamic_multimask_stability_delta=dynamic_multimask_stability_delta,
+            dynamic_multimask_stability_thresh=dynamic_multimask_stability_thresh,
+        )
+        self.obj_ptr_proj = MLP(hidden_dim, hidden_dim, hidden_dim, 3)
+        self.obj_ptr_tpos_proj = nn.Linear(hidden_dim, mem_dim) if temporal_obj_ptr_encoding else nn.Identity()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("use SAM2VideoPredictor or SAM2ImagePredictor for inference")
+
+    # ----------------------------------------------------------------- features
+    def forward_image(self, images: torch.Tensor):
+        """images (B, 3, S, S) -> BackboneOutput whose two finest levels are already
+        projected by the decoder's high-resolution convolutions."""
+        out = self.image_encoder(images)
+        out.backbone_fpn[0] = self.sam_mask_decoder.conv_s0(out.backbone_fpn[0])
+        out.backbone_fpn[1] = self.sam_mask_decoder.conv_s1(out.backbone_fpn[1])
+        return out
+
+    def frame_features(self, images: torch.Tensor) -> FrameFeatures:
+        """images (B, 3, S, S) -> FrameFeatures."""
+        out = self.forward_image(images)
+        return FrameFeatures(out.backbone_fpn[:2], out.backbone_fpn[2], out.vision_pos_enc[2])
+
+    # -------------------------------------------------------------------- heads
+    def _forward_sam_heads(
+        self, backbone_features: torch.Tensor, point_inputs: Optional[PointPrompt] = None,
+        mask_inputs: Optional[torch.Tensor] = None, high_res_features: Optional[List[torch.Tensor]] = None,
+        multimask_output: bool = False,
+    ) -> HeadsOutput:
+        """backbone_features (B, C, h, w); mask_inputs (B, 1, H, W) logits or binary."""
+        batch, device = backbone_features.shape[0], backbone_features.device
+        if point_inputs is not None:
+            coords, labels = point_inputs.point_coords, point_inputs.point_labels
+        else:
+            coords = torch.zeros(batch, 1, 2, device=device)
+            labels = -torch.ones(batch, 1, dtype=torch.int32, device=device)
+        mask_prompt = None
+        if mask_inputs is not None:
+            mask_prompt = mask_inputs
+            if mask_inputs.shape[-2:] != self.sam_prompt_encoder.mask_input_size:
+                mask_prompt = F.interpolate(
+                    mask_inputs.float(), size=self.sam_prompt_encoder.mask_input_size,
+                    mode="bilinear", align_corners=False, antialias=True,
+                )
+        sparse, dense = self.sam_prompt_encoder(points=(coords, labels), boxes=None, masks=mask_prompt)
+        decoded = self.sam_mask_decoder(
+            image_embeddings=backbone_features,
+            image_pe=self.sam_prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask_output,
+            repeat_image=False,
+            high_res_features=high_res_features,
+        )
+        is_present = decoded.object_score_logits > 0
+        low_res = torch.where(is_present[:, None, None], decoded.masks, NO_OBJ_SCORE).float()
+        high_res = F.interpolate(low_res, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+
+        token = decoded.sam_tokens[:, 0]
+        low_best, high_best = low_res, high_res
+        if multimask_output:
+            rows = torch.arange(batch, device=device)
+            best = decoded.iou_pred.argmax(dim=-1)
+            low_best, high_best = low_res[rows, best].unsqueeze(1), high_res[rows, best].unsqueeze(1)
+            if decoded.sam_tokens.shape[1] > 1:
+                token = decoded.sam_tokens[rows, best]
+        obj_ptr = self._gate_pointer(self.obj_ptr_proj(token), is_present.float())
+        return HeadsOutput(low_res, high_res, decoded.iou_pred, low_best, high_best, obj_ptr, decoded.object_score_logits)
+
+    def _gate_pointer(self, obj_ptr: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
+        """Replace the pointer of absent objects by the learned no-object pointer; presence (B, 1)."""
+        return presence * obj_ptr + (1 - presence) * self.no_obj_ptr
+
+    def _use_mask_as_output(
+        self, backbone_features: torch.Tensor, high_res_features: List[torch.Tensor], mask_inputs: torch.Tensor
+    ) -> HeadsOutput:
+        """Turn a binary (B, 1, S, S) mask into confident logits; its pointer still comes from the decoder."""
+        mask = mask_inputs.float()
+        high_res = mask * MASK_AS_LOGITS_SCALE + MASK_AS_LOGITS_BIAS
+        low_res = F.interpolate(
+            high_res, size=(high_res.shape[-2] // 4, high_res.shape[-1] // 4),
+            mode="bilinear", align_corners=False, antialias=True,
+        )
+        heads = self._forward_sam_heads(backbone_features, mask_inputs=self.mask_downsample(mask), high_res_features=high_res_features)
+        presence = (mask.flatten(1) > 0).any(dim=1, keepdim=True).float()
+        object_score_logits = MASK_AS_LOGITS_SCALE * presence + MASK_AS_LOGITS_BIAS
+        obj_ptr = self._gate_pointer(heads.obj_ptr, presence)
+        ious = mask.new_ones(mask.shape[0], 1)
+        return HeadsOutput(low_res, high_res, ious, low_res, high_res, obj_ptr, object_score_logits)
+
+    def _use_multimask(self, is_init_cond_frame: bool, point_inputs: Optional[PointPrompt]) -> bool:
+        num_points = 0 if point_inputs is None else point_inputs.point_labels.shape[1]
+        return self.multimask_output_in_sam and num_points <= self.multimask_max_pt_num
+
+    # ------------------------------------------------------------------ memory
+    def memory_pos_enc(self, height: int, width: int, device: torch.device) -> torch.Tensor:
+        """(1, C_mem, h, w) position encoding of stored memories (the same for every frame)."""
+        return self.memory_encoder.position_encoding.grid(height, width, device)[None]
+
+    def _condition_on_memory(
+        self, frame_idx: int, is_init_cond_frame: bool, features: FrameFeatures,
+        cond_outputs: Mapping[int, MemoryEntry], non_cond_outputs: Mapping[int, MemoryEntry], num_frames: int,
+        reverse: bool,
+    ) -> torch.Tensor:
+        """Fuse the frame's (B, C, h, w) features with the memory bank -> (B, C, h, w)."""
+        batch, channels, height, width = features.vision.shape
+        if is_init_cond_frame:
+            return features.vision + self.no_mem_embed.view(1, channels, 1, 1)
+        if not cond_outputs:
+            raise RuntimeError("tracking a frame needs at least one conditioning frame")
+        selection = select_memories(
+            frame_idx, cond_outputs, non_cond_outputs, num_frames, self.num_maskmem,
+            self.max_obj_ptrs_in_encoder, self.max_cond_frames_in_attn, reverse,
+            signed_pointer_distance=self.temporal_obj_ptr_encoding,
+        )
+        device = features.vision.device
+        base_pos = self.memory_pos_enc(height, width, device).flatten(2).transpose(1, 2)
+        tokens, positions = [], []
+        for slot, entry in selection.spatial:
+            tokens.append(entry.maskmem_features.to(device).flatten(2).transpose(1, 2))
+            slot_encoding = self.maskmem_tpos_enc[self.num_maskmem - slot - 1].view(1, 1, -1)
+            positions.append((base_pos + slot_encoding).expand(batch, -1, -1))
+
+        num_ptr_tokens = 0
+        if selection.pointers:
+            distances = [d for d, _ in selection.pointers]
+            pointers = torch.stack([entry.obj_ptr.to(device) for _, entry in selection.pointers], dim=1)
+            ptr_pos = self._pointer_positions(distances, num_frames, device)
+            splits = channels // self.mem_dim
+            # Each C-wide pointer becomes ``splits`` tokens of C_mem channels.
+            pointers = pointers.reshape(batch, len(distances) * splits, self.mem_dim)
+            ptr_pos = ptr_pos.repeat_interleave(splits, dim=0)[None].expand(batch, -1, -1)
+            tokens.append(pointers)
+            positions.append(ptr_pos)
+            num_ptr_tokens = pointers.shape[1]
+
+        dtype = features.vision.dtype
+        for t in tokens:
+            dtype = torch.promote_types(dtype, t.dtype)
+        memory = torch.cat([t.to(dtype) for t in tokens], dim=1)
+        memory_pos = torch.cat([p.to(dtype) for p in positions], dim=1)
+        fused = self.memory_attention(
+            curr=features.vision.flatten(2).transpose(1, 2),
+            curr_pos=features.vision_pos.flatten(2).transpose(1, 2),
+            memory=memory,
+            memory_pos=memory_pos,
+            grid_hw=(height, width),
+            num_obj_ptr_tokens=num_ptr_tokens,
+        )
+        return fused.transpose(1, 2).reshape(batch, channels, height, width)
+
+    def _pointer_positions(self, distances: List[int], num_frames: int, device: torch.device) -> torch.Tensor:
+        """(P, C_mem) temporal encodings of object pointers at the given frame distances."""
+        if not self.temporal_obj_ptr_encoding:
+            return torch.zeros(len(distances), self.mem_dim, device=device)
+        max_distance = min(num_frames, self.max_obj_ptrs_in_encoder) - 1
+        relative = torch.tensor(distances, device=device) / max_distance
+        return self.obj_ptr_tpos_proj(temporal_sine_encoding(relative, self.hidden_dim))
+
+    def _encode_new_memory(
+        self, features: FrameFeatures, high_res_masks: torch.Tensor, object_score_logits: torch.Tensor, is_mask_from_pts: bool
+    ) -> torch.Tensor:
+        """Memory features (B, C_mem, h, w) of the frame with masks (B, 1, S, S) logits."""
+        if self.binarize_mask_from_pts_for_mem_enc and is_mask_from_pts and not self.training:
+            mask = (high_res_masks > 0).float()
+        else:
+            mask = torch.sigmoid(high_res_masks)
+        mask = mask * self.sigmoid_scale_for_mem_enc + self.sigmoid_bias_for_mem_enc
+        memory, _ = self.memory_encoder(features.vision, mask)
+        if self.no_obj_embed_spatial is not None:
+            absent = 1 - (object_score_logits > 0).float()
+            memory = memory + absent[..., None, None] * self.no_obj_embed_spatial[..., None, None]
+        return memory
+
+    # ------------------------------------------------------------------- step
+    def track_step(
+        self, frame_idx: int, is_init_cond_frame: bool, features: FrameFeatures,
+        point_inputs: Optional[PointPrompt], mask_inputs: Optional[torch.Tensor],
+        cond_outputs: Mapping[int, MemoryEntry], non_cond_outputs: Mapping[int, MemoryEntry], num_frames: int,
+        track_in_reverse: bool = False, run_mem_encoder: bool = True,
+        prev_sam_mask_logits: Optional[torch.Tensor] = None,
+    ) -> TrackOutput:
+        """Segment B objects on one frame from their prompts and/or memories."""
+        if mask_inputs is not None:
+            heads = self._use_mask_as_output(features.vision, features.high_res, mask_inputs)
+        else:
+            pix_feat = self._condition_on_memory(
+                frame_idx, is_init_cond_frame, features, cond_outputs, non_cond_outputs, num_frames, track_in_reverse
+            )
+            heads = self._forward_sam_heads(
+                pix_feat,
+                point_inputs=point_inputs,
+                mask_inputs=prev_sam_mask_logits,
+                high_res_features=features.high_res,
+                multimask_output=self._use_multimask(is_init_cond_frame, point_inputs),
+            )
+        out = TrackOutput(heads.low_res_masks, heads.high_res_masks, heads.obj_ptr, heads.object_score_logits)
+        if run_mem_encoder and self.num_maskmem > 0:
+            out = replace(
+                out,
+                maskmem_features=self._encode_new_memory(
+                    features, heads.high_res_masks, heads.object_score_logits, point_inputs is not None
+                ),
+            )
+        return out

@@ -1,0 +1,373 @@
+"""SAM2VideoPredictor: interactive multi-object tracking with the official API."""
+
+from typing import Any, Iterator, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .frame_source import open_frame_source
+from .mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
+from .modeling.sam2_base import NO_OBJ_SCORE, FrameFeatures, PointPrompt, SAM2Base, TrackOutput
+from .video_state import FrameOutput, InferenceState, ObjectState
+
+# Mask logits used as a prompt are clamped to this range.
+PREVIOUS_MASK_CLAMP = 32.0
+
+
+class UnknownObjectError(ValueError, RuntimeError):
+    """An object id that the session does not know."""
+
+
+class FrameIndexError(ValueError, IndexError):
+    """A frame index outside the video."""
+
+
+class SAM2VideoPredictor(SAM2Base):
+    """SAM 2 with session state: prompts on any frame, propagation in both directions."""
+
+    def __init__(
+        self, *args, fill_hole_area: int = 0, non_overlap_masks: bool = False,
+        add_all_frames_to_correct_as_cond: bool = False, vos_optimized: bool = False, **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fill_hole_area = fill_hole_area
+        self.non_overlap_masks = non_overlap_masks
+        self.add_all_frames_to_correct_as_cond = add_all_frames_to_correct_as_cond
+        if vos_optimized:
+            self.image_encoder.forward = torch.compile(self.image_encoder.forward, dynamic=False)
+
+    @classmethod
+    def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2VideoPredictor":
+        from .build_sam import build_sam2_video_predictor_hf
+
+        return build_sam2_video_predictor_hf(model_id, **kwargs)
+
+    # ------------------------------------------------------------------ session
+    @torch.inference_mode()
+    def init_state(
+        self, video_path, offload_video_to_cpu: bool = False, offload_state_to_cpu: bool = False,
+        async_loading_frames: bool = False,
+    ) -> InferenceState:
+        """Open a video (JPEG folder, video file or list/array of frames) and encode frame 0.
+
+        Frames are decoded on demand, so ``async_loading_frames`` needs no thread here.
+        """
+        frames = open_frame_source(video_path)
+        device = self.device
+        state = InferenceState(
+            images=frames,
+            num_frames=frames.num_frames,
+            video_height=frames.video_height,
+            video_width=frames.video_width,
+            device=device,
+            storage_device=torch.device("cpu") if offload_state_to_cpu else device,
+            offload_video_to_cpu=offload_video_to_cpu,
+            offload_state_to_cpu=offload_state_to_cpu,
+        )
+        self._frame_features(state, 0)
+        return state
+
+    @torch.inference_mode()
+    def reset_state(self, inference_state: InferenceState) -> None:
+        """Forget all objects, prompts and results (the video stays open)."""
+        for obj in inference_state.objects:
+            obj.clear_results()
+        inference_state.objects.clear()
+
+    # ------------------------------------------------------------- validation
+    def _check_frame(self, state: InferenceState, frame_idx) -> int:
+        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)):
+            raise TypeError(f"frame_idx must be an int, got {type(frame_idx).__name__}")
+        if not 0 <= frame_idx < state.num_frames:
+            raise FrameIndexError(f"frame_idx {frame_idx} is out of range: the video has frames 0..{state.num_frames - 1}")
+        return int(frame_idx)
+
+    def _existing_object(self, state: InferenceState, obj_id) -> Tuple[int, ObjectState]:
+        for index, obj in enumerate(state.objects):
+            if obj.obj_id == obj_id:
+                return index, obj
+        raise UnknownObjectError(f"unknown object id {obj_id!r}; existing object ids: {state.obj_ids}")
+
+    def _object(self, state: InferenceState, obj_id) -> Tuple[int, ObjectState]:
+        """The object with ``obj_id``, created if it is new."""
+        try:
+            return self._existing_object(state, obj_id)
+        except UnknownObjectError:
+            state.objects.append(ObjectState(obj_id))
+            return len(state.objects) - 1, state.objects[-1]
+
+    def _prompt_points(self, state, points, labels, box, normalize_coords) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Validated prompt as (1, N, 2) model-input coordinates and (1, N) int32 labels."""
+        if (points is None) != (labels is None):
+            raise ValueError("points and labels must be provided together")
+        if points is None and box is None:
+            raise ValueError("at least one of points or box must be provided")
+        coords = torch.zeros(1, 0, 2) if points is None else torch.as_tensor(np.asarray(points), dtype=torch.float32)
+        label_tensor = torch.zeros(1, 0, dtype=torch.int32) if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.int32)
+        if coords.dim() == 2:
+            coords = coords.unsqueeze(0)
+        if label_tensor.dim() == 1:
+            label_tensor = label_tensor.unsqueeze(0)
+        if coords.dim() != 3 or coords.shape[-1] != 2 or coords.shape[0] != 1:
+            raise ValueError(f"points must have shape (N, 2), got {tuple(coords.shape)}")
+        if label_tensor.shape != coords.shape[:2]:
+            raise ValueError(f"labels shape {tuple(label_tensor.shape)} does not match points {tuple(coords.shape)}")
+        if not bool(torch.isin(label_tensor, torch.tensor([0, 1, 2, 3], dtype=torch.int32)).all()):
+            raise ValueError("labels must be 1 (include) or 0 (exclude)")
+        if box is not None:
+            box_tensor = torch.as_tensor(np.asarray(box), dtype=torch.float32)
+            if box_tensor.numel() != 4:
+                raise ValueError(f"box must have 4 numbers (x0, y0, x1, y1), got shape {tuple(box_tensor.shape)}")
+            coords = torch.cat([box_tensor.reshape(1, 2, 2), coords], dim=1)
+            label_tensor = torch.cat([torch.tensor([[2, 3]], dtype=torch.int32), label_tensor], dim=1)
+        if not bool(torch.isfinite(coords).all()):
+            raise ValueError("point and box coordinates must be finite numbers")
+        limits = torch.tensor([state.video_width, state.video_height], dtype=torch.float32) if normalize_coords else torch.ones(2)
+        outside = (coords < 0) | (coords > limits)
+        if bool(outside.any()):
+            bad = coords[outside.any(dim=-1)][0].tolist()
+            raise ValueError(
+                f"point {bad} is outside the frame (x in [0, {float(limits[0]):g}], y in [0, {float(limits[1]):g}])"
+            )
+        if normalize_coords:
+            coords = coords / limits
+        return (coords * self.image_size).to(state.device), label_tensor.to(state.device)
+
+    # ---------------------------------------------------------------- prompts
+    @torch.inference_mode()
+    def add_new_points_or_box(
+        self, inference_state: InferenceState, frame_idx: int, obj_id, points=None, labels=None,
+        clear_old_points: bool = True, normalize_coords: bool = True, box=None,
+    ):
+        """Add clicks (label 1 include, 0 exclude) and/or a box (x0, y0, x1, y1) for one object.
+
+        Returns (frame_idx, obj_ids, masks) with masks (num_objects, 1, H, W) logits at video size.
+        """
+        state = inference_state
+        frame_idx = self._check_frame(state, frame_idx)
+        if box is not None and not clear_old_points:
+            raise ValueError("a box must come before any click: use clear_old_points=True with a box")
+        coords, labels_tensor = self._prompt_points(state, points, labels, box, normalize_coords)
+        _, obj = self._object(state, obj_id)
+        previous = None if clear_old_points else obj.point_inputs.get(frame_idx)
+        prompt = PointPrompt(coords, labels_tensor) if previous is None else previous.extended(coords, labels_tensor)
+        obj.point_inputs[frame_idx] = prompt
+        obj.mask_inputs.pop(frame_idx, None)
+        return self._run_prompt(state, obj, frame_idx, point_inputs=prompt, mask_inputs=None)
+
+    def add_new_points(self, *args, **kwargs):
+        """Alias of add_new_points_or_box (kept for old code)."""
+        return self.add_new_points_or_box(*args, **kwargs)
+
+    @torch.inference_mode()
+    def add_new_mask(self, inference_state: InferenceState, frame_idx: int, obj_id, mask):
+        """Prompt one object with a (H, W) binary mask (any size; resized to the model input)."""
+        state = inference_state
+        frame_idx = self._check_frame(state, frame_idx)
+        mask_tensor = torch.as_tensor(np.asarray(mask))
+        if mask_tensor.dim() != 2 or mask_tensor.numel() == 0:
+            raise ValueError(f"mask must be a non-empty 2-D array (H, W), got shape {tuple(mask_tensor.shape)}")
+        mask_input = mask_tensor.to(torch.bool).float()[None, None].to(state.device)
+        if mask_input.shape[-2:] != (self.image_size, self.image_size):
+            mask_input = F.interpolate(
+                mask_input, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False, antialias=True
+            )
+            mask_input = (mask_input >= 0.5).float()
+        _, obj = self._object(state, obj_id)
+        obj.mask_inputs[frame_idx] = mask_input
+        obj.point_inputs.pop(frame_idx, None)
+        return self._run_prompt(state, obj, frame_idx, point_inputs=None, mask_inputs=mask_input)
+
+    def _run_prompt(self, state, obj: ObjectState, frame_idx, point_inputs, mask_inputs):
+        """Segment ``obj`` on a prompted frame and return all objects' masks there."""
+        is_init_cond_frame = frame_idx not in obj.frames_tracked
+        reverse = False if is_init_cond_frame else obj.frames_tracked[frame_idx]
+        is_cond = is_init_cond_frame or self.add_all_frames_to_correct_as_cond
+        previous_logits = None
+        if point_inputs is not None:
+            previous = obj.latest_output(frame_idx, is_cond)
+            if previous is not None:
+                previous_logits = previous.pred_masks.to(state.device).clamp(-PREVIOUS_MASK_CLAMP, PREVIOUS_MASK_CLAMP)
+        output, _ = self._infer_frame(
+            state, obj, frame_idx, is_init_cond_frame, point_inputs, mask_inputs, reverse,
+            run_mem_encoder=False, prev_sam_mask_logits=previous_logits,
+        )
+        obj.temp_outputs(is_cond)[frame_idx] = output
+        masks = self._consolidated_video_masks(state, frame_idx, is_cond)
+        return frame_idx, state.obj_ids, masks
+
+    # ---------------------------------------------------------------- running
+    def _frame_features(self, state: InferenceState, frame_idx: int) -> FrameFeatures:
+        """Backbone features of one frame (batch 1); the last frame's are cached."""
+        if state.cached_features is not None and state.cached_features[0] == frame_idx:
+            return state.cached_features[1]
+        image = state.images.model_input(frame_idx, self.image_size).to(state.device).float()[None]
+        features = self.frame_features(image)
+        state.cached_features = (frame_idx, features)
+        return features
+
+    def _infer_frame(
+        self, state, obj: ObjectState, frame_idx, is_init_cond_frame, point_inputs, mask_inputs, reverse,
+        run_mem_encoder, prev_sam_mask_logits=None,
+    ) -> Tuple[FrameOutput, torch.Tensor]:
+        """One tracking step of one object -> (stored output, low-res mask logits on device)."""
+        step: TrackOutput = self.track_step(
+            frame_idx=frame_idx,
+            is_init_cond_frame=is_init_cond_frame,
+            features=self._frame_features(state, frame_idx),
+            point_inputs=point_inputs,
+            mask_inputs=mask_inputs,
+            cond_outputs=obj.cond_outputs,
+            non_cond_outputs=obj.non_cond_outputs,
+            num_frames=state.num_frames,
+            track_in_reverse=reverse,
+            run_mem_encoder=run_mem_encoder,
+            prev_sam_mask_logits=prev_sam_mask_logits,
+        )
+        masks = step.pred_masks
+        if self.fill_hole_area > 0:
+            masks = fill_holes_in_mask_scores(masks, self.fill_hole_area)
+        memory = None
+        if step.maskmem_features is not None:
+            memory = step.maskmem_features.to(torch.bfloat16).to(state.storage_device)
+        output = FrameOutput(
+            pred_masks=masks.to(state.storage_device),
+            obj_ptr=step.obj_ptr,
+            object_score_logits=step.object_score_logits,
+            maskmem_features=memory,
+        )
+        return output, masks
+
+    def _encode_pending_memory(self, state: InferenceState, frame_idx: int, output: FrameOutput) -> None:
+        """Encode the memory of a prompted frame from its (possibly corrected) low-res mask."""
+        high_res = F.interpolate(
+            output.pred_masks.to(state.device), size=(self.image_size, self.image_size),
+            mode="bilinear", align_corners=False,
+        )
+        features = self._frame_features(state, frame_idx)
+        memory = self._encode_new_memory(features, high_res, output.object_score_logits, is_mask_from_pts=True)
+        output.maskmem_features = memory.to(torch.bfloat16).to(state.storage_device)
+
+    def _to_video_resolution(self, state: InferenceState, masks: torch.Tensor) -> torch.Tensor:
+        """(N, 1, h, w) logits -> (N, 1, H, W) at video size (with the non-overlap rule if set)."""
+        masks = masks.to(state.device)
+        if masks.shape[-2:] != (state.video_height, state.video_width):
+            masks = F.interpolate(masks, size=(state.video_height, state.video_width), mode="bilinear", align_corners=False)
+        if self.non_overlap_masks:
+            masks = keep_highest_object(masks)
+        return masks
+
+    def _consolidated_video_masks(self, state: InferenceState, frame_idx: int, is_cond: bool) -> torch.Tensor:
+        """Every object's newest mask on a frame, (N, 1, H, W) logits; NO_OBJ_SCORE where none."""
+        masks = torch.full(
+            (len(state.objects), 1, state.video_height, state.video_width), NO_OBJ_SCORE,
+            dtype=torch.float32, device=state.storage_device,
+        )
+        for index, obj in enumerate(state.objects):
+            output = obj.latest_output(frame_idx, is_cond)
+            if output is None:
+                continue
+            low_res = output.pred_masks.to(masks.device)
+            masks[index : index + 1] = F.interpolate(low_res, size=masks.shape[-2:], mode="bilinear", align_corners=False)
+        return self._to_video_resolution(state, masks)
+
+    @torch.inference_mode()
+    def propagate_in_video_preflight(self, inference_state: InferenceState) -> None:
+        """Encode the memories of newly prompted frames and move them into the memory bank."""
+        state = inference_state
+        if not state.objects:
+            raise RuntimeError("no points, boxes or masks have been added; add a prompt before propagating")
+        for obj in state.objects:
+            for is_cond in (False, True):
+                pending = obj.temp_outputs(is_cond)
+                target = obj.cond_outputs if is_cond else obj.non_cond_outputs
+                for frame_idx, output in pending.items():
+                    if output.maskmem_features is None:
+                        self._encode_pending_memory(state, frame_idx, output)
+                    target[frame_idx] = output
+                pending.clear()
+            if not obj.cond_outputs:
+                raise RuntimeError(f"object id {obj.obj_id!r} has no prompts; add points, a box or a mask first")
+            for frame_idx in obj.cond_outputs:
+                obj.non_cond_outputs.pop(frame_idx, None)
+
+    @torch.inference_mode()
+    def propagate_in_video(
+        self, inference_state: InferenceState, start_frame_idx: Optional[int] = None,
+        max_frame_num_to_track: Optional[int] = None, reverse: bool = False,
+    ) -> Iterator[Tuple[int, List[Any], torch.Tensor]]:
+        """Track all objects frame by frame; yields (frame_idx, obj_ids, (N, 1, H, W) logits)."""
+        state = inference_state
+        self.propagate_in_video_preflight(state)
+        if start_frame_idx is None:
+            start_frame_idx = min(t for obj in state.objects for t in obj.cond_outputs)
+        start_frame_idx = self._check_frame(state, start_frame_idx)
+        if max_frame_num_to_track is None:
+            max_frame_num_to_track = state.num_frames
+        if max_frame_num_to_track < 0:
+            raise ValueError("max_frame_num_to_track must not be negative")
+        if reverse:
+            end = max(start_frame_idx - max_frame_num_to_track, 0)
+            order = range(start_frame_idx, end - 1, -1) if start_frame_idx > 0 else range(0)
+        else:
+            end = min(start_frame_idx + max_frame_num_to_track, state.num_frames - 1)
+            order = range(start_frame_idx, end + 1)
+        obj_ids = state.obj_ids
+        for frame_idx in order:
+            per_object = []
+            for obj in state.objects:
+                if frame_idx in obj.cond_outputs:
+                    masks = obj.cond_outputs[frame_idx].pred_masks.to(state.device)
+                else:
+                    output, masks = self._infer_frame(
+                        state, obj, frame_idx, False, None, None, reverse, run_mem_encoder=True
+                    )
+                    obj.non_cond_outputs[frame_idx] = output
+                obj.frames_tracked[frame_idx] = reverse
+                per_object.append(masks)
+            yield frame_idx, obj_ids, self._to_video_resolution(state, torch.cat(per_object, dim=0))
+
+    # ---------------------------------------------------------------- editing
+    @torch.inference_mode()
+    def clear_all_prompts_in_frame(self, inference_state: InferenceState, frame_idx: int, obj_id, need_output: bool = True):
+        """Remove one object's prompts on one frame; its result there becomes an ordinary tracked frame."""
+        state = inference_state
+        frame_idx = self._check_frame(state, frame_idx)
+        _, obj = self._existing_object(state, obj_id)
+        obj.point_inputs.pop(frame_idx, None)
+        obj.mask_inputs.pop(frame_idx, None)
+        obj.temp_cond_outputs.pop(frame_idx, None)
+        obj.temp_non_cond_outputs.pop(frame_idx, None)
+        output = obj.cond_outputs.pop(frame_idx, None)
+        if output is not None:
+            obj.non_cond_outputs[frame_idx] = output
+            obj.frames_tracked.pop(frame_idx, None)
+        if not need_output:
+            return None
+        is_cond = any(frame_idx in other.temp_cond_outputs for other in state.objects)
+        return frame_idx, state.obj_ids, self._consolidated_video_masks(state, frame_idx, is_cond)
+
+    @torch.inference_mode()
+    def remove_object(self, inference_state: InferenceState, obj_id, strict: bool = False, need_output: bool = True):
+        """Remove an object; returns (obj_ids, [(frame_idx, masks) of its prompted frames])."""
+        state = inference_state
+        try:
+            index, obj = self._existing_object(state, obj_id)
+        except UnknownObjectError:
+            if strict:
+                raise
+            return state.obj_ids, []
+        if len(state.objects) == 1:
+            self.reset_state(state)
+            return state.obj_ids, []
+        prompted = sorted(set(obj.point_inputs) | set(obj.mask_inputs))
+        for frame_idx in prompted:
+            self.clear_all_prompts_in_frame(state, frame_idx, obj_id, need_output=False)
+        del state.objects[index]
+        updated = []
+        if need_output:
+            for frame_idx in prompted:
+                is_cond = any(frame_idx in other.temp_cond_outputs for other in state.objects)
+                updated.append((frame_idx, self._consolidated_video_masks(state, frame_idx, is_cond)))
+        return state.obj_ids, updated

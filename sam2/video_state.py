@@ -1,0 +1,94 @@
+"""Typed session state of the video predictor (readable like the official dict state)."""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+from .frame_source import FrameSource
+from .modeling.sam2_base import FrameFeatures, PointPrompt
+
+
+@dataclass
+class FrameOutput:
+    """What is kept of one object on one frame.
+
+    pred_masks (1, 1, S/4, S/4) logits; obj_ptr (1, C); object_score_logits (1, 1);
+    maskmem_features (1, C_mem, S/16, S/16) bfloat16, None until the memory is encoded.
+    """
+
+    pred_masks: torch.Tensor
+    obj_ptr: torch.Tensor
+    object_score_logits: torch.Tensor
+    maskmem_features: Optional[torch.Tensor] = None
+
+
+@dataclass
+class ObjectState:
+    """Prompts and results of one tracked object."""
+
+    obj_id: Any
+    point_inputs: Dict[int, PointPrompt] = field(default_factory=dict)
+    mask_inputs: Dict[int, torch.Tensor] = field(default_factory=dict)
+    # Frames whose prompts condition the memory, and frames tracked from memory.
+    cond_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
+    non_cond_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
+    # Outputs of prompts added since the last propagation (memory not yet encoded).
+    temp_cond_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
+    temp_non_cond_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
+    # Frame -> whether it was last tracked in reverse.
+    frames_tracked: Dict[int, bool] = field(default_factory=dict)
+
+    def temp_outputs(self, is_cond: bool) -> Dict[int, FrameOutput]:
+        return self.temp_cond_outputs if is_cond else self.temp_non_cond_outputs
+
+    def latest_output(self, frame_idx: int, is_cond: bool) -> Optional[FrameOutput]:
+        """The newest output of the frame: pending prompt output first, then stored results."""
+        for outputs in (self.temp_outputs(is_cond), self.cond_outputs, self.non_cond_outputs):
+            if frame_idx in outputs:
+                return outputs[frame_idx]
+        return None
+
+    def clear_results(self) -> None:
+        for container in (
+            self.point_inputs, self.mask_inputs, self.cond_outputs, self.non_cond_outputs,
+            self.temp_cond_outputs, self.temp_non_cond_outputs, self.frames_tracked,
+        ):
+            container.clear()
+
+
+@dataclass
+class InferenceState:
+    """One video session. ``state["num_frames"]``, ``state["video_height"]`` and the other
+    official keys read the matching attributes."""
+
+    images: FrameSource
+    num_frames: int
+    video_height: int
+    video_width: int
+    device: torch.device
+    storage_device: torch.device
+    offload_video_to_cpu: bool = False
+    offload_state_to_cpu: bool = False
+    objects: List[ObjectState] = field(default_factory=list)
+    cached_features: Optional[Tuple[int, FrameFeatures]] = None
+
+    @property
+    def obj_ids(self) -> List[Any]:
+        return [obj.obj_id for obj in self.objects]
+
+    @property
+    def obj_id_to_idx(self) -> Dict[Any, int]:
+        return {obj.obj_id: index for index, obj in enumerate(self.objects)}
+
+    @property
+    def obj_idx_to_id(self) -> Dict[int, Any]:
+        return dict(enumerate(self.obj_ids))
+
+    def __getitem__(self, key: str) -> Any:
+        if key.startswith("_") or not hasattr(self, key):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: str) -> bool:
+        return not key.startswith("_") and hasattr(self, key)

@@ -1,0 +1,71 @@
+"""Shared fixtures: a tiny random-weights model and small synthetic videos."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+from sam2.build_sam import build_model  # noqa: E402
+from sam2.configs import PRESETS  # noqa: E402
+from sam2.sam2_video_predictor import SAM2VideoPredictor  # noqa: E402
+
+
+def informative_random_weights(model: torch.nn.Module, seed: int = 0) -> None:
+    """Make random weights give non-trivial masks: objects present, masks with content."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point() and tensor.numel() and bool(tensor.max() == tensor.min()):
+                tensor.add_(0.02 * torch.randn(tensor.shape, generator=generator))
+        decoder = model.sam_mask_decoder
+        decoder.pred_obj_score_head.layers[-1].bias.add_(8.0)
+        for mlp in decoder.output_hypernetworks_mlps:
+            mlp.layers[-1].weight.mul_(20.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_predictor() -> SAM2VideoPredictor:
+    torch.manual_seed(0)
+    predictor = build_model(PRESETS["test_tiny"], SAM2VideoPredictor, binarize_mask_from_pts_for_mem_enc=True)
+    informative_random_weights(predictor)
+    return predictor.eval()
+
+
+def synthetic_frames(count: int = 6, height: int = 48, width: int = 64) -> list:
+    """RGB uint8 frames of a bright square moving right over a textured background."""
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 80, size=(height, width, 3), dtype=np.uint8)
+    frames = []
+    for index in range(count):
+        frame = background.copy()
+        left = 8 + 3 * index
+        frame[12:32, left : left + 16] = (230, 200, 40)
+        frames.append(frame)
+    return frames
+
+
+@pytest.fixture()
+def jpeg_folder(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, frame in enumerate(synthetic_frames()):
+        Image.fromarray(frame).save(folder / f"{index:05d}.jpg", quality=95)
+    return str(folder)
+
+
+def shared_data_or_skip(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"test media {path} is not available (it lives in ../shared/data beside the checkout)")
+    return path

@@ -1,0 +1,123 @@
+"""Config names, builders, strict checkpoint loading and the hub download path."""
+
+import pytest
+import torch
+
+from sam2.build_sam import (
+    HF_MODEL_ID_TO_FILENAMES,
+    CheckpointMismatchError,
+    apply_overrides,
+    BuildOptions,
+    build_model,
+    build_sam2,
+    build_sam2_video_predictor,
+    build_sam2_video_predictor_hf,
+    load_checkpoint,
+)
+from sam2.configs import PRESETS, config_name, get_config
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("configs/sam2.1/sam2.1_hiera_t.yaml", "sam2.1_hiera_t"),
+        ("configs/sam2/sam2_hiera_b+.yaml", "sam2_hiera_b+"),
+        ("sam2.1_hiera_l", "sam2.1_hiera_l"),
+        ("sam2.1_hiera_tiny", "sam2.1_hiera_t"),
+        ("sam2_hiera_base_plus.yaml", "sam2_hiera_b+"),
+    ],
+)
+def test_official_and_short_config_names_resolve(given, expected):
+    assert config_name(given) == expected
+
+
+def test_every_hub_id_has_a_preset():
+    assert len(HF_MODEL_ID_TO_FILENAMES) == 8
+    for config_file, filename in HF_MODEL_ID_TO_FILENAMES.values():
+        assert filename.endswith(".pt")
+        get_config(config_file)
+
+
+def test_unknown_config_lists_the_known_ones():
+    with pytest.raises(ValueError, match="sam2.1_hiera_t"):
+        get_config("sam3_hiera_xxl")
+
+
+def test_overrides_reach_the_right_place():
+    options = apply_overrides(BuildOptions(), ["++model.image_size=512", "++model.fill_hole_area=0",
+                                               "++model.sam_mask_decoder_extra_args.dynamic_multimask_via_stability=false"])
+    assert options.image_size == 512
+    assert options.predictor_kwargs == {"fill_hole_area": 0}
+    assert options.model_kwargs == {"dynamic_multimask_via_stability": False}
+    with pytest.raises(ValueError, match="unsupported override"):
+        apply_overrides(BuildOptions(), ["++model.warp_drive=true"])
+
+
+def test_postprocessing_settings_follow_the_official_meaning(tmp_path):
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "tiny.pt"
+    torch.save({"model": build_model(PRESETS["test_tiny"]).state_dict()}, checkpoint)
+    video = build_sam2_video_predictor("test_tiny", str(checkpoint), device="cpu")
+    assert video.fill_hole_area == 8 and video.binarize_mask_from_pts_for_mem_enc
+    assert video.sam_mask_decoder.dynamic_multimask_via_stability and not video.training
+    plain = build_sam2_video_predictor("test_tiny", str(checkpoint), device="cpu", apply_postprocessing=False)
+    assert plain.fill_hole_area == 0 and not plain.binarize_mask_from_pts_for_mem_enc
+    image_model = build_sam2("test_tiny", str(checkpoint), device="cpu")
+    assert image_model.sam_mask_decoder.dynamic_multimask_via_stability
+    assert image_model.device == torch.device("cpu")
+
+
+def test_checkpoint_with_wrong_keys_lists_them(tmp_path):
+    state = build_model(PRESETS["test_tiny"]).state_dict()
+    state["surprise.weight"] = torch.zeros(1)
+    del state["no_mem_embed"]
+    path = tmp_path / "bad.pt"
+    torch.save({"model": state}, path)
+    with pytest.raises(CheckpointMismatchError) as raised:
+        load_checkpoint(build_model(PRESETS["test_tiny"]), str(path))
+    assert "missing keys (1): no_mem_embed" in str(raised.value)
+    assert "unexpected keys (1): surprise.weight" in str(raised.value)
+
+
+def test_checkpoint_of_another_size_reports_shapes(tmp_path):
+    path = tmp_path / "tiny.pt"
+    torch.save({"model": build_model(PRESETS["test_tiny"]).state_dict()}, path)
+    with pytest.raises(CheckpointMismatchError, match="shape mismatches"):
+        build_sam2("test_tiny", str(path), device="cpu", hydra_overrides_extra=["++model.num_maskmem=3"])
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint", None])
+def test_unreadable_or_missing_checkpoint(tmp_path, content):
+    path = tmp_path / "weights.pt"
+    if content is not None:
+        path.write_bytes(content)
+    expected = FileNotFoundError if content is None else ValueError
+    with pytest.raises(expected, match="weights.pt"):
+        load_checkpoint(build_model(PRESETS["test_tiny"]), str(path))
+
+
+def test_checkpoint_without_model_key(tmp_path):
+    path = tmp_path / "raw.pt"
+    torch.save(build_model(PRESETS["test_tiny"]).state_dict(), path)
+    with pytest.raises(ValueError, match="no 'model' state dict"):
+        load_checkpoint(build_model(PRESETS["test_tiny"]), str(path))
+
+
+def test_hub_builder_downloads_through_huggingface_hub(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    requested = []
+    torch.manual_seed(0)
+    weights = tmp_path / "sam2.1_hiera_tiny.pt"
+    torch.save({"model": build_model(get_config("sam2.1_hiera_t")).state_dict()}, weights)
+
+    def fake_download(repo_id, filename, **kwargs):
+        requested.append((repo_id, filename))
+        return str(weights)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    predictor = build_sam2_video_predictor_hf("facebook/sam2.1-hiera-tiny", device="cpu")
+    assert requested == [("facebook/sam2.1-hiera-tiny", "sam2.1_hiera_tiny.pt")]
+    assert predictor.image_size == 1024 and predictor.fill_hole_area == 8
+    with pytest.raises(ValueError, match="unknown model id"):
+        build_sam2_video_predictor_hf("facebook/sam2-hiera-huge")

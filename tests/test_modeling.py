@@ -1,0 +1,90 @@
+"""Unit checks of building blocks whose exact behaviour matters for parity."""
+
+import math
+
+import pytest
+import torch
+
+from sam2.mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
+from sam2.modeling.hiera import merge_windows, split_windows
+from sam2.modeling.mask_decoder import stability_scores
+from sam2.modeling.memory_selection import closest_conditioning_frames, select_memories
+from sam2.modeling.position_encoding import AxialRotaryTable, apply_rotary, temporal_sine_encoding
+
+
+def test_window_split_and_merge_round_trip_with_padding():
+    x = torch.randn(2, 10, 13, 5)
+    windows, padded = split_windows(x, 4)
+    assert windows.shape == (2 * 3 * 4, 4, 4, 5) and padded == (12, 16)
+    torch.testing.assert_close(merge_windows(windows, 4, padded, (10, 13)), x)
+
+
+def test_rotary_matches_complex_multiplication():
+    table = AxialRotaryTable(8)
+    cos, sin = table.tables(3, 4, torch.device("cpu"))
+    x = torch.randn(1, 1, 12, 8)
+    rotated = apply_rotary(x, cos, sin)
+    angles = torch.atan2(sin, cos)
+    expected = torch.view_as_real(torch.view_as_complex(x.reshape(1, 1, 12, 4, 2)) * torch.polar(torch.ones_like(angles), angles))
+    torch.testing.assert_close(rotated, expected.flatten(-2), atol=1e-6, rtol=1e-5)
+    # Token 5 sits at column 1, row 1: the first half rotates with the column, the second with the row.
+    assert math.isclose(float(angles[5, 0]), 1.0, rel_tol=1e-6) and math.isclose(float(angles[5, 2]), 1.0, rel_tol=1e-6)
+    tiled = apply_rotary(torch.cat([x, x], dim=2), cos, sin)
+    torch.testing.assert_close(tiled[:, :, 12:], rotated)
+
+
+def test_temporal_encoding_has_sines_then_cosines():
+    encoding = temporal_sine_encoding(torch.tensor([0.0, 0.5]), 8)
+    torch.testing.assert_close(encoding[0], torch.tensor([0, 0, 0, 0, 1, 1, 1, 1.0]))
+    assert encoding.shape == (2, 8)
+
+
+def test_stability_score_of_a_confident_mask_is_one():
+    logits = torch.full((1, 1, 4, 4), -10.0)
+    logits[..., :2, :] = 10.0
+    assert float(stability_scores(logits, 0.05)) == 1.0
+    logits[..., 2, :] = 0.01
+    assert float(stability_scores(logits, 0.05)) == pytest.approx(8 / 12)
+
+
+def test_fill_holes_fills_only_small_background_regions():
+    logits = torch.full((1, 1, 20, 20), 3.0)
+    logits[0, 0, 5, 5] = -2.0  # 1-pixel hole
+    logits[0, 0, 10:20, 10:20] = -2.0  # large background region
+    filled = fill_holes_in_mask_scores(logits, 8)
+    assert float(filled[0, 0, 5, 5]) == pytest.approx(0.1)
+    assert bool((filled[0, 0, 10:, 10:] == -2.0).all())
+
+
+def test_keep_highest_object_resolves_overlaps():
+    logits = torch.tensor([[[[2.0, -1.0]]], [[[1.0, 3.0]]]])
+    kept = keep_highest_object(logits)
+    assert kept[:, 0, 0, 0].tolist() == [2.0, -10.0] and kept[:, 0, 0, 1].tolist() == [-10.0, 3.0]
+
+
+def test_conditioning_frame_selection_prefers_neighbours():
+    frames = {t: t for t in (0, 10, 20, 30, 40)}
+    kept, dropped = closest_conditioning_frames(22, frames, 3)
+    assert set(kept) == {20, 30, 10} and set(dropped) == {0, 40}
+    assert closest_conditioning_frames(22, frames, -1) == (frames, {})
+
+
+class Entry:
+    def __init__(self, t):
+        self.maskmem_features = t
+        self.obj_ptr = t
+
+
+def test_memory_selection_forward_and_reverse():
+    cond = {0: Entry(0)}
+    recent = {t: Entry(t) for t in range(1, 9)}
+    forward = select_memories(9, cond, recent, num_frames=20, num_maskmem=7, max_obj_ptrs=16)
+    assert [(slot, e.obj_ptr) for slot, e in forward.spatial] == [(0, 0), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7), (6, 8)]
+    assert [(d, e.obj_ptr) for d, e in forward.pointers][:3] == [(9, 0), (1, 8), (2, 7)]
+    cond_late = {12: Entry(12)}
+    backward = select_memories(10, cond_late, {11: Entry(11)}, num_frames=20, num_maskmem=7, max_obj_ptrs=16, reverse=True)
+    assert [(slot, e.obj_ptr) for slot, e in backward.spatial] == [(0, 12), (6, 11)]
+    assert [(d, e.obj_ptr) for d, e in backward.pointers] == [(2, 12), (1, 11)]
+    # A conditioning frame ahead of the tracking direction gives memory but no pointer.
+    ahead = select_memories(5, {8: Entry(8)}, {}, num_frames=20, num_maskmem=7, max_obj_ptrs=16)
+    assert [e.obj_ptr for _, e in ahead.spatial] == [8] and ahead.pointers == []

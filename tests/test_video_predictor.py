@@ -1,0 +1,150 @@
+"""Behaviour of SAM2VideoPredictor on the tiny random-weights model."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import synthetic_frames
+
+
+@pytest.fixture()
+def state(tiny_predictor, jpeg_folder):
+    return tiny_predictor.init_state(video_path=jpeg_folder)
+
+
+def test_state_reads_like_the_official_dict(state):
+    assert state["num_frames"] == 6
+    assert (state["video_height"], state["video_width"]) == (48, 64)
+    assert state["obj_ids"] == []
+    with pytest.raises(KeyError):
+        state["no_such_key"]
+
+
+def test_click_returns_video_resolution_logits_for_every_object(tiny_predictor, state):
+    frame, ids, masks = tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])
+    assert (frame, ids) == (0, [1])
+    assert masks.shape == (1, 1, 48, 64) and masks.dtype == torch.float32
+    frame, ids, masks = tiny_predictor.add_new_points_or_box(state, 0, "cat", box=[5, 5, 40, 30])
+    assert ids == [1, "cat"] and masks.shape == (2, 1, 48, 64)
+
+
+def test_click_result_matches_the_same_frame_after_propagation(tiny_predictor, state):
+    _, _, clicked = tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])
+    results = {f: m for f, _, m in tiny_predictor.propagate_in_video(state)}
+    assert sorted(results) == list(range(6))
+    torch.testing.assert_close(results[0], clicked)
+    assert all(m.shape == (1, 1, 48, 64) for m in results.values())
+
+
+def test_points_accumulate_unless_cleared(tiny_predictor, state):
+    tiny_predictor.add_new_points_or_box(state, 2, 1, points=[[20, 20]], labels=[1])
+    tiny_predictor.add_new_points_or_box(state, 2, 1, points=[[50, 40]], labels=[0], clear_old_points=False)
+    prompt = state.objects[0].point_inputs[2]
+    assert prompt.point_labels.tolist() == [[1, 0]]
+    tiny_predictor.add_new_points_or_box(state, 2, 1, points=[[30, 30]], labels=[1])
+    assert state.objects[0].point_inputs[2].point_labels.tolist() == [[1]]
+    # Coordinates are scaled from video pixels to the model input.
+    expected = torch.tensor([[[30 / 64 * 128, 30 / 48 * 128]]])
+    torch.testing.assert_close(state.objects[0].point_inputs[2].point_coords, expected)
+
+
+def test_box_is_stored_as_two_corner_points_before_clicks(tiny_predictor, state):
+    tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1], box=[4, 4, 40, 30])
+    assert state.objects[0].point_inputs[0].point_labels.tolist() == [[2, 3, 1]]
+
+
+def test_reverse_and_bounded_propagation_visit_the_expected_frames(tiny_predictor, state):
+    tiny_predictor.add_new_points_or_box(state, 3, 1, points=[[20, 20]], labels=[1])
+    forward = [f for f, _, _ in tiny_predictor.propagate_in_video(state)]
+    backward = [f for f, _, _ in tiny_predictor.propagate_in_video(state, reverse=True)]
+    limited = [f for f, _, _ in tiny_predictor.propagate_in_video(state, start_frame_idx=1, max_frame_num_to_track=2)]
+    assert forward == [3, 4, 5]
+    assert backward == [3, 2, 1, 0]
+    assert limited == [1, 2, 3]
+    assert state.objects[0].frames_tracked == {0: True, 1: False, 2: False, 3: False, 4: False, 5: False}
+
+
+def test_mask_prompt_is_returned_as_confident_logits(tiny_predictor, state):
+    mask = np.zeros((48, 64), dtype=bool)
+    mask[10:30, 10:40] = True
+    _, _, logits = tiny_predictor.add_new_mask(state, 1, 5, mask)
+    predicted = logits[0, 0] > 0
+    iou = (predicted & torch.from_numpy(mask)).sum() / (predicted | torch.from_numpy(mask)).sum()
+    assert iou > 0.9
+
+
+def test_remove_object_keeps_the_others_and_reports_its_frames(tiny_predictor, state):
+    tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])
+    tiny_predictor.add_new_points_or_box(state, 2, 2, points=[[40, 30]], labels=[1])
+    ids, updated = tiny_predictor.remove_object(state, 1)
+    assert ids == [2]
+    assert [f for f, _ in updated] == [0]
+    assert updated[0][1].shape == (1, 1, 48, 64)
+    assert float(updated[0][1].max()) == -1024.0  # object 2 has nothing on frame 0 yet
+    frames = [f for f, _, m in tiny_predictor.propagate_in_video(state)]
+    assert frames == [2, 3, 4, 5]
+
+
+def test_clear_prompts_turns_a_conditioning_frame_into_a_tracked_one(tiny_predictor, state):
+    tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])
+    tiny_predictor.add_new_points_or_box(state, 3, 1, points=[[30, 20]], labels=[1])
+    list(tiny_predictor.propagate_in_video(state))
+    frame, ids, masks = tiny_predictor.clear_all_prompts_in_frame(state, 3, 1)
+    assert (frame, ids, masks.shape) == (3, [1], (1, 1, 48, 64))
+    obj = state.objects[0]
+    assert 3 not in obj.cond_outputs and 3 in obj.non_cond_outputs and 3 not in obj.point_inputs
+
+
+def test_reset_state_forgets_everything(tiny_predictor, state):
+    tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])
+    tiny_predictor.reset_state(state)
+    assert state["obj_ids"] == []
+    with pytest.raises(RuntimeError, match="add a prompt"):
+        list(tiny_predictor.propagate_in_video(state))
+
+
+def test_frames_can_be_given_as_an_array(tiny_predictor):
+    state = tiny_predictor.init_state(video_path=np.stack(synthetic_frames()))
+    _, _, masks = tiny_predictor.add_new_points_or_box(state, 5, 1, points=[[20, 20]], labels=[1])
+    assert masks.shape == (1, 1, 48, 64)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda p, s: p.add_new_points_or_box(s, 6, 1, points=[[1, 1]], labels=[1]), ValueError, "out of range"),
+        (lambda p, s: p.add_new_points_or_box(s, -1, 1, points=[[1, 1]], labels=[1]), IndexError, "frames 0..5"),
+        (lambda p, s: p.add_new_points_or_box(s, 0, 1, points=[[70, 1]], labels=[1]), ValueError, "outside the frame"),
+        (lambda p, s: p.add_new_points_or_box(s, 0, 1, points=[[1, 1]]), ValueError, "together"),
+        (lambda p, s: p.add_new_points_or_box(s, 0, 1), ValueError, "at least one"),
+        (lambda p, s: p.add_new_points_or_box(s, 0, 1, points=[[1, 1]], labels=[1, 1]), ValueError, "does not match"),
+        (lambda p, s: p.add_new_points_or_box(s, 0, 1, points=[[1, 1]], labels=[7]), ValueError, "labels"),
+        (lambda p, s: p.add_new_points_or_box(s, 0, 1, box=[1, 2, 3]), ValueError, "4 numbers"),
+        (lambda p, s: p.add_new_points_or_box(s, 0, 1, box=[1, 2, 3, 4], clear_old_points=False), ValueError, "box"),
+        (lambda p, s: p.add_new_mask(s, 0, 1, np.zeros((2, 3, 4))), ValueError, "2-D"),
+        (lambda p, s: p.remove_object(s, 42, strict=True), ValueError, "unknown object id 42"),
+        (lambda p, s: p.clear_all_prompts_in_frame(s, 0, 42), RuntimeError, "unknown object id"),
+        (lambda p, s: list(p.propagate_in_video(s)), RuntimeError, "add a prompt"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(tiny_predictor, state, call, error, message):
+    with pytest.raises(error, match=message):
+        call(tiny_predictor, state)
+    assert state["obj_ids"] in ([], [1])
+
+
+def test_remove_unknown_object_is_a_no_op_when_not_strict(tiny_predictor, state):
+    assert tiny_predictor.remove_object(state, 42) == ([], [])
+
+
+def test_unreadable_video_and_empty_folder_raise(tiny_predictor, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"this is not a video")
+    with pytest.raises(ValueError, match="broken.mp4"):
+        tiny_predictor.init_state(video_path=str(broken))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="empty"):
+        tiny_predictor.init_state(video_path=str(empty))
+    with pytest.raises(FileNotFoundError):
+        tiny_predictor.init_state(video_path=str(tmp_path / "missing"))
