@@ -16,6 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
+import reference_env
+
 from sam2.frame_source import (
     ArraySource,
     FrameSource,
@@ -173,12 +175,6 @@ def test_model_input_recipe(tmp_path):
             np.testing.assert_allclose(x.numpy(), expected_model_input(image, 64), rtol=0, atol=1e-6)
 
 
-def reference_root() -> Path | None:
-    root = os.environ.get("SAM2_REFERENCE_DIR")
-    root = Path(root) if root else REPO / ".cache" / "reference"
-    return root if (root / "pkg" / "sam2" / "utils" / "misc.py").is_file() else None
-
-
 REFERENCE_SCRIPT = """
 import sys, numpy as np, torch
 import sam2
@@ -195,19 +191,18 @@ for size in map(int, sys.argv[3:]):
 
 
 def test_model_input_bit_exact_with_reference_loader(tmp_path):
-    root = reference_root()
-    if root is None:
-        pytest.skip("reference sam2 not found (set SAM2_REFERENCE_DIR or fill .cache/reference)")
+    reference = reference_env.find_or_install_reference()
+    if reference is None:
+        pytest.skip(f"reference sam2 unavailable: {reference_env.last_failure_reason}")
     folder = noise_jpeg_folder(tmp_path / "frames")
     sizes = [64, 1024]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = os.pathsep.join([str(root / "pkg"), str(root / "deps")])
+    env = reference.subprocess_env()
     run = subprocess.run(
         [sys.executable, "-c", REFERENCE_SCRIPT, str(folder), str(tmp_path), *map(str, sizes)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert str(root / "pkg") in run.stdout.splitlines()[0], "the subprocess imported the wrong sam2"
+    assert str(reference.pkg_dir) in run.stdout.splitlines()[0], "the subprocess imported the wrong sam2"
 
     src = open_frame_source(folder)
     for size in sizes:

@@ -1,0 +1,1 @@
+"""Reference-oracle harness: checkpoints, scenario runner and comparison for parity tests."""
