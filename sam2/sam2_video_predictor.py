@@ -1,15 +1,18 @@
 """SAM2VideoPredictor: interactive multi-object tracking with the official API."""
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .frame_outputs import FrameOutput, SpillingOutputs
 from .frame_source import open_frame_source
 from .mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
+from .mask_rle import encode
 from .modeling.sam2_base import NO_OBJ_SCORE, FrameFeatures, PointPrompt, SAM2Base, TrackOutput
-from .video_state import FrameOutput, InferenceState, ObjectState
+from .video_state import InferenceState, ObjectState
 
 # Mask logits used as a prompt are clamped to this range.
 PREVIOUS_MASK_CLAMP = 32.0
@@ -34,6 +37,9 @@ class SAM2VideoPredictor(SAM2Base):
         self.fill_hole_area = fill_hole_area
         self.non_overlap_masks = non_overlap_masks
         self.add_all_frames_to_correct_as_cond = add_all_frames_to_correct_as_cond
+        # Tracked frames whose memories stay in RAM; older ones are spilled to disk and read
+        # back when needed. The attention window is num_maskmem - 1 frames.
+        self.resident_memory_frames = self.num_maskmem + 1
         if vos_optimized:
             self.image_encoder.forward = torch.compile(self.image_encoder.forward, dynamic=False)
 
@@ -94,7 +100,8 @@ class SAM2VideoPredictor(SAM2Base):
         try:
             return self._existing_object(state, obj_id)
         except UnknownObjectError:
-            state.objects.append(ObjectState(obj_id))
+            outputs = SpillingOutputs(state.spill_store, self.resident_memory_frames)
+            state.objects.append(ObjectState(obj_id, outputs))
             return len(state.objects) - 1, state.objects[-1]
 
     def _prompt_points(self, state, points, labels, box, normalize_coords) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -249,13 +256,17 @@ class SAM2VideoPredictor(SAM2Base):
         memory = self._encode_new_memory(features, high_res, output.object_score_logits, is_mask_from_pts=True)
         output.maskmem_features = memory.to(torch.bfloat16).to(state.storage_device)
 
-    def _to_video_resolution(self, state: InferenceState, masks: torch.Tensor) -> torch.Tensor:
-        """(N, 1, h, w) logits -> (N, 1, H, W) at video size (with the non-overlap rule if set)."""
+    def _to_video_resolution(self, state: InferenceState, frame_idx: int, masks: torch.Tensor) -> torch.Tensor:
+        """(N, 1, h, w) logits of all objects -> (N, 1, H, W) at video size (with the non-overlap
+        rule if set); the binary masks are also kept, run-length encoded, in the state."""
         masks = masks.to(state.device)
         if masks.shape[-2:] != (state.video_height, state.video_width):
             masks = F.interpolate(masks, size=(state.video_height, state.video_width), mode="bilinear", align_corners=False)
         if self.non_overlap_masks:
             masks = keep_highest_object(masks)
+        binary = (masks[:, 0] > 0).cpu().numpy()
+        for obj, mask in zip(state.objects, binary):
+            obj.masks[frame_idx] = encode(mask)
         return masks
 
     def _consolidated_video_masks(self, state: InferenceState, frame_idx: int, is_cond: bool) -> torch.Tensor:
@@ -270,7 +281,7 @@ class SAM2VideoPredictor(SAM2Base):
                 continue
             low_res = output.pred_masks.to(masks.device)
             masks[index : index + 1] = F.interpolate(low_res, size=masks.shape[-2:], mode="bilinear", align_corners=False)
-        return self._to_video_resolution(state, masks)
+        return self._to_video_resolution(state, frame_idx, masks)
 
     @torch.inference_mode()
     def propagate_in_video_preflight(self, inference_state: InferenceState) -> None:
@@ -314,19 +325,24 @@ class SAM2VideoPredictor(SAM2Base):
             end = min(start_frame_idx + max_frame_num_to_track, state.num_frames - 1)
             order = range(start_frame_idx, end + 1)
         obj_ids = state.obj_ids
-        for frame_idx in order:
-            per_object = []
-            for obj in state.objects:
-                if frame_idx in obj.cond_outputs:
-                    masks = obj.cond_outputs[frame_idx].pred_masks.to(state.device)
-                else:
-                    output, masks = self._infer_frame(
-                        state, obj, frame_idx, False, None, None, reverse, run_mem_encoder=True
-                    )
-                    obj.non_cond_outputs[frame_idx] = output
-                obj.frames_tracked[frame_idx] = reverse
-                per_object.append(masks)
-            yield frame_idx, obj_ids, self._to_video_resolution(state, torch.cat(per_object, dim=0))
+        order = list(order)
+        # A reader thread decodes the next frame while this one is computed.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2-frame-reader") as reader:
+            for position, frame_idx in enumerate(order):
+                if position + 1 < len(order):
+                    reader.submit(state.images.model_input, order[position + 1], self.image_size)
+                per_object = []
+                for obj in state.objects:
+                    if frame_idx in obj.cond_outputs:
+                        masks = obj.cond_outputs[frame_idx].pred_masks.to(state.device)
+                    else:
+                        output, masks = self._infer_frame(
+                            state, obj, frame_idx, False, None, None, reverse, run_mem_encoder=True
+                        )
+                        obj.non_cond_outputs[frame_idx] = output
+                    obj.frames_tracked[frame_idx] = reverse
+                    per_object.append(masks)
+                yield frame_idx, obj_ids, self._to_video_resolution(state, frame_idx, torch.cat(per_object, dim=0))
 
     # ---------------------------------------------------------------- editing
     @torch.inference_mode()

@@ -5,22 +5,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from .frame_outputs import FrameOutput, SpillingOutputs
 from .frame_source import FrameSource
+from .mask_rle import RLEMask, decode
 from .modeling.sam2_base import FrameFeatures, PointPrompt
-
-
-@dataclass
-class FrameOutput:
-    """What is kept of one object on one frame.
-
-    pred_masks (1, 1, S/4, S/4) logits; obj_ptr (1, C); object_score_logits (1, 1);
-    maskmem_features (1, C_mem, S/16, S/16) bfloat16, None until the memory is encoded.
-    """
-
-    pred_masks: torch.Tensor
-    obj_ptr: torch.Tensor
-    object_score_logits: torch.Tensor
-    maskmem_features: Optional[torch.Tensor] = None
+from .tensor_spill import TensorSpill
 
 
 @dataclass
@@ -28,16 +17,19 @@ class ObjectState:
     """Prompts and results of one tracked object."""
 
     obj_id: Any
+    # Frames tracked from memory; only the most recent keep their large tensors in memory.
+    non_cond_outputs: SpillingOutputs
     point_inputs: Dict[int, PointPrompt] = field(default_factory=dict)
     mask_inputs: Dict[int, torch.Tensor] = field(default_factory=dict)
-    # Frames whose prompts condition the memory, and frames tracked from memory.
+    # Frames whose prompts condition the memory.
     cond_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
-    non_cond_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
     # Outputs of prompts added since the last propagation (memory not yet encoded).
     temp_cond_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
     temp_non_cond_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
     # Frame -> whether it was last tracked in reverse.
     frames_tracked: Dict[int, bool] = field(default_factory=dict)
+    # Frame -> the last mask returned for this object, at video resolution.
+    masks: Dict[int, RLEMask] = field(default_factory=dict)
 
     def temp_outputs(self, is_cond: bool) -> Dict[int, FrameOutput]:
         return self.temp_cond_outputs if is_cond else self.temp_non_cond_outputs
@@ -52,7 +44,7 @@ class ObjectState:
     def clear_results(self) -> None:
         for container in (
             self.point_inputs, self.mask_inputs, self.cond_outputs, self.non_cond_outputs,
-            self.temp_cond_outputs, self.temp_non_cond_outputs, self.frames_tracked,
+            self.temp_cond_outputs, self.temp_non_cond_outputs, self.frames_tracked, self.masks,
         ):
             container.clear()
 
@@ -72,6 +64,17 @@ class InferenceState:
     offload_state_to_cpu: bool = False
     objects: List[ObjectState] = field(default_factory=list)
     cached_features: Optional[Tuple[int, FrameFeatures]] = None
+    spill: Optional[TensorSpill] = None
+
+    def spill_store(self) -> TensorSpill:
+        """The session's on-disk store for evicted memories, created on first use."""
+        if self.spill is None:
+            self.spill = TensorSpill()
+        return self.spill
+
+    def frame_masks(self, frame_idx: int) -> Dict[Any, Any]:
+        """obj_id -> (H, W) bool mask last returned on ``frame_idx``, for objects that have one."""
+        return {obj.obj_id: decode(obj.masks[frame_idx]) for obj in self.objects if frame_idx in obj.masks}
 
     @property
     def obj_ids(self) -> List[Any]:

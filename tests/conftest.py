@@ -1,6 +1,5 @@
 """Shared fixtures: a tiny random-weights model and small synthetic videos."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,27 +15,15 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 from sam2.build_sam import build_model  # noqa: E402
 from sam2.configs import PRESETS  # noqa: E402
+from sam2.random_weights import make_masks_informative  # noqa: E402
 from sam2.sam2_video_predictor import SAM2VideoPredictor  # noqa: E402
-
-
-def informative_random_weights(model: torch.nn.Module, seed: int = 0) -> None:
-    """Make random weights give non-trivial masks: objects present, masks with content."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point() and tensor.numel() and bool(tensor.max() == tensor.min()):
-                tensor.add_(0.02 * torch.randn(tensor.shape, generator=generator))
-        decoder = model.sam_mask_decoder
-        decoder.pred_obj_score_head.layers[-1].bias.add_(8.0)
-        for mlp in decoder.output_hypernetworks_mlps:
-            mlp.layers[-1].weight.mul_(20.0)
 
 
 @pytest.fixture(scope="session")
 def tiny_predictor() -> SAM2VideoPredictor:
     torch.manual_seed(0)
     predictor = build_model(PRESETS["test_tiny"], SAM2VideoPredictor, binarize_mask_from_pts_for_mem_enc=True)
-    informative_random_weights(predictor)
+    make_masks_informative(predictor)
     return predictor.eval()
 
 

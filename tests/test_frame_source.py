@@ -504,3 +504,31 @@ def test_index_out_of_range(index_video):
     with pytest.raises(ValueError, match="image_size"):
         src.model_input(0, 0)
     assert frame_index(src.read_rgb(np.int64(7))) == 7
+
+
+def test_rotated_phone_video_comes_out_upright(tmp_path):
+    """A landscape stream tagged with a 90 degree display rotation (as phones record portrait
+    video) is read at its displayed size and orientation, like ffmpeg's own decoding shows it."""
+    import imageio_ffmpeg
+
+    stored = np.zeros((32, 64, 3), np.uint8)
+    stored[:8, :16] = 255  # marker in the stored frame's top-left corner
+    landscape = tmp_path / "landscape.mp4"
+    writer = imageio_ffmpeg.write_frames(str(landscape), (64, 32), fps=10, codec="libx264", macro_block_size=1)
+    writer.send(None)
+    for _ in range(5):
+        writer.send(stored)
+    writer.close()
+    portrait = tmp_path / "portrait.mp4"
+    tagged = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-display_rotation", "90", "-i", str(landscape), "-c", "copy", str(portrait)],
+        capture_output=True, text=True,
+    )
+    if tagged.returncode != 0:
+        pytest.skip(f"this ffmpeg cannot tag a rotation: {tagged.stderr[-200:]}")
+    source = open_frame_source(str(portrait))
+    assert (source.video_height, source.video_width, source.num_frames) == (64, 32, 5)
+    frame = source.read_rgb(2)
+    expected = np.rot90(stored)  # displayed = stored turned a quarter counter-clockwise
+    assert np.abs(frame.astype(int) - expected).mean() < 12
+    assert frame[60, 2].mean() > 200 and frame[2, 2].mean() < 50

@@ -148,3 +148,35 @@ def test_unreadable_video_and_empty_folder_raise(tiny_predictor, tmp_path):
         tiny_predictor.init_state(video_path=str(empty))
     with pytest.raises(FileNotFoundError):
         tiny_predictor.init_state(video_path=str(tmp_path / "missing"))
+
+
+def run_session(predictor, frames):
+    """Clicks, propagation both ways, a correction on an early frame and re-tracking from it."""
+    state = predictor.init_state(video_path=frames)
+    outputs = [predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])[2]]
+    outputs.append(predictor.add_new_points_or_box(state, 5, 2, points=[[40, 30]], labels=[1])[2])
+    outputs += [m for _, _, m in predictor.propagate_in_video(state)]
+    outputs += [m for _, _, m in predictor.propagate_in_video(state, start_frame_idx=9, reverse=True)]
+    outputs.append(predictor.add_new_points_or_box(state, 1, 1, points=[[30, 25]], labels=[0], clear_old_points=False)[2])
+    outputs += [m for _, _, m in predictor.propagate_in_video(state, start_frame_idx=1)]
+    return state, outputs
+
+
+def test_spilled_memories_give_identical_results(tiny_predictor, monkeypatch):
+    frames = np.stack(synthetic_frames(10))
+    _, in_memory = run_session(tiny_predictor, frames)
+    monkeypatch.setattr(tiny_predictor, "resident_memory_frames", 1)
+    state, spilled = run_session(tiny_predictor, frames)
+    for expected, got in zip(in_memory, spilled):
+        assert torch.equal(expected, got)
+    resident = [t for t, out in state.objects[0].non_cond_outputs.items() if out.is_resident]
+    assert len(resident) == 1 and len(state.objects[0].non_cond_outputs) >= 8
+
+
+def test_masks_of_every_returned_frame_are_kept_compactly(tiny_predictor):
+    state, _ = run_session(tiny_predictor, np.stack(synthetic_frames(10)))
+    masks = state.frame_masks(7)
+    assert sorted(masks) == [1, 2] and masks[1].shape == (48, 64) and masks[1].dtype == bool
+    _, _, logits = next(iter(tiny_predictor.propagate_in_video(state, start_frame_idx=7, max_frame_num_to_track=0)))
+    assert np.array_equal(state.frame_masks(7)[2], (logits[1, 0] > 0).numpy())
+    assert all(len(obj.masks) == 10 for obj in state.objects)

@@ -1,0 +1,111 @@
+"""Per-frame tracking outputs whose large tensors can move to disk and come back unchanged."""
+
+import weakref
+from collections import OrderedDict
+from typing import Dict, Iterator, MutableMapping, Optional
+
+import torch
+
+from .tensor_spill import TensorSpill
+
+
+class FrameOutput:
+    """What is kept of one object on one frame.
+
+    pred_masks (1, 1, S/4, S/4) float32 logits; obj_ptr (1, C); object_score_logits (1, 1);
+    maskmem_features (1, C_mem, S/16, S/16) bfloat16, None until the memory is encoded.
+    After ``spill`` the two large tensors live on disk and are read back on access.
+    """
+
+    __slots__ = ("obj_ptr", "object_score_logits", "_pred_masks", "_maskmem_features", "_spilled", "__weakref__")
+
+    def __init__(self, pred_masks: torch.Tensor, obj_ptr: torch.Tensor, object_score_logits: torch.Tensor,
+                 maskmem_features: Optional[torch.Tensor] = None) -> None:
+        self.obj_ptr = obj_ptr
+        self.object_score_logits = object_score_logits
+        self._pred_masks = pred_masks
+        self._maskmem_features = maskmem_features
+        self._spilled = None  # (spill, key, device) once on disk
+
+    @property
+    def is_resident(self) -> bool:
+        return self._spilled is None
+
+    def _load(self, name: str) -> Optional[torch.Tensor]:
+        spill, key, device = self._spilled
+        return spill.get(key, device).get(name)
+
+    @property
+    def pred_masks(self) -> torch.Tensor:
+        return self._pred_masks if self._spilled is None else self._load("pred_masks")
+
+    @property
+    def maskmem_features(self) -> Optional[torch.Tensor]:
+        return self._maskmem_features if self._spilled is None else self._load("maskmem_features")
+
+    @maskmem_features.setter
+    def maskmem_features(self, value: Optional[torch.Tensor]) -> None:
+        self._restore()
+        self._maskmem_features = value
+
+    def spill(self, spill: TensorSpill) -> None:
+        """Move the large tensors to ``spill``; the file goes when this object goes."""
+        if self._spilled is not None:
+            return
+        tensors = {"pred_masks": self._pred_masks}
+        if self._maskmem_features is not None:
+            tensors["maskmem_features"] = self._maskmem_features
+        key = spill.put(tensors)
+        weakref.finalize(self, spill.discard, key)
+        self._spilled = (spill, key, self._pred_masks.device)
+        self._pred_masks = self._maskmem_features = None
+
+    def _restore(self) -> None:
+        if self._spilled is not None:
+            spill, key, device = self._spilled
+            tensors = spill.get(key, device)
+            self._pred_masks, self._maskmem_features = tensors["pred_masks"], tensors.get("maskmem_features")
+            self._spilled = None
+            spill.discard(key)
+
+
+class SpillingOutputs(MutableMapping):
+    """frame index -> FrameOutput, keeping at most ``resident_limit`` recently stored outputs
+    in memory; older ones are spilled (their small tensors stay in memory)."""
+
+    def __init__(self, spill_factory, resident_limit: int) -> None:
+        self._outputs: Dict[int, FrameOutput] = {}
+        self._recent: "OrderedDict[int, None]" = OrderedDict()
+        self._spill_factory = spill_factory
+        self.resident_limit = resident_limit
+
+    def __getitem__(self, frame_idx: int) -> FrameOutput:
+        return self._outputs[frame_idx]
+
+    def __setitem__(self, frame_idx: int, output: FrameOutput) -> None:
+        self._outputs[frame_idx] = output
+        self._recent[frame_idx] = None
+        self._recent.move_to_end(frame_idx)
+        while len(self._recent) > self.resident_limit:
+            oldest, _ = self._recent.popitem(last=False)
+            self._outputs[oldest].spill(self._spill_factory())
+
+    def __delitem__(self, frame_idx: int) -> None:
+        del self._outputs[frame_idx]
+        self._recent.pop(frame_idx, None)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._outputs)
+
+    def __len__(self) -> int:
+        return len(self._outputs)
+
+    def __contains__(self, frame_idx) -> bool:
+        return frame_idx in self._outputs
+
+    def get(self, frame_idx, default=None):
+        return self._outputs.get(frame_idx, default)
+
+    def clear(self) -> None:
+        self._outputs.clear()
+        self._recent.clear()
