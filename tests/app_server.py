@@ -1,0 +1,57 @@
+"""Starts app.py in a subprocess on a free local port with a tiny random-weights model."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_app(tmp_path: Path, config: str = "test_tiny", extra_env=None, with_weights: bool = True):
+    """Yield the base URL of a freshly started app; stop it afterwards. Without weights the app
+    looks in an empty checkpoints folder and cannot download (offline)."""
+    from sam2.random_weights import save_random_checkpoint
+
+    port = free_port()
+    env = dict(os.environ, SAM2_PORT=str(port), SAM2_DEVICE="cpu", GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(REPO))
+    if with_weights:
+        env.update(SAM2_CHECKPOINT=save_random_checkpoint(config, str(tmp_path / f"{config}.pt")), SAM2_CONFIG=config)
+    else:
+        (tmp_path / "no-weights").mkdir()
+        env.update(SAM2_CHECKPOINTS_DIR=str(tmp_path / "no-weights"), HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
+        for key in ("SAM2_CHECKPOINT", "SAM2_CONFIG", "SAM2_MODEL"):
+            env.pop(key, None)
+    env.update(extra_env or {})
+    log = open(tmp_path / "app.log", "w")
+    process = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the app did not start:\n{(tmp_path / 'app.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

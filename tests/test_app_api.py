@@ -1,0 +1,63 @@
+"""The app's flow through its API with gradio_client: upload, click, track, add an object,
+correct a frame, track again, export; the exported files must agree with each other."""
+
+import json
+import urllib.request
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app_server import REPO, running_app
+from sam2.frame_source import open_frame_source
+from sam2.mask_rle import decode, from_coco
+
+gradio_client = pytest.importorskip("gradio_client")
+VIDEO = REPO / "assets" / "balls.mp4"
+
+
+def test_full_flow_through_the_api(tmp_path):
+    with running_app(tmp_path) as url:
+        client = gradio_client.Client(url, verbose=False)
+        info = client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")[2]
+        assert info == "balls.mp4: 640x360, 96 frames, 24.00 fps, 4.0 s"
+        client.predict(0, "Include (green)", 180, 250, api_name="/click")
+        result = client.submit(api_name="/track").result()
+        assert result[2] == "Done: 96 frames tracked. Overlay video ready."
+        assert result[3].endswith("balls_overlay.mp4")
+
+        choices = client.predict(api_name="/add_object")
+        assert choices["value"] == "2"
+        client.predict(10, "Include (green)", 540, 120, api_name="/click")
+        client.predict(30, "Exclude (red)", 500, 100, api_name="/click")
+        result = client.submit(api_name="/track").result()
+        assert result[2].startswith("Done:")
+
+        files = client.predict(api_name="/export")
+        names = [f.rsplit("/", 1)[-1] for f in files]
+        assert names == ["balls_overlay.mp4", "balls_masks.zip", "balls_davis.zip", "balls_coco_rle.json"]
+
+    overlay = open_frame_source(files[0])
+    assert (overlay.num_frames, overlay.video_width, overlay.video_height, overlay.fps) == (96, 640, 360, 24.0)
+    coco = json.loads(open(files[3]).read())
+    by_key = {(a["image_id"], a["object_id"]): a for a in coco["annotations"]}
+    assert len(by_key) == 2 * 96
+    with zipfile.ZipFile(files[1]) as pngs, zipfile.ZipFile(files[2]) as davis:
+        for frame_idx in (0, 10, 30, 95):
+            labels = np.array(Image.open(davis.open(f"{frame_idx:05d}.png")))
+            for obj_id in (1, 2):
+                png = np.array(Image.open(pngs.open(f"{obj_id}/{frame_idx:05d}.png"))) > 0
+                rle = decode(from_coco(by_key[(frame_idx, obj_id)]["segmentation"]))
+                assert png.shape == (360, 640)
+                assert np.array_equal(png, rle)
+                assert np.array_equal(labels == obj_id, png & (labels == obj_id)) and (labels == obj_id).sum() <= png.sum()
+
+
+def test_page_opens_without_weights_and_says_what_to_do(tmp_path):
+    with running_app(tmp_path, with_weights=False) as url:
+        client = gradio_client.Client(url, verbose=False)
+        with pytest.raises(Exception, match="sam2.1_hiera_tiny.pt"):
+            client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")
+        page = urllib.request.urlopen(url + "config").read().decode()
+        assert "could not be downloaded" in page and "checkpoints/README.md" in page

@@ -1,0 +1,190 @@
+"""The app's handlers as plain functions on the tiny model: the whole flow without a server."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import synthetic_frames
+from sam2.build_sam import build_model
+from sam2.configs import PRESETS
+from sam2.frame_source import open_frame_source
+from sam2.mask_rle import decode, from_coco
+from sam2.random_weights import make_masks_informative
+from sam2.sam2_video_predictor import SAM2VideoPredictor
+from tracker import handlers
+from tracker.engine import Engine
+from tracker.video_io import write_mp4
+
+
+@pytest.fixture(scope="module")
+def engine():
+    torch.manual_seed(0)
+    predictor = build_model(PRESETS["test_tiny"], SAM2VideoPredictor, binarize_mask_from_pts_for_mem_enc=True)
+    make_masks_informative(predictor)
+    return Engine.wrap(predictor.eval(), "test_tiny")
+
+
+@pytest.fixture()
+def video(tmp_path):
+    return str(write_mp4(tmp_path / "square.mp4", synthetic_frames(8), fps=10))
+
+
+@pytest.fixture()
+def session(engine, video):
+    return handlers.open_video(engine, video)
+
+
+def test_open_video_reports_size_length_and_fps(session):
+    assert handlers.video_info(session) == "square.mp4: 64x48, 8 frames, 10.00 fps, 0.8 s"
+    assert handlers.render_frame(session, 0).shape == (48, 64, 3)
+
+
+def test_clicks_draw_points_and_masks(engine, session):
+    plain = handlers.render_frame(session, 2)
+    shown = handlers.click(engine, session, 2, 20, 20, handlers.INCLUDE)
+    assert not np.array_equal(plain, shown)
+    assert 1 in session.state.frame_masks(2)
+    handlers.click(engine, session, 2, 60, 40, handlers.EXCLUDE)
+    assert [c.positive for c in session.current.clicks[2]] == [True, False]
+    handlers.undo_click(engine, session, 2)
+    assert [c.positive for c in session.current.clicks[2]] == [True]
+
+
+def test_box_takes_two_corners(engine, session):
+    handlers.click(engine, session, 0, 5, 5, handlers.BOX)
+    assert session.current.boxes == {} and session.pending_corner == (0, 5, 5)
+    handlers.click(engine, session, 0, 40, 30, handlers.BOX)
+    assert session.current.boxes == {0: (5, 5, 40, 30)} and session.pending_corner is None
+    assert session.state.obj_ids == [1]
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda e, s: handlers.click(e, s, 0, 500, 5, handlers.INCLUDE), "outside"),
+        (lambda e, s: handlers.click(e, s, 99, 5, 5, handlers.INCLUDE), "does not exist"),
+        (lambda e, s: handlers.undo_click(e, s, 0), "Nothing to undo"),
+        (lambda e, s: list(handlers.track(e, s)), "Click on the object"),
+        (lambda e, s: handlers.export_all(s), "track the objects first"),
+        (lambda e, s: handlers.select_object(s, 7), "no object 7"),
+    ],
+)
+def test_mistakes_get_a_clear_message(engine, session, call, message):
+    with pytest.raises(handlers.UserError, match=message):
+        call(engine, session)
+
+
+def test_unreadable_upload_is_reported(engine, tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    with pytest.raises(handlers.UserError, match="cannot be read"):
+        handlers.open_video(engine, str(bad))
+
+
+def test_objects_are_limited_and_removable(engine, session):
+    assert handlers.add_object(session, max_objects=3) == 2
+    assert handlers.add_object(session, max_objects=3) == 3
+    with pytest.raises(handlers.UserError, match="At most 3"):
+        handlers.add_object(session, max_objects=3)
+    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
+    handlers.remove_object(engine, session, 3)
+    assert sorted(session.objects) == [1, 2] and session.current_obj_id == 1
+    assert session.state.obj_ids == []
+
+
+def test_track_streams_chunks_then_tracks_backwards(engine, session):
+    handlers.click(engine, session, 3, 20, 20, handlers.INCLUDE)
+    updates = list(handlers.track(engine, session, stream_seconds=0.0))
+    assert [u.frame_idx for u in updates if u.chunk is not None] == [3, 4, 5, 6, 7, 2, 1, 0]
+    assert updates[-1].done == updates[-1].total == 8
+    assert all(u.chunk.stat().st_size > 0 for u in updates if u.chunk)
+    assert session.tracked_frames() == list(range(8)) and session.dirty_from is None
+
+
+def test_stop_keeps_what_was_done(engine, session):
+    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
+    updates = []
+    for update in handlers.track(engine, session, stream_seconds=0.0):
+        updates.append(update)
+        if update.frame_idx == 2:
+            handlers.request_stop(session)
+    assert [u.frame_idx for u in updates][-1] == 2
+    assert session.tracked_frames() == [0, 1, 2] and session.dirty_from == 0
+
+
+def test_correction_retracks_only_from_the_corrected_frame(engine, session):
+    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
+    list(handlers.track(engine, session, stream_seconds=0.0))
+    before = {f: session.state.frame_masks(f)[1] for f in range(8)}
+    handlers.click(engine, session, 5, 45, 30, handlers.EXCLUDE)
+    frames = [u.frame_idx for u in handlers.track(engine, session, stream_seconds=0.0) if u.chunk is not None]
+    assert frames == [5, 6, 7]
+    for f in range(5):
+        assert np.array_equal(session.state.frame_masks(f)[1], before[f])
+
+
+def test_exports_contain_every_mask(engine, session):
+    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
+    handlers.add_object(session, 8)
+    handlers.click(engine, session, 0, 50, 40, handlers.INCLUDE)
+    list(handlers.track(engine, session, stream_seconds=0.0))
+    files = handlers.export_all(session)
+    overlay = open_frame_source(str(files.overlay_video))
+    assert (overlay.num_frames, overlay.video_width, overlay.video_height, overlay.fps) == (8, 64, 48, 10.0)
+    with zipfile.ZipFile(files.mask_pngs) as archive:
+        names = sorted(archive.namelist())
+        assert len(names) == 16 and names[0] == "1/00000.png"
+        png = np.array(Image.open(archive.open("2/00004.png")))
+        assert png.shape == (48, 64) and np.array_equal(png > 0, session.state.frame_masks(4)[2])
+    with zipfile.ZipFile(files.davis_pngs) as archive:
+        label = Image.open(archive.open("00003.png"))
+        assert label.mode == "P" and set(np.unique(np.array(label))) <= {0, 1, 2}
+    coco = json.loads(files.coco_json.read_text())
+    assert len(coco["annotations"]) == 16
+    first = coco["annotations"][0]
+    assert np.array_equal(decode(from_coco(first["segmentation"])), session.state.frame_masks(first["image_id"])[first["object_id"]])
+
+
+def test_settings_from_environment_and_flags():
+    from tracker.settings import AppSettings
+
+    settings = AppSettings.from_sources([], {"SAM2_DEVICE": "cpu"})
+    assert (settings.model_id, settings.host, settings.port) == ("facebook/sam2.1-hiera-tiny", "127.0.0.1", 7860)
+    gpu = AppSettings.from_sources(["--port", "9000"], {"SAM2_DEVICE": "cuda", "GRADIO_SERVER_NAME": "0.0.0.0"})
+    assert (gpu.model_id, gpu.host, gpu.port) == ("facebook/sam2.1-hiera-base-plus", "0.0.0.0", 9000)
+    local = AppSettings.from_sources([], {"SAM2_CHECKPOINT": "w.pt", "SAM2_CONFIG": "sam2.1_hiera_t", "SAM2_DEVICE": "cpu"})
+    assert (local.checkpoint, local.config) == ("w.pt", "sam2.1_hiera_t")
+    with pytest.raises(SystemExit):
+        AppSettings.from_sources([], {"SAM2_CHECKPOINT": "w.pt", "SAM2_DEVICE": "cpu"})
+
+
+def test_missing_weights_say_what_to_do(monkeypatch, tmp_path):
+    from tracker import model_loading
+    from tracker.settings import AppSettings
+
+    def offline(model_id, filename):
+        raise OSError("no network")
+
+    monkeypatch.setattr(model_loading, "_download", offline)
+    settings = AppSettings.from_sources(["--checkpoints-dir", str(tmp_path)], {"SAM2_DEVICE": "cpu"})
+    result = model_loading.load_engine(settings)
+    assert isinstance(result, model_loading.ModelUnavailable)
+    assert "sam2.1_hiera_tiny.pt" in result.message and str(tmp_path) in result.message
+    assert "SAM2_CHECKPOINT" in result.message
+
+
+def test_weights_in_checkpoints_folder_are_used_before_downloading(monkeypatch, tmp_path):
+    from sam2.random_weights import save_random_checkpoint
+    from tracker import model_loading
+    from tracker.settings import AppSettings
+
+    save_random_checkpoint("sam2.1_hiera_t", str(tmp_path / "sam2.1_hiera_tiny.pt"))
+    monkeypatch.setattr(model_loading, "_download", lambda *a: pytest.fail("should not download"))
+    settings = AppSettings.from_sources(["--checkpoints-dir", str(tmp_path)], {"SAM2_DEVICE": "cpu"})
+    engine = model_loading.load_engine(settings)
+    assert isinstance(engine, Engine) and engine.name == "facebook/sam2.1-hiera-tiny"
+    assert engine.predictor.add_all_frames_to_correct_as_cond

@@ -1,0 +1,1 @@
+"""The Gradio tracking app: upload a video, click objects, track them, export the masks."""
