@@ -60,7 +60,7 @@ def open_video(engine: Engine, path: str) -> Session:
             state = engine.predictor.init_state(video_path=frames)
     except (ValueError, FileNotFoundError, TypeError) as error:
         raise UserError(f"This video cannot be read: {error}") from error
-    return Session(video_name=Path(path).name, frames=frames, state=state, fps=frames.fps or 30.0)
+    return Session(video_name=Path(path).name, state=state, fps=frames.fps or 30.0)
 
 
 def video_info(session: Session) -> str:

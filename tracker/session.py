@@ -33,7 +33,6 @@ class Session:
     """Everything one user works on. ``state`` is the predictor's session state."""
 
     video_name: str
-    frames: FrameSource
     state: InferenceState
     fps: float
     objects: Dict[int, ObjectPrompts] = field(default_factory=dict)
@@ -47,6 +46,11 @@ class Session:
     def __post_init__(self) -> None:
         self.objects.setdefault(self.current_obj_id, ObjectPrompts(self.current_obj_id))
         weakref.finalize(self, shutil.rmtree, str(self.work_dir), True)
+
+    @property
+    def frames(self) -> FrameSource:
+        """The video's frames (the predictor state reads the same source)."""
+        return self.state.images
 
     @property
     def num_frames(self) -> int:
@@ -84,5 +88,4 @@ class Session:
     def close(self) -> None:
         """Free the video, the predictor state and the session's files."""
         self.frames.close()
-        self.state.images.close()
         shutil.rmtree(self.work_dir, ignore_errors=True)

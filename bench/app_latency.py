@@ -1,0 +1,59 @@
+"""How quickly the app answers on this machine: open, click-to-mask, Track-to-first-frame.
+
+    python -m bench.app_latency                      # hiera-t 2.1 random weights, a shared 720p clip
+
+Runs the app's own handlers (no browser) with the app's precision policy and prints seconds for:
+opening the video (metadata + encoding frame 0), a click on the encoded frame until its mask is
+drawn, a click on a new frame (encode + mask), and Track until the first and the second tracked
+frames are on screen.
+"""
+
+import argparse
+import time
+
+from bench.media import SHARED_DATA, random_checkpoint
+from sam2.build_sam import build_sam2_video_predictor
+from tracker import handlers
+from tracker.engine import Engine
+
+
+def timed(action):
+    start = time.perf_counter()
+    result = action()
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", default=str(SHARED_DATA / "dog.mp4"))
+    parser.add_argument("--config", default="sam2.1_hiera_t")
+    parser.add_argument("--checkpoint", help="weights (default: seeded random weights)")
+    args = parser.parse_args()
+    checkpoint = args.checkpoint or str(random_checkpoint(args.config))
+    engine = Engine.wrap(build_sam2_video_predictor(args.config, checkpoint, device="cpu"), args.config)
+
+    session, open_seconds = timed(lambda: handlers.open_video(engine, args.video))
+    height, width = session.size
+    _, click_seconds = timed(lambda: handlers.click(engine, session, 0, width / 2, height / 2, handlers.INCLUDE))
+    _, second_click = timed(lambda: handlers.click(engine, session, 0, width / 3, height / 3, handlers.EXCLUDE))
+    _, new_frame_click = timed(lambda: handlers.click(engine, session, 5, width / 2, height / 2, handlers.INCLUDE))
+    updates = handlers.track(engine, session)
+    start = time.perf_counter()
+    next(updates)
+    first_frame = time.perf_counter() - start
+    next(updates)
+    second_frame = time.perf_counter() - start
+    handlers.request_stop(session)
+    for _ in updates:
+        pass
+
+    print(f"video {args.video} ({width}x{height}), model {args.config}, {engine.precision_name} on cpu")
+    print(f"open video (metadata + frame 0 encoded): {open_seconds:.2f} s")
+    print(f"click -> mask on the encoded frame:      {click_seconds:.2f} s (next click {second_click:.2f} s)")
+    print(f"click -> mask on a new frame (encode):   {new_frame_click:.2f} s")
+    print(f"Track -> first frame on screen:          {first_frame:.2f} s")
+    print(f"Track -> second frame on screen:         {second_frame:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
