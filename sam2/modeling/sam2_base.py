@@ -52,26 +52,13 @@ class FrameFeatures:
     vision: torch.Tensor
     vision_pos: torch.Tensor
 
-    def expand(self, batch: int) -> "FrameFeatures":
-        return FrameFeatures(
-            [x.expand(batch, -1, -1, -1) for x in self.high_res],
-            self.vision.expand(batch, -1, -1, -1),
-            self.vision_pos.expand(batch, -1, -1, -1),
-        )
-
 
 @dataclass
 class HeadsOutput:
-    """Output of the prompt encoder + mask decoder for B objects.
+    """Output of the prompt encoder + mask decoder for B objects: the chosen mask as
+    low_res_masks (B, 1, 4h, 4w) and high_res_masks (B, 1, S, S) logits; obj_ptr (B, C);
+    object_score_logits (B, 1)."""
 
-    low_res_multimasks (B, M, 4h, 4w), high_res_multimasks (B, M, S, S), ious (B, M);
-    low_res_masks / high_res_masks: the chosen mask (B, 1, ...); obj_ptr (B, C);
-    object_score_logits (B, 1).
-    """
-
-    low_res_multimasks: torch.Tensor
-    high_res_multimasks: torch.Tensor
-    ious: torch.Tensor
     low_res_masks: torch.Tensor
     high_res_masks: torch.Tensor
     obj_ptr: torch.Tensor
@@ -220,7 +207,7 @@ class SAM2Base(nn.Module):
             if decoded.sam_tokens.shape[1] > 1:
                 token = decoded.sam_tokens[rows, best]
         obj_ptr = self._gate_pointer(self.obj_ptr_proj(token), is_present.float())
-        return HeadsOutput(low_res, high_res, decoded.iou_pred, low_best, high_best, obj_ptr, decoded.object_score_logits)
+        return HeadsOutput(low_best, high_best, obj_ptr, decoded.object_score_logits)
 
     def _gate_pointer(self, obj_ptr: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
         """Replace the pointer of absent objects by the learned no-object pointer; presence (B, 1)."""
@@ -239,11 +226,11 @@ class SAM2Base(nn.Module):
         heads = self._forward_sam_heads(backbone_features, mask_inputs=self.mask_downsample(mask), high_res_features=high_res_features)
         presence = (mask.flatten(1) > 0).any(dim=1, keepdim=True).float()
         object_score_logits = MASK_AS_LOGITS_SCALE * presence + MASK_AS_LOGITS_BIAS
-        obj_ptr = self._gate_pointer(heads.obj_ptr, presence)
-        ious = mask.new_ones(mask.shape[0], 1)
-        return HeadsOutput(low_res, high_res, ious, low_res, high_res, obj_ptr, object_score_logits)
+        return HeadsOutput(low_res, high_res, self._gate_pointer(heads.obj_ptr, presence), object_score_logits)
 
-    def _use_multimask(self, is_init_cond_frame: bool, point_inputs: Optional[PointPrompt]) -> bool:
+    def _use_multimask(self, point_inputs: Optional[PointPrompt]) -> bool:
+        """Several candidate masks while a frame has at most one click (on every frame, as the
+        official configs track with multimask output too)."""
         num_points = 0 if point_inputs is None else point_inputs.point_labels.shape[1]
         return self.multimask_output_in_sam and num_points <= self.multimask_max_pt_num
 
@@ -347,7 +334,7 @@ class SAM2Base(nn.Module):
                 point_inputs=point_inputs,
                 mask_inputs=prev_sam_mask_logits,
                 high_res_features=features.high_res,
-                multimask_output=self._use_multimask(is_init_cond_frame, point_inputs),
+                multimask_output=self._use_multimask(point_inputs),
             )
         out = TrackOutput(heads.low_res_masks, heads.high_res_masks, heads.obj_ptr, heads.object_score_logits)
         if run_mem_encoder and self.num_maskmem > 0:
