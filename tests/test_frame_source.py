@@ -17,12 +17,12 @@ import torch
 from PIL import Image
 
 import reference_env
+from sam2.video_file_source import VideoFileSource
 
 from sam2.frame_source import (
     ArraySource,
     FrameSource,
     JpegFolderSource,
-    VideoFileSource,
     open_frame_source,
 )
 
