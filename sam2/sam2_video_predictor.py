@@ -40,6 +40,8 @@ class SAM2VideoPredictor(SAM2Base):
         # Tracked frames whose memories stay in RAM; older ones are spilled to disk and read
         # back when needed. The attention window is num_maskmem - 1 frames.
         self.resident_memory_frames = self.num_maskmem + 1
+        # Frames whose image features stay cached in a session (about 16 MB each at 1024 px).
+        self.feature_cache_frames = 4
         if vos_optimized:
             self.image_encoder.forward = torch.compile(self.image_encoder.forward, dynamic=False)
 
@@ -206,12 +208,16 @@ class SAM2VideoPredictor(SAM2Base):
 
     # ---------------------------------------------------------------- running
     def _frame_features(self, state: InferenceState, frame_idx: int) -> FrameFeatures:
-        """Backbone features of one frame (batch 1); the last frame's are cached."""
-        if state.cached_features is not None and state.cached_features[0] == frame_idx:
-            return state.cached_features[1]
+        """Backbone features of one frame (batch 1); those of the few most recent frames are
+        kept, so prompts on several frames are not encoded again before tracking."""
+        cache = state.cached_features
+        if frame_idx in cache:
+            cache.move_to_end(frame_idx)
+            return cache[frame_idx]
         image = state.images.model_input(frame_idx, self.image_size).to(state.device).float()[None]
-        features = self.frame_features(image)
-        state.cached_features = (frame_idx, features)
+        cache[frame_idx] = features = self.frame_features(image)
+        while len(cache) > self.feature_cache_frames:
+            cache.popitem(last=False)
         return features
 
     def _infer_frame(

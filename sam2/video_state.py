@@ -1,7 +1,8 @@
 """Typed session state of the video predictor (readable like the official dict state)."""
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import torch
 
@@ -63,7 +64,8 @@ class InferenceState:
     offload_video_to_cpu: bool = False
     offload_state_to_cpu: bool = False
     objects: List[ObjectState] = field(default_factory=list)
-    cached_features: Optional[Tuple[int, FrameFeatures]] = None
+    # frame index -> backbone features of recently used frames, least recent first.
+    cached_features: "OrderedDict[int, FrameFeatures]" = field(default_factory=OrderedDict)
     spill: Optional[TensorSpill] = None
 
     def spill_store(self) -> TensorSpill:

@@ -180,3 +180,17 @@ def test_masks_of_every_returned_frame_are_kept_compactly(tiny_predictor):
     _, _, logits = next(iter(tiny_predictor.propagate_in_video(state, start_frame_idx=7, max_frame_num_to_track=0)))
     assert np.array_equal(state.frame_masks(7)[2], (logits[1, 0] > 0).numpy())
     assert all(len(obj.masks) == 10 for obj in state.objects)
+
+
+def test_prompted_frames_are_not_encoded_again_before_tracking(tiny_predictor, monkeypatch):
+    state = tiny_predictor.init_state(video_path=np.stack(synthetic_frames(10)))
+    encoded = []
+    original = tiny_predictor.frame_features
+    monkeypatch.setattr(tiny_predictor, "frame_features", lambda images: encoded.append(1) or original(images))
+    tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])
+    tiny_predictor.add_new_points_or_box(state, 5, 1, points=[[30, 20]], labels=[1])
+    assert len(encoded) == 1  # frame 0 was encoded by init_state
+    next(iter(tiny_predictor.propagate_in_video(state)))
+    assert len(encoded) == 1
+    list(tiny_predictor.propagate_in_video(state))
+    assert len(encoded) == 1 + 8 and len(state.cached_features) == tiny_predictor.feature_cache_frames
