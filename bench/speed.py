@@ -1,0 +1,239 @@
+"""Tracking speed of our package against Meta's reference, measured in one run.
+
+    python -m bench.speed                       # hiera-t 2.1, 720p, 8 tracked frames, 1-3 objects
+    python -m bench.speed --objects 2 --precisions bf16
+
+Prints the CPU model and this machine's bf16 and fp32 matmul peaks; runs the reference
+(sam2==1.1.0, installed in a folder of its own; see tests/reference_env.py) and our package in
+subprocesses on the same frames, checkpoint (seeded random weights unless --checkpoint) and
+clicks, in fp32 and under bf16 autocast; counts the reference's FLOPs per tracked frame; and
+reports seconds per frame, ratios to the reference, the share of the bf16 peak (the
+reference's FLOPs per frame / our seconds per frame / peak) and mask agreement (IoU).
+"""
+
+import argparse
+import itertools
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+import torch
+
+from bench.media import CACHE, REPO, SHARED_DATA, random_checkpoint
+
+WORKER = Path(__file__).with_name("speed_worker.py")
+REFERENCE_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One worker run: implementation ("ours" or "reference"), precision, number of objects."""
+
+    impl: str
+    precision: str
+    objects: int
+
+
+@dataclass
+class RunResult:
+    seconds_per_frame: float
+    masks: np.ndarray  # (frames, objects, H, W) bool
+    dense_flops: Optional[float] = None
+    attention_flops: Optional[float] = None
+
+    @property
+    def flops(self) -> Optional[float]:
+        return None if self.dense_flops is None else self.dense_flops + self.attention_flops
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def matmul_peak(dtype: torch.dtype, seconds: float = 2.0) -> float:
+    """Best FLOP/s of square matmuls in ``dtype`` on this machine's torch threads."""
+    best = 0.0
+    for size in (1024, 2048, 4096):
+        a = torch.randn(size, size).to(dtype)
+        b = torch.randn(size, size).to(dtype)
+        a @ b
+        repeats, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds / 3:
+            a @ b
+            repeats += 1
+        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - started))
+    return best
+
+
+def extract_frames(video: Path, count: int) -> Path:
+    """The first ``count`` frames of ``video`` as a JPEG folder (cached), the input both
+    packages read the same way."""
+    target = CACHE / f"frames_{video.stem}_{count}"
+    if len(list(target.glob("*.jpg"))) == count:
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    capture = cv2.VideoCapture(str(video))
+    for index in range(count):
+        ok, frame = capture.read()
+        if not ok:
+            raise ValueError(f"{video} has fewer than {count} frames")
+        cv2.imwrite(str(target / f"{index:05d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    capture.release()
+    return target
+
+
+def run_worker(run: Run, frames: Path, checkpoint: Path, reference_path: Optional[str], count_flops: bool) -> RunResult:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = reference_path if run.impl == "reference" else str(REPO)
+    env["TQDM_DISABLE"] = "1"  # the reference draws progress bars
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "result.npz"
+        command = [
+            sys.executable, str(WORKER), "--frames", str(frames), "--checkpoint", str(checkpoint),
+            "--config", REFERENCE_CONFIG, "--objects", str(run.objects), "--precision", run.precision,
+            "--out", str(out),
+        ]
+        if run.impl == "reference":
+            command.append("--reference")
+        if count_flops:
+            command.append("--count-flops")
+        # Run from a neutral folder so that the current directory cannot shadow either package.
+        subprocess.run(command, env=env, cwd=scratch, check=True)
+        data = np.load(out)
+        shape = tuple(data["mask_shape"])
+        masks = np.unpackbits(data["masks"], axis=-1, count=shape[-1]).astype(bool).reshape(shape)
+        result = RunResult(float(np.mean(data["frame_seconds"])), masks)
+        if count_flops:
+            result.dense_flops = float(data["dense_flops_per_frame"])
+            result.attention_flops = float(data["attention_flops_per_frame"])
+        return result
+
+
+def min_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Lowest IoU over (frame, object) pairs of two (frames, objects, H, W) mask stacks."""
+    inter = np.logical_and(a, b).sum(axis=(-2, -1))
+    union = np.logical_or(a, b).sum(axis=(-2, -1))
+    return float(np.where(union == 0, 1.0, inter / np.maximum(union, 1)).min())
+
+
+def reference_pythonpath() -> Optional[str]:
+    sys.path.insert(0, str(REPO / "tests"))
+    from reference_env import find_or_install_reference, last_failure_reason
+
+    env = find_or_install_reference()
+    if env is None:
+        print(f"reference unavailable, running ours only: {last_failure_reason}")
+        return None
+    return env.pythonpath
+
+
+def report(results: Dict[Run, RunResult], objects: List[int], precisions: List[str], peak_bf16: float) -> None:
+    def get(impl, precision, count) -> Optional[RunResult]:
+        return results.get(Run(impl, precision, count))
+
+    print("\nseconds per tracked frame (mean over the tracked frames)")
+    header = "| objects | " + " | ".join(f"{impl} {p}" for impl, p in itertools.product(("reference", "ours"), precisions))
+    print(header + " | ours/ref speed-up (same precision) | ours bf16 vs ref fp32 | ref TFLOP/frame | share of bf16 peak: ref, ours |")
+    print("|" + "---|" * (header.count("|") + 4))
+    for count in objects:
+        cells = []
+        for impl, precision in itertools.product(("reference", "ours"), precisions):
+            found = get(impl, precision, count)
+            cells.append(f"{found.seconds_per_frame:.3f}" if found else "-")
+        speedups = []
+        for precision in precisions:
+            ours, ref = get("ours", precision, count), get("reference", precision, count)
+            speedups.append(f"{precision} {ref.seconds_per_frame / ours.seconds_per_frame:.2f}x" if ours and ref else "-")
+        ours_bf16, ref_fp32 = get("ours", "bf16", count), get("reference", "fp32", count)
+        vs_fp32 = f"{ref_fp32.seconds_per_frame / ours_bf16.seconds_per_frame:.2f}x" if ours_bf16 and ref_fp32 else "-"
+        work = next((r.flops for r in (get("reference", p, count) for p in precisions) if r and r.flops), None)
+        share = "-"
+        if work:
+            shares = [
+                f"{work / r.seconds_per_frame / peak_bf16:.0%}" if r else "-"
+                for r in (get("reference", "bf16", count), get("ours", "bf16", count))
+            ]
+            share = ", ".join(shares)
+        work_text = f"{work / 1e12:.3f}" if work else "-"
+        print(f"| {count} | " + " | ".join(cells) + f" | {'; '.join(speedups)} | {vs_fp32} | {work_text} | {share} |")
+
+    for precision in precisions:
+        first, last = get("ours", precision, objects[0]), get("ours", precision, objects[-1])
+        ref_first, ref_last = get("reference", precision, objects[0]), get("reference", precision, objects[-1])
+        if len(objects) > 1 and first and last and ref_first and ref_last:
+            print(
+                f"{precision}: {objects[0]} -> {objects[-1]} objects adds "
+                f"{last.seconds_per_frame - first.seconds_per_frame:.3f} s/frame to ours, "
+                f"{ref_last.seconds_per_frame - ref_first.seconds_per_frame:.3f} to the reference"
+            )
+    for run, res in sorted(results.items(), key=lambda item: (item[0].objects, item[0].impl)):
+        if res.flops:
+            print(
+                f"FLOPs per tracked frame, {run.impl}, {run.objects} object(s): {res.flops / 1e12:.3f} T "
+                f"(attention {res.attention_flops / 1e12:.3f}, the rest {res.dense_flops / 1e12:.3f})"
+            )
+
+    print("\nmask agreement (lowest IoU over frames and objects)")
+    for count in objects:
+        pairs = [
+            ("ours bf16 vs ours fp32", get("ours", "bf16", count), get("ours", "fp32", count)),
+            ("ours fp32 vs reference fp32", get("ours", "fp32", count), get("reference", "fp32", count)),
+            ("ours bf16 vs reference bf16", get("ours", "bf16", count), get("reference", "bf16", count)),
+            ("reference bf16 vs reference fp32", get("reference", "bf16", count), get("reference", "fp32", count)),
+        ]
+        text = [f"{name} {min_iou(a.masks, b.masks):.4f}" for name, a, b in pairs if a and b]
+        print(f"{count} object(s): " + "; ".join(text))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", default=str(SHARED_DATA / "dog.mp4"), help="a 720p clip")
+    parser.add_argument("--frames", type=int, default=8, help="tracked frames after the prompted one")
+    parser.add_argument("--objects", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--impls", nargs="+", default=["reference", "ours"], choices=["reference", "ours"])
+    parser.add_argument("--checkpoint", help="sam2.1 hiera-t weights (default: seeded random weights)")
+    args = parser.parse_args()
+
+    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    peak_bf16, peak_fp32 = matmul_peak(torch.bfloat16), matmul_peak(torch.float32)
+    print(f"matmul peak: bf16 {peak_bf16 / 1e12:.2f} TFLOP/s, fp32 {peak_fp32 / 1e12:.2f} TFLOP/s")
+
+    frames = extract_frames(Path(args.video), args.frames + 1)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else random_checkpoint("sam2.1_hiera_t")
+    impls = list(args.impls)
+    reference_path = reference_pythonpath() if "reference" in impls else None
+    if reference_path is None and "reference" in impls:
+        impls.remove("reference")
+
+    results: Dict[Run, RunResult] = {}
+    for count, precision, impl in itertools.product(args.objects, args.precisions, impls):
+        run = Run(impl, precision, count)
+        # FLOPs do not depend on precision: count them once per implementation and object count.
+        count_flops = precision == args.precisions[0]
+        started = time.perf_counter()
+        results[run] = run_worker(run, frames, checkpoint, reference_path, count_flops)
+        print(
+            f"{impl:9s} {precision} {count} object(s): {results[run].seconds_per_frame:.3f} s/frame "
+            f"({time.perf_counter() - started:.0f} s)", flush=True,
+        )
+    report(results, args.objects, args.precisions, peak_bf16)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Time one tracking run through whichever ``sam2`` package is on PYTHONPATH (ours or Meta's).
+
+Run by ``bench/speed.py`` in a subprocess, never imported by it: both packages are called
+``sam2``. Only the official public API is used, so the same code drives both.
+
+    PYTHONPATH=... python bench/speed_worker.py --frames DIR --checkpoint W.pt --objects 2 \
+        --precision bf16 --out result.npz [--count-flops] [--reference]
+
+The run: init_state on a folder of JPEG frames, one click per object on frame 0, a short
+warm-up propagation, reset, the same clicks again, then a timed propagation over every
+frame. Writes seconds per tracked frame, the masks (bit-packed) and, with --count-flops, the
+FLOPs of one more propagation: ``torch.utils.flop_counter`` plus every
+``scaled_dot_product_attention`` call, which that counter does not see on CPU.
+"""
+
+import argparse
+import contextlib
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+# Click positions (fractions of width, height), one per object.
+CLICKS = ((0.50, 0.55), (0.25, 0.40), (0.75, 0.40))
+WARMUP_FRAMES = 2
+
+
+class AttentionFlops:
+    """Counts the FLOPs of scaled_dot_product_attention calls while installed.
+
+    Whatever ``counter`` sees inside those calls (some torch versions decompose them into
+    matmuls it counts, others run a fused kernel it does not) is tallied in ``seen_by_counter``
+    so that the caller can take it out of the counter's total instead of counting it twice.
+    """
+
+    def __init__(self, counter: FlopCounterMode) -> None:
+        self.flops = 0
+        self.seen_by_counter = 0
+        self._counter = counter
+        self._original = F.scaled_dot_product_attention
+
+    def _counting(self, query, key, value, *args, **kwargs):
+        batch_heads = query.shape[:-2].numel()
+        queries, width = query.shape[-2:]
+        keys, value_width = key.shape[-2], value.shape[-1]
+        self.flops += 2 * batch_heads * queries * keys * (width + value_width)
+        before = self._counter.get_total_flops()
+        out = self._original(query, key, value, *args, **kwargs)
+        self.seen_by_counter += self._counter.get_total_flops() - before
+        return out
+
+    def __enter__(self) -> "AttentionFlops":
+        F.scaled_dot_product_attention = self._counting
+        return self
+
+    def __exit__(self, *exc) -> None:
+        F.scaled_dot_product_attention = self._original
+
+
+def keep_memory_in_fp32(predictor) -> None:
+    """Reference only, fp32 only: it stores memories in bfloat16 and its fp32 memory
+    attention would then mix dtypes; hand the attention float32 memories instead."""
+    attention = predictor.memory_attention
+    forward = attention.forward
+
+    def fp32_forward(*args, **kwargs):
+        for name in ("memory", "memory_pos"):
+            if name in kwargs:
+                kwargs[name] = kwargs[name].float()
+        return forward(*args, **kwargs)
+
+    attention.forward = fp32_forward
+
+
+def prompt(predictor, state, num_objects: int) -> None:
+    width, height = state["video_width"], state["video_height"]
+    for obj_id, (fx, fy) in enumerate(CLICKS[:num_objects], start=1):
+        point = np.array([[fx * width, fy * height]], dtype=np.float32)
+        predictor.add_new_points_or_box(state, 0, obj_id, points=point, labels=np.array([1], np.int32))
+
+
+def propagate(predictor, state, max_frames=None):
+    """Yields (frame_idx, seconds since the previous frame, masks (N, H, W) bool)."""
+    last = time.perf_counter()
+    for frame_idx, _, logits in predictor.propagate_in_video(state, max_frame_num_to_track=max_frames):
+        masks = (logits[:, 0] > 0).cpu().numpy()
+        now = time.perf_counter()
+        yield frame_idx, now - last, masks
+        last = now
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--frames", required=True)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--config", default="configs/sam2.1/sam2.1_hiera_t.yaml")
+    parser.add_argument("--objects", type=int, default=2)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="bf16")
+    parser.add_argument("--reference", action="store_true", help="the package is Meta's")
+    parser.add_argument("--count-flops", action="store_true")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    from sam2.build_sam import build_sam2_video_predictor
+
+    predictor = build_sam2_video_predictor(args.config, args.checkpoint, device="cpu")
+    predictor.fill_hole_area = 0  # the reference cannot fill holes on CPU; same work on both sides
+    if args.reference and args.precision == "fp32":
+        keep_memory_in_fp32(predictor)
+    autocast = (
+        torch.autocast("cpu", dtype=torch.bfloat16) if args.precision == "bf16" else contextlib.nullcontext()
+    )
+    result = {}
+    with torch.inference_mode(), autocast:
+        started = time.perf_counter()
+        state = predictor.init_state(args.frames)
+        result["init_seconds"] = time.perf_counter() - started
+        prompt(predictor, state, args.objects)
+        for _ in propagate(predictor, state, WARMUP_FRAMES):
+            pass
+        predictor.reset_state(state)
+        prompt(predictor, state, args.objects)
+        frame_seconds, masks = [], []
+        for frame_idx, seconds, frame_masks in propagate(predictor, state):
+            if frame_idx > 0:  # frame 0 holds the clicks: returned, not tracked
+                frame_seconds.append(seconds)
+            masks.append(frame_masks)
+        result["frame_seconds"] = np.array(frame_seconds)
+        result["masks"] = np.packbits(np.stack(masks), axis=-1)
+        result["mask_shape"] = np.array(np.stack(masks).shape)
+        if args.count_flops:
+            predictor.reset_state(state)
+            prompt(predictor, state, args.objects)
+            counter = FlopCounterMode(display=False)
+            with counter, AttentionFlops(counter) as attention:
+                tracked = sum(1 for frame_idx, _, _ in propagate(predictor, state) if frame_idx > 0)
+            dense = counter.get_total_flops() - attention.seen_by_counter
+            result["dense_flops_per_frame"] = dense / tracked
+            result["attention_flops_per_frame"] = attention.flops / tracked
+    np.savez(args.out, **result)
+
+
+if __name__ == "__main__":
+    main()
