@@ -238,19 +238,40 @@ class SAM2VideoPredictor(SAM2Base):
             run_mem_encoder=run_mem_encoder,
             prev_sam_mask_logits=prev_sam_mask_logits,
         )
+        outputs, masks = self._frame_outputs(state, step)
+        return outputs[0], masks
+
+    def _frame_outputs(self, state: InferenceState, step: TrackOutput) -> Tuple[List[FrameOutput], torch.Tensor]:
+        """Split a step of B objects into stored outputs; also its (B, 1, h, w) mask logits."""
         masks = step.pred_masks
         if self.fill_hole_area > 0:
             masks = fill_holes_in_mask_scores(masks, self.fill_hole_area)
         memory = None
         if step.maskmem_features is not None:
             memory = step.maskmem_features.to(torch.bfloat16).to(state.storage_device)
-        output = FrameOutput(
-            pred_masks=masks.to(state.storage_device),
-            obj_ptr=step.obj_ptr,
-            object_score_logits=step.object_score_logits,
-            maskmem_features=memory,
+        stored_masks = masks.to(state.storage_device)
+        outputs = [
+            FrameOutput(
+                pred_masks=stored_masks[row : row + 1],
+                obj_ptr=step.obj_ptr[row : row + 1],
+                object_score_logits=step.object_score_logits[row : row + 1],
+                maskmem_features=None if memory is None else memory[row : row + 1],
+            )
+            for row in range(masks.shape[0])
+        ]
+        return outputs, masks
+
+    def _track_objects(self, state: InferenceState, objects: List[ObjectState], frame_idx: int, reverse: bool) -> torch.Tensor:
+        """Track ``objects`` on a frame from their memories, store the results, return their
+        (N, 1, h, w) mask logits."""
+        step = self.track_objects(
+            frame_idx, self._frame_features(state, frame_idx),
+            [(obj.cond_outputs, obj.non_cond_outputs) for obj in objects], state.num_frames, reverse,
         )
-        return output, masks
+        outputs, masks = self._frame_outputs(state, step)
+        for obj, output in zip(objects, outputs):
+            obj.non_cond_outputs[frame_idx] = output
+        return masks
 
     def _encode_pending_memory(self, state: InferenceState, frame_idx: int, output: FrameOutput) -> None:
         """Encode the memory of a prompted frame from its (possibly corrected) low-res mask."""
@@ -337,17 +358,15 @@ class SAM2VideoPredictor(SAM2Base):
             for position, frame_idx in enumerate(order):
                 if position + 1 < len(order):
                     reader.submit(state.images.model_input, order[position + 1], self.image_size)
+                to_track = [obj for obj in state.objects if frame_idx not in obj.cond_outputs]
+                tracked = iter(self._track_objects(state, to_track, frame_idx, reverse) if to_track else [])
                 per_object = []
                 for obj in state.objects:
                     if frame_idx in obj.cond_outputs:
-                        masks = obj.cond_outputs[frame_idx].pred_masks.to(state.device)
+                        per_object.append(obj.cond_outputs[frame_idx].pred_masks.to(state.device))
                     else:
-                        output, masks = self._infer_frame(
-                            state, obj, frame_idx, False, None, None, reverse, run_mem_encoder=True
-                        )
-                        obj.non_cond_outputs[frame_idx] = output
+                        per_object.append(next(tracked)[None])
                     obj.frames_tracked[frame_idx] = reverse
-                    per_object.append(masks)
                 yield frame_idx, obj_ids, self._to_video_resolution(state, frame_idx, torch.cat(per_object, dim=0))
 
     # ---------------------------------------------------------------- editing

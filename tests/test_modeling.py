@@ -9,7 +9,8 @@ from sam2.mask_postprocessing import fill_holes_in_mask_scores, keep_highest_obj
 from sam2.modeling.hiera import merge_windows, split_windows
 from sam2.modeling.mask_decoder import stability_scores
 from sam2.modeling.memory_selection import closest_conditioning_frames, select_memories
-from sam2.modeling.position_encoding import AxialRotaryTable, apply_rotary, temporal_sine_encoding
+from sam2.modeling.attention import RoPEAttention
+from sam2.modeling.position_encoding import AxialRotaryTable, temporal_sine_encoding
 
 
 def test_window_split_and_merge_round_trip_with_padding():
@@ -19,18 +20,44 @@ def test_window_split_and_merge_round_trip_with_padding():
     torch.testing.assert_close(merge_windows(windows, 4, padded, (10, 13)), x)
 
 
-def test_rotary_matches_complex_multiplication():
-    table = AxialRotaryTable(8)
-    cos, sin = table.tables(3, 4, torch.device("cpu"))
-    x = torch.randn(1, 1, 12, 8)
-    rotated = apply_rotary(x, cos, sin)
+def _complex_rotation(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """x (..., N, D) with channel pairs as complex numbers, times exp(i * angles (N, D/2))."""
+    pairs = torch.view_as_complex(x.reshape(*x.shape[:-1], -1, 2).contiguous())
+    return torch.view_as_real(pairs * torch.polar(torch.ones_like(angles), angles)).flatten(-2)
+
+
+def test_rotary_tables_rotate_columns_then_rows():
+    cos, sin = AxialRotaryTable(8).tables(3, 4, torch.device("cpu"))
     angles = torch.atan2(sin, cos)
-    expected = torch.view_as_real(torch.view_as_complex(x.reshape(1, 1, 12, 4, 2)) * torch.polar(torch.ones_like(angles), angles))
-    torch.testing.assert_close(rotated, expected.flatten(-2), atol=1e-6, rtol=1e-5)
     # Token 5 sits at column 1, row 1: the first half rotates with the column, the second with the row.
     assert math.isclose(float(angles[5, 0]), 1.0, rel_tol=1e-6) and math.isclose(float(angles[5, 2]), 1.0, rel_tol=1e-6)
-    tiled = apply_rotary(torch.cat([x, x], dim=2), cos, sin)
-    torch.testing.assert_close(tiled[:, :, 12:], rotated)
+    assert float(angles[4, 0]) == 0.0 and math.isclose(float(angles[4, 2]), 1.0, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("heads", [1, 2])
+def test_rope_attention_rotates_queries_and_grid_keys_but_not_pointer_tokens(heads):
+    torch.manual_seed(0)
+    attention = RoPEAttention(16, heads, kv_in_dim=8).eval()
+    grid, frames, pointers = (3, 4), 2, 5
+    q = torch.randn(1, 12, 16)
+    memory = torch.randn(3, frames * 12 + pointers, 8)  # 3 objects share the queries
+    cos, sin = attention.rotary.tables(*grid, torch.device("cpu"))
+    angles = torch.atan2(sin, cos)
+
+    def split(x):
+        return x.reshape(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)
+
+    expected_q = _complex_rotation(split(attention.q_proj(q)), angles)
+    keys = split(attention.k_proj(memory))
+    rotated_keys = _complex_rotation(keys[:, :, :-pointers].unflatten(2, (frames, 12)), angles).flatten(2, 3)
+    expected_k = torch.cat([rotated_keys, keys[:, :, -pointers:]], dim=2)
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        expected_q.expand(3, -1, -1, -1), expected_k, split(attention.v_proj(memory))
+    )
+    expected = attention.out_proj(expected.transpose(1, 2).flatten(2))
+    with torch.no_grad():
+        out = attention(q, memory, memory, grid, num_k_exclude_rope=pointers)
+    torch.testing.assert_close(out, expected.detach(), atol=1e-5, rtol=1e-4)
 
 
 def test_temporal_encoding_has_sines_then_cosines():

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .position_encoding import AxialRotaryTable, apply_rotary
+from .position_encoding import AxialRotaryTable, pair_swap
 
 
 class Attention(nn.Module):
@@ -52,21 +52,52 @@ class RoPEAttention(Attention):
     """Attention with axial rotary position encoding of queries and keys.
 
     Queries form one (H, W) grid; keys are one or more such grids followed by
-    ``num_k_exclude_rope`` tokens that are not rotated (object pointers).
+    ``num_k_exclude_rope`` tokens that are not rotated (object pointers). Queries may have
+    batch 1 while keys have batch B: the queries are then shared by all B.
+
+    Rotation is folded into the projections: a projection stacked with its pair-swapped copy
+    gives x and swap(x) in one matmul, and x * cos + swap(x) * sin is the rotated x.
     """
 
     def __init__(self, *args, rope_theta: float = 10000.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.rotary = AxialRotaryTable(self.internal_dim // self.num_heads, theta=rope_theta)
 
+    def _stacked_projection(self, name: str) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(2C, C_in) weight and (2C,) bias of projection ``name`` followed by its copy whose
+        output channel pairs (a, b) come out as (-b, a)."""
+        linear: nn.Linear = getattr(self, name)
+        order, sign = pair_swap(self.internal_dim, linear.weight.device)
+        weight = torch.cat([linear.weight, linear.weight[order] * sign[:, None].to(linear.weight.dtype)])
+        bias = torch.cat([linear.bias, linear.bias[order] * sign.to(linear.bias.dtype)])
+        return weight, bias
+
+    def _rotated_projection(
+        self, x: torch.Tensor, name: str, grid_hw: Tuple[int, int], num_unrotated: int = 0
+    ) -> torch.Tensor:
+        """x (B, N, C_in) -> (B, N, C) projected, the first N - num_unrotated tokens rotated
+        (as grids of H*W tokens)."""
+        weight, bias = self._stacked_projection(name)
+        plain, swapped = F.linear(x, weight, bias).chunk(2, dim=-1)
+        batch, tokens, channels = plain.shape
+        grid_tokens = grid_hw[0] * grid_hw[1]
+        rotated_tokens = tokens - num_unrotated
+        cos, sin = self.rotary.paired_tables(*grid_hw, x.device, plain.dtype, self.num_heads)
+        out = torch.empty_like(plain)
+        grids = rotated_tokens // grid_tokens
+        head = out[:, :rotated_tokens].view(batch, grids, grid_tokens, channels)
+        torch.mul(plain[:, :rotated_tokens].view(batch, grids, grid_tokens, channels), cos, out=head)
+        head.addcmul_(swapped[:, :rotated_tokens].view(batch, grids, grid_tokens, channels), sin)
+        out[:, rotated_tokens:] = plain[:, rotated_tokens:]
+        return out
+
     def forward(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, grid_hw: Tuple[int, int],
         num_k_exclude_rope: int = 0,
     ) -> torch.Tensor:
-        q, k, v = self._project(q, k, v)
-        cos, sin = self.rotary.tables(grid_hw[0], grid_hw[1], q.device)
-        q = apply_rotary(q, cos, sin)
-        rotated_keys = k.shape[-2] - num_k_exclude_rope
-        if rotated_keys > 0:
-            k = torch.cat([apply_rotary(k[:, :, :rotated_keys], cos, sin), k[:, :, rotated_keys:]], dim=2)
+        q = self._heads(self._rotated_projection(q, "q_proj", grid_hw))
+        k = self._heads(self._rotated_projection(k, "k_proj", grid_hw, num_k_exclude_rope))
+        v = self._heads(self.v_proj(v))
+        if q.shape[0] != k.shape[0]:
+            q = q.expand(k.shape[0], -1, -1, -1)
         return self._attend(q, k, v)

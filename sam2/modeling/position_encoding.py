@@ -118,7 +118,7 @@ class AxialRotaryTable:
             raise ValueError("rotary head dimension must be a multiple of 4")
         self.head_dim = head_dim
         self.theta = theta
-        self._cache: Dict[Tuple[int, int, str], Tuple[torch.Tensor, torch.Tensor]] = {}
+        self._cache: Dict[Tuple, Tuple[torch.Tensor, torch.Tensor]] = {}
 
     def tables(self, height: int, width: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
         """(H*W, head_dim/2) cos and sin tables for tokens in row-major order."""
@@ -134,17 +134,22 @@ class AxialRotaryTable:
             self._cache[key] = (angles.cos(), angles.sin())
         return self._cache[key]
 
+    def paired_tables(
+        self, height: int, width: int, device: torch.device, dtype: torch.dtype, heads: int = 1
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(H*W, heads * head_dim) cos and sin with each pair's angle on both of its channels,
+        repeated for every head: x * cos + pair_swapped(x) * sin rotates x."""
+        key = (height, width, str(device), dtype, heads)
+        if key not in self._cache:
+            cos, sin = self.tables(height, width, device)
+            self._cache[key] = tuple(
+                t.repeat_interleave(2, dim=-1).repeat(1, heads).to(dtype) for t in (cos, sin)
+            )
+        return self._cache[key]
 
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate channel pairs of x (B, heads, N, D) by tables (N, D/2); computed in float32.
 
-    When N is a multiple of the table length the table is tiled along the tokens
-    (memories of several frames share one grid).
-    """
-    repeats = x.shape[-2] // cos.shape[0]
-    if repeats > 1:
-        cos, sin = cos.repeat(repeats, 1), sin.repeat(repeats, 1)
-    pairs = x.float().reshape(*x.shape[:-1], -1, 2)
-    even, odd = pairs[..., 0], pairs[..., 1]
-    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
-    return rotated.flatten(-2).type_as(x)
+def pair_swap(channels: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(order, sign) with x[..., order] * sign mapping each channel pair (a, b) of x to (-b, a)."""
+    order = torch.arange(channels, device=device).view(-1, 2).flip(-1).flatten()
+    sign = torch.tensor([-1.0, 1.0], device=device).repeat(channels // 2)
+    return order, sign

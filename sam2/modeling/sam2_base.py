@@ -1,7 +1,7 @@
 """The SAM 2 model: image features, prompts and memories -> masks, one tracking step at a time."""
 
 from dataclasses import dataclass, replace
-from typing import List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from .image_encoder import ImageEncoder
 from .mask_decoder import MaskDecoder
 from .memory_attention import MemoryAttention
 from .memory_encoder import MemoryEncoder
-from .memory_selection import MemoryEntry, select_memories
+from .memory_selection import MemoryEntry, MemorySelection, select_memories
 from .position_encoding import temporal_sine_encoding
 from .prompt_encoder import PromptEncoder
 from .two_way_transformer import TwoWayTransformer
@@ -244,43 +244,45 @@ class SAM2Base(nn.Module):
         cond_outputs: Mapping[int, MemoryEntry], non_cond_outputs: Mapping[int, MemoryEntry], num_frames: int,
         reverse: bool,
     ) -> torch.Tensor:
-        """Fuse the frame's (B, C, h, w) features with the memory bank -> (B, C, h, w)."""
-        batch, channels, height, width = features.vision.shape
+        """Fuse the frame's (1, C, h, w) features with one object's memory bank -> (1, C, h, w)."""
         if is_init_cond_frame:
-            return features.vision + self.no_mem_embed.view(1, channels, 1, 1)
+            return features.vision + self.no_mem_embed.view(1, -1, 1, 1)
+        selection = self._select_memories(frame_idx, cond_outputs, non_cond_outputs, num_frames, reverse)
+        return self._attend_to_memories(features, [selection], num_frames)
+
+    def _select_memories(
+        self, frame_idx: int, cond_outputs: Mapping[int, MemoryEntry], non_cond_outputs: Mapping[int, MemoryEntry],
+        num_frames: int, reverse: bool,
+    ) -> MemorySelection:
         if not cond_outputs:
             raise RuntimeError("tracking a frame needs at least one conditioning frame")
-        selection = select_memories(
+        return select_memories(
             frame_idx, cond_outputs, non_cond_outputs, num_frames, self.num_maskmem,
             self.max_obj_ptrs_in_encoder, self.max_cond_frames_in_attn, reverse,
             signed_pointer_distance=self.temporal_obj_ptr_encoding,
         )
+
+    def _attend_to_memories(
+        self, features: FrameFeatures, selections: Sequence[MemorySelection], num_frames: int
+    ) -> torch.Tensor:
+        """Fuse the frame's (1, C, h, w) features with the memories of B objects whose
+        selections share one layout (same slots and pointer distances) -> (B, C, h, w)."""
+        _, channels, height, width = features.vision.shape
         device = features.vision.device
+        layout = selections[0]
         base_pos = self.memory_pos_enc(height, width, device).flatten(2).transpose(1, 2)
-        tokens, positions = [], []
-        for slot, entry in selection.spatial:
-            tokens.append(entry.maskmem_features.to(device).flatten(2).transpose(1, 2))
-            slot_encoding = self.maskmem_tpos_enc[self.num_maskmem - slot - 1].view(1, 1, -1)
-            positions.append((base_pos + slot_encoding).expand(batch, -1, -1))
-
+        positions = [
+            base_pos + self.maskmem_tpos_enc[self.num_maskmem - slot - 1].view(1, 1, -1) for slot, _ in layout.spatial
+        ]
         num_ptr_tokens = 0
-        if selection.pointers:
-            distances = [d for d, _ in selection.pointers]
-            pointers = torch.stack([entry.obj_ptr.to(device) for _, entry in selection.pointers], dim=1)
-            ptr_pos = self._pointer_positions(distances, num_frames, device)
-            splits = channels // self.mem_dim
-            # Each C-wide pointer becomes ``splits`` tokens of C_mem channels.
-            pointers = pointers.reshape(batch, len(distances) * splits, self.mem_dim)
-            ptr_pos = ptr_pos.repeat_interleave(splits, dim=0)[None].expand(batch, -1, -1)
-            tokens.append(pointers)
-            positions.append(ptr_pos)
-            num_ptr_tokens = pointers.shape[1]
-
-        dtype = features.vision.dtype
-        for t in tokens:
-            dtype = torch.promote_types(dtype, t.dtype)
-        memory = torch.cat([t.to(dtype) for t in tokens], dim=1)
-        memory_pos = torch.cat([p.to(dtype) for p in positions], dim=1)
+        if layout.pointers:
+            ptr_pos = self._pointer_positions([d for d, _ in layout.pointers], num_frames, device)
+            # Each C-wide pointer is split into C / C_mem tokens, which share its encoding.
+            positions.append(ptr_pos.repeat_interleave(channels // self.mem_dim, dim=0)[None])
+            num_ptr_tokens = positions[-1].shape[1]
+        memory = torch.cat([self._memory_tokens(selection, device) for selection in selections])
+        dtype = torch.promote_types(features.vision.dtype, memory.dtype)
+        memory, memory_pos = memory.to(dtype), torch.cat(positions, dim=1).to(dtype)
         fused = self.memory_attention(
             curr=features.vision.flatten(2).transpose(1, 2),
             curr_pos=features.vision_pos.flatten(2).transpose(1, 2),
@@ -289,7 +291,18 @@ class SAM2Base(nn.Module):
             grid_hw=(height, width),
             num_obj_ptr_tokens=num_ptr_tokens,
         )
-        return fused.transpose(1, 2).reshape(batch, channels, height, width)
+        return fused.transpose(1, 2).reshape(len(selections), channels, height, width)
+
+    def _memory_tokens(self, selection: MemorySelection, device: torch.device) -> torch.Tensor:
+        """(1, M, C_mem) tokens of one object: its spatial memories, then its pointers."""
+        spatial = torch.cat([entry.maskmem_features.to(device) for _, entry in selection.spatial])
+        tokens = spatial.flatten(2).transpose(1, 2).reshape(1, -1, self.mem_dim)
+        if not selection.pointers:
+            return tokens
+        pointers = torch.cat([entry.obj_ptr.to(device) for _, entry in selection.pointers])
+        pointers = pointers.reshape(1, -1, self.mem_dim)
+        dtype = torch.promote_types(tokens.dtype, pointers.dtype)
+        return torch.cat([tokens.to(dtype), pointers.to(dtype)], dim=1)
 
     def _pointer_positions(self, distances: List[int], num_frames: int, device: torch.device) -> torch.Tensor:
         """(P, C_mem) temporal encodings of object pointers at the given frame distances."""
@@ -345,3 +358,28 @@ class SAM2Base(nn.Module):
                 ),
             )
         return out
+
+    def track_objects(
+        self, frame_idx: int, features: FrameFeatures,
+        banks: Sequence[Tuple[Mapping[int, MemoryEntry], Mapping[int, MemoryEntry]]], num_frames: int,
+        reverse: bool = False,
+    ) -> TrackOutput:
+        """Track B = len(banks) objects on a frame from their memories alone, as propagation
+        does; ``banks`` holds each object's (cond_outputs, non_cond_outputs). Objects whose
+        memories share a layout go through memory attention together, and all go through the
+        decoder and the memory encoder together; the frame's features are used once."""
+        selections = [self._select_memories(frame_idx, cond, other, num_frames, reverse) for cond, other in banks]
+        groups: Dict[Tuple, List[int]] = {}
+        for index, selection in enumerate(selections):
+            layout = (tuple(slot for slot, _ in selection.spatial), tuple(d for d, _ in selection.pointers))
+            groups.setdefault(layout, []).append(index)
+        fused: List[Optional[torch.Tensor]] = [None] * len(banks)
+        for members in groups.values():
+            group_features = self._attend_to_memories(features, [selections[i] for i in members], num_frames)
+            for row, index in enumerate(members):
+                fused[index] = group_features[row : row + 1]
+        heads = self._forward_sam_heads(
+            torch.cat(fused), high_res_features=features.high_res, multimask_output=self._use_multimask(None)
+        )
+        memory = self._encode_new_memory(features, heads.high_res_masks, heads.object_score_logits, is_mask_from_pts=False)
+        return TrackOutput(heads.low_res_masks, heads.high_res_masks, heads.obj_ptr, heads.object_score_logits, memory)
