@@ -10,6 +10,7 @@ from sam2.modeling.hiera import merge_windows, split_windows
 from sam2.modeling.mask_decoder import stability_scores
 from sam2.modeling.memory_selection import closest_conditioning_frames, select_memories
 from sam2.modeling.attention import RoPEAttention
+from sam2.modeling.common import ACTIVATIONS, linear_activation
 from sam2.modeling.position_encoding import AxialRotaryTable, temporal_sine_encoding
 
 
@@ -115,3 +116,49 @@ def test_memory_selection_forward_and_reverse():
     # A conditioning frame ahead of the tracking direction gives memory but no pointer.
     ahead = select_memories(5, {8: Entry(8)}, {}, num_frames=20, num_maskmem=7, max_obj_ptrs=16)
     assert [e.obj_ptr for _, e in ahead.spatial] == [8] and ahead.pointers == []
+
+
+def test_high_res_features_fold_the_decoder_projection_into_the_neck(tiny_predictor):
+    image = torch.randn(1, 3, tiny_predictor.image_size, tiny_predictor.image_size)
+    decoder = tiny_predictor.sam_mask_decoder
+    with torch.no_grad():
+        plain = tiny_predictor.image_encoder(image)
+        folded = tiny_predictor.forward_image(image)
+    for level, projection in enumerate((decoder.conv_s0, decoder.conv_s1)):
+        with torch.no_grad():
+            expected = projection(plain.backbone_fpn[level])
+        torch.testing.assert_close(folded.backbone_fpn[level], expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(folded.backbone_fpn[2], plain.backbone_fpn[2])
+    assert folded.vision_pos_enc[0].shape[1] == plain.backbone_fpn[0].shape[1]
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_linear_activation_under_bf16_autocast_matches_the_plain_ops(activation):
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(32, 64)
+    x = torch.randn(2, 10, 32)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        fused = linear_activation(x, linear, activation)
+        plain = ACTIVATIONS[activation](linear(x))
+    assert fused.dtype == plain.dtype == torch.bfloat16
+    torch.testing.assert_close(fused.float(), plain.float(), atol=0.05, rtol=0.02)
+    with torch.no_grad():
+        assert torch.equal(linear_activation(x, linear, activation), ACTIVATIONS[activation](linear(x)))
+
+
+def test_cached_hiera_position_embedding_follows_new_weights(tiny_predictor):
+    trunk = tiny_predictor.image_encoder.trunk
+    image = torch.randn(1, 3, tiny_predictor.image_size, tiny_predictor.image_size)
+    saved = trunk.pos_embed.detach().clone()
+    try:
+        with torch.no_grad():
+            before = trunk(image)[0]
+            trunk.pos_embed.add_(1.0)
+            after = trunk(image)[0]
+            trunk.pos_embed.copy_(saved)
+            again = trunk(image)[0]
+        assert not torch.allclose(before, after)
+        torch.testing.assert_close(before, again)
+    finally:
+        with torch.no_grad():
+            trunk.pos_embed.copy_(saved)

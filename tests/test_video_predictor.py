@@ -194,3 +194,30 @@ def test_prompted_frames_are_not_encoded_again_before_tracking(tiny_predictor, m
     assert len(encoded) == 1
     list(tiny_predictor.propagate_in_video(state))
     assert len(encoded) == 1 + 8 and len(state.cached_features) == tiny_predictor.feature_cache_frames
+
+
+def test_objects_tracked_together_match_each_tracked_alone(tiny_predictor, monkeypatch):
+    """Propagation batches objects whose memories share a layout; object 3 is also prompted
+    on frame 3, so it attends to two conditioning frames and goes through memory attention
+    apart from objects 1 and 2."""
+    frames = np.stack(synthetic_frames(8))
+    prompts = {1: [(0, [[20, 20]])], 2: [(0, [[45, 30]])], 3: [(0, [[30, 22]]), (3, [[34, 22]])]}
+    batch_sizes = []
+    original = tiny_predictor.memory_attention.forward
+    monkeypatch.setattr(
+        tiny_predictor.memory_attention, "forward", lambda **kw: batch_sizes.append(len(kw["memory"])) or original(**kw)
+    )
+
+    def track(obj_ids):
+        state = tiny_predictor.init_state(video_path=frames)
+        for obj_id in obj_ids:
+            for frame_idx, points in prompts[obj_id]:
+                tiny_predictor.add_new_points_or_box(state, frame_idx, obj_id, points=points, labels=[1])
+        return {t: logits for t, _, logits in tiny_predictor.propagate_in_video(state)}
+
+    together = track([1, 2, 3])
+    assert batch_sizes[:2] == [2, 1]
+    for row, obj_id in enumerate([1, 2, 3]):
+        alone = track([obj_id])
+        for frame_idx, logits in alone.items():
+            torch.testing.assert_close(together[frame_idx][row], logits[0], atol=1e-4, rtol=1e-4)

@@ -1,9 +1,13 @@
 """Small layers shared by several SAM 2 components."""
 
-from typing import Callable, Type
+from typing import Callable, Optional, Type
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+ACTIVATION_NAMES = {nn.ReLU: "relu", nn.GELU: "gelu"}
 
 
 class MLP(nn.Module):
@@ -21,14 +25,14 @@ class MLP(nn.Module):
         widths_out = [hidden_dim] * (num_layers - 1) + [output_dim]
         self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths_in, widths_out))
         self.act = activation()
+        self.activation_name = ACTIVATION_NAMES.get(activation)
         self.sigmoid_output = sigmoid_output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        last = len(self.layers) - 1
-        for index, layer in enumerate(self.layers):
-            x = layer(x)
-            if index != last:
-                x = self.act(x)
+        *hidden, last = self.layers
+        for layer in hidden:
+            x = self.act(layer(x)) if self.activation_name is None else linear_activation(x, layer, self.activation_name)
+        x = last(x)
         return torch.sigmoid(x) if self.sigmoid_output else x
 
 
@@ -48,9 +52,54 @@ class LayerNorm2d(nn.Module):
         return normalized * self.weight[:, None, None] + self.bias[:, None, None]
 
 
+def to_autocast_dtype(x: torch.Tensor) -> torch.Tensor:
+    """x in the lower precision of an active autocast on its device, else unchanged.
+
+    Casting a LayerNorm output (float32 under autocast) before reshaping it into windows or
+    feeding several projections moves half the bytes and casts once; the projections
+    would cast it to the same dtype anyway.
+    """
+    device_type = x.device.type
+    if x.dtype == torch.float32 and torch.is_autocast_enabled(device_type):
+        return x.to(torch.get_autocast_dtype(device_type))
+    return x
+
+
 def activation_by_name(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """Return the functional activation called ``name`` (relu or gelu)."""
-    functions = {"relu": torch.nn.functional.relu, "gelu": torch.nn.functional.gelu}
-    if name not in functions:
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(functions)}")
-    return functions[name]
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def _fused_cpu_linear() -> Optional[Callable]:
+    """oneDNN's linear with a fused activation, where this torch build has it."""
+    if not torch.backends.mkldnn.is_available():
+        return None
+    try:
+        return torch.ops.mkldnn._linear_pointwise
+    except (AttributeError, RuntimeError):
+        return None
+
+
+FUSED_CPU_LINEAR = _fused_cpu_linear()
+
+
+def linear_activation(x: torch.Tensor, linear: nn.Linear, activation: str) -> torch.Tensor:
+    """activation(linear(x)) for "relu" or "gelu" (erf).
+
+    In bfloat16 on CPU (bf16 inputs or bf16 autocast), outside autograd, one oneDNN kernel
+    adds the bias and applies the activation as it writes the output, instead of three
+    passes over the (often large) hidden tensor. Elsewhere the plain ops run.
+    """
+    autocast_bf16 = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    fusable = (
+        FUSED_CPU_LINEAR is not None and x.device.type == "cpu" and linear.bias is not None
+        and (x.dtype == torch.bfloat16 or (autocast_bf16 and x.dtype == torch.float32))
+        and not (torch.is_grad_enabled() and (x.requires_grad or linear.weight.requires_grad))
+    )
+    if not fusable:
+        return ACTIVATIONS[activation](linear(x))
+    bf16 = torch.bfloat16
+    algorithm = "none" if activation == "gelu" else ""
+    return FUSED_CPU_LINEAR(x.to(bf16), linear.weight.to(bf16), linear.bias.to(bf16), activation, [], algorithm)

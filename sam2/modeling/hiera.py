@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import MLP
+from .common import MLP, to_autocast_dtype
 
 
 def split_windows(x: torch.Tensor, size: int) -> Tuple[torch.Tensor, Tuple[int, int]]:
@@ -32,6 +32,16 @@ def merge_windows(windows: torch.Tensor, size: int, padded_hw: Tuple[int, int], 
     x = x.reshape(batch, padded_h, padded_w, -1)
     height, width = hw
     return x[:, :height, :width, :] if (padded_h, padded_w) != (height, width) else x
+
+
+def _parameter_state(parameter: torch.Tensor) -> Tuple:
+    """What identifies a parameter's current values: storage, dtype, in-place version
+    (inference tensors keep no version: they can only change inside inference mode)."""
+    try:
+        version = parameter._version
+    except RuntimeError:
+        version = None
+    return parameter.data_ptr(), parameter.device, parameter.dtype, version
 
 
 def pool_channels_last(x: torch.Tensor, pool: nn.Module) -> torch.Tensor:
@@ -93,7 +103,7 @@ class MultiScaleBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, dim) -> (B, H', W', dim_out)."""
-        normed = self.norm1(x)
+        normed = to_autocast_dtype(self.norm1(x))
         shortcut = x
         if self.dim != self.dim_out:
             shortcut = self.proj(normed)
@@ -113,7 +123,7 @@ class MultiScaleBlock(nn.Module):
             attended = merge_windows(attended, out_window, padded_hw, out_hw)
 
         x = shortcut + attended
-        return x + self.mlp(self.norm2(x))
+        return x + self.mlp(to_autocast_dtype(self.norm2(x)))
 
 
 class Hiera(nn.Module):
@@ -154,13 +164,23 @@ class Hiera(nn.Module):
             )
             dim = dim_out
         self.channel_list = [self.blocks[end].dim_out for end in reversed(self.stage_ends)]
+        self._cached_position_embedding: Optional[Tuple[Tuple, torch.Tensor]] = None
 
     def _position_embedding(self, height: int, width: int) -> torch.Tensor:
-        """(1, H, W, C): background embedding resized bicubically plus the tiled window embedding."""
+        """(1, H, W, C): background embedding resized bicubically plus the tiled window
+        embedding; cached (outside autograd) until the size or the parameters change."""
+        if torch.is_grad_enabled():
+            return self._compute_position_embedding(height, width)
+        key = (height, width, *(_parameter_state(p) for p in (self.pos_embed, self.pos_embed_window)))
+        if self._cached_position_embedding is None or self._cached_position_embedding[0] != key:
+            self._cached_position_embedding = (key, self._compute_position_embedding(height, width))
+        return self._cached_position_embedding[1]
+
+    def _compute_position_embedding(self, height: int, width: int) -> torch.Tensor:
         background = F.interpolate(self.pos_embed, size=(height, width), mode="bicubic")
         window = self.pos_embed_window
         tiles = (height // window.shape[-2], width // window.shape[-1])
-        return (background + window.tile(1, 1, *tiles)).permute(0, 2, 3, 1)
+        return (background + window.tile(1, 1, *tiles)).permute(0, 2, 3, 1).contiguous()
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         x = self.patch_embed(x)

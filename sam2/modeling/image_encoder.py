@@ -48,22 +48,42 @@ class FpnNeck(nn.Module):
         self.top_down_levels = set(levels)
         self.interpolation = interpolation
 
-    def forward(self, trunk_features: List[torch.Tensor]):
-        """trunk_features finest first -> (features, encodings), finest first."""
+    def forward(self, trunk_features: List[torch.Tensor], projections: Sequence[Optional[nn.Conv2d]] = ()):
+        """trunk_features finest first -> (features, encodings), finest first.
+
+        ``projections[i]``, when given, is a 1x1 convolution applied to level i's output.
+        A level that takes no top-down input and feeds none is then computed by the product
+        of its lateral convolution and the projection, never at ``d_model`` channels.
+        """
         count = len(self.convs)
+        projections = list(projections) + [None] * (count - len(projections))
         features: List[torch.Tensor] = [None] * count
         coarser = None
         for level in reversed(range(count)):
-            lateral = self.convs[count - 1 - level](trunk_features[level])
+            conv, projection = self.convs[count - 1 - level].conv, projections[level]
+            feeds_finer = any(finer in self.top_down_levels for finer in range(level))
+            if projection is not None and level not in self.top_down_levels and not feeds_finer:
+                features[level] = _composed_pointwise_conv(projection, conv, trunk_features[level])
+                continue
+            lateral = conv(trunk_features[level])
             if coarser is not None and level in self.top_down_levels:
                 upsampled = F.interpolate(
                     coarser.to(torch.float32), scale_factor=2.0, mode=self.interpolation,
                     align_corners=None if self.interpolation == "nearest" else False,
                 )
                 lateral = lateral + upsampled
-            features[level] = coarser = lateral
-        encodings = [self.position_encoding(f).to(f.dtype) for f in features]
+            coarser = lateral
+            features[level] = lateral if projection is None else projection(lateral)
+        encodings = [self.position_encoding(f) for f in features]
         return features, encodings
+
+
+def _composed_pointwise_conv(outer: nn.Conv2d, inner: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """outer(inner(x)) for two 1x1 convolutions, as one convolution of their product."""
+    outer_weight, inner_weight = outer.weight.flatten(1), inner.weight.flatten(1)
+    weight = (outer_weight @ inner_weight)[:, :, None, None]
+    bias = outer_weight @ inner.bias + outer.bias
+    return F.conv2d(x, weight, bias)
 
 
 class ImageEncoder(nn.Module):
@@ -79,9 +99,10 @@ class ImageEncoder(nn.Module):
         self.neck = neck
         self.scalp = scalp
 
-    def forward(self, images: torch.Tensor) -> BackboneOutput:
-        """images (B, 3, S, S) normalized -> BackboneOutput."""
-        features, encodings = self.neck(self.trunk(images))
+    def forward(self, images: torch.Tensor, projections: Sequence[Optional[nn.Conv2d]] = ()) -> BackboneOutput:
+        """images (B, 3, S, S) normalized -> BackboneOutput; ``projections[i]`` (1x1
+        convolutions) are applied to level i (see FpnNeck.forward)."""
+        features, encodings = self.neck(self.trunk(images), projections)
         if self.scalp:
             features, encodings = features[: -self.scalp], encodings[: -self.scalp]
         return BackboneOutput(backbone_fpn=list(features), vision_pos_enc=list(encodings))

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .attention import RoPEAttention
-from .common import activation_by_name
+from .common import activation_by_name, linear_activation, to_autocast_dtype
 
 
 class MemoryAttentionLayer(nn.Module):
@@ -24,20 +24,22 @@ class MemoryAttentionLayer(nn.Module):
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.norm3 = nn.LayerNorm(d_model)
-        self.activation = activation_by_name(activation)
+        activation_by_name(activation)  # rejects unknown names here rather than at the first frame
+        self.activation = activation
 
     def forward(
         self, x: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor, grid_hw: Tuple[int, int],
         num_k_exclude_rope: int,
     ) -> torch.Tensor:
         """x (B, HW, C); memory and memory_pos (B, M, C_mem) -> (B, HW, C)."""
-        normed = self.norm1(x)
+        normed = to_autocast_dtype(self.norm1(x))
         x = x + self.self_attn(normed, normed, normed, grid_hw)
-        normed = self.norm2(x)
+        normed = to_autocast_dtype(self.norm2(x))
         x = x + self.cross_attn_image(
             normed, memory + memory_pos, memory, grid_hw, num_k_exclude_rope=num_k_exclude_rope
         )
-        return x + self.linear2(self.activation(self.linear1(self.norm3(x))))
+        hidden = linear_activation(to_autocast_dtype(self.norm3(x)), self.linear1, self.activation)
+        return x + self.linear2(hidden)
 
 
 class MemoryAttention(nn.Module):

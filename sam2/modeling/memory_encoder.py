@@ -5,7 +5,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from .common import LayerNorm2d
+from .common import LayerNorm2d, linear_activation
 from .position_encoding import PositionEmbeddingSine
 
 
@@ -37,14 +37,13 @@ class CXBlock(nn.Module):
         self.dwconv = nn.Conv2d(dim, dim, kernel_size=kernel_size, padding=kernel_size // 2, groups=dim)
         self.norm = LayerNorm2d(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
-        self.act = nn.GELU()
         self.pwconv2 = nn.Linear(4 * dim, dim)
         self.gamma = nn.Parameter(1e-6 * torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
         y = self.norm(self.dwconv(x)).permute(0, 2, 3, 1)
-        y = self.gamma * self.pwconv2(self.act(self.pwconv1(y)))
+        y = self.gamma * self.pwconv2(linear_activation(y, self.pwconv1, "gelu"))
         return x + y.permute(0, 3, 1, 2)
 
 
@@ -77,4 +76,4 @@ class MemoryEncoder(nn.Module):
         scaled -> features (B, C_mem, h, w) and encoding (B, C_mem, h, w)."""
         x = self.pix_feat_proj(pix_feat) + self.mask_downsampler(mask_for_mem)
         x = self.out_proj(self.fuser(x))
-        return x, self.position_encoding(x).to(x.dtype)
+        return x, self.position_encoding(x)

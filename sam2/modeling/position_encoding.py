@@ -38,7 +38,7 @@ class PositionEmbeddingSine(nn.Module):
         self.temperature = temperature
         self.normalize = normalize
         self.scale = 2 * math.pi if scale is None else scale
-        self._cache: Dict[Tuple[int, int, str], torch.Tensor] = {}
+        self._cache: Dict[Tuple, torch.Tensor] = {}
 
     def _axis(self, length: int, device: torch.device) -> torch.Tensor:
         """(length, feats_per_axis) encoding of positions 1..length along one axis."""
@@ -48,19 +48,22 @@ class PositionEmbeddingSine(nn.Module):
         divisors = _frequency_divisors(self.feats_per_axis, self.temperature, device)
         return _interleaved_sin_cos(positions[:, None] / divisors)
 
-    def grid(self, height: int, width: int, device: torch.device) -> torch.Tensor:
-        """(C, H, W) encoding, cached per size and device."""
-        key = (height, width, str(device))
+    def grid(self, height: int, width: int, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """(C, H, W) encoding (computed in float32), cached per size, device and dtype."""
+        key = (height, width, str(device), dtype)
         if key not in self._cache:
-            rows = self._axis(height, device).t()[:, :, None].expand(-1, height, width)
-            cols = self._axis(width, device).t()[:, None, :].expand(-1, height, width)
-            self._cache[key] = torch.cat([rows, cols], dim=0).contiguous()
+            if dtype != torch.float32:
+                self._cache[key] = self.grid(height, width, device).to(dtype)
+            else:
+                rows = self._axis(height, device).t()[:, :, None].expand(-1, height, width)
+                cols = self._axis(width, device).t()[:, None, :].expand(-1, height, width)
+                self._cache[key] = torch.cat([rows, cols], dim=0).contiguous()
         return self._cache[key]
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, *, H, W) -> (B, C, H, W) float32 encoding of its grid."""
-        grid = self.grid(x.shape[-2], x.shape[-1], x.device)
+        """x: (B, *, H, W) -> (B, C, H, W) encoding of its grid, in x's dtype."""
+        grid = self.grid(x.shape[-2], x.shape[-1], x.device, x.dtype)
         return grid[None].expand(x.shape[0], -1, -1, -1)
 
 

@@ -153,10 +153,9 @@ class SAM2Base(nn.Module):
     def forward_image(self, images: torch.Tensor):
         """images (B, 3, S, S) -> BackboneOutput whose two finest levels are already
         projected by the decoder's high-resolution convolutions."""
-        out = self.image_encoder(images)
-        out.backbone_fpn[0] = self.sam_mask_decoder.conv_s0(out.backbone_fpn[0])
-        out.backbone_fpn[1] = self.sam_mask_decoder.conv_s1(out.backbone_fpn[1])
-        return out
+        decoder = self.sam_mask_decoder
+        projections = (decoder.conv_s0, decoder.conv_s1) if decoder.use_high_res_features else ()
+        return self.image_encoder(images, projections)
 
     def frame_features(self, images: torch.Tensor) -> FrameFeatures:
         """images (B, 3, S, S) -> FrameFeatures."""
