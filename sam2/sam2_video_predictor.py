@@ -43,7 +43,10 @@ class SAM2VideoPredictor(SAM2Base):
         # Frames whose image features stay cached in a session (about 16 MB each at 1024 px).
         self.feature_cache_frames = 4
         if vos_optimized:
+            # The modules whose input shapes are fixed by the model (image size, memory size)
+            # are compiled; prompt-dependent ones are not, so clicks never trigger a recompile.
             self.image_encoder.forward = torch.compile(self.image_encoder.forward, dynamic=False)
+            self.memory_encoder.forward = torch.compile(self.memory_encoder.forward, dynamic=False)
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2VideoPredictor":

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from conftest import synthetic_frames
+from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 
 @pytest.fixture()
@@ -221,3 +222,39 @@ def test_objects_tracked_together_match_each_tracked_alone(tiny_predictor, monke
         alone = track([obj_id])
         for frame_idx, logits in alone.items():
             torch.testing.assert_close(together[frame_idx][row], logits[0], atol=1e-4, rtol=1e-4)
+
+
+def test_vos_optimized_compiles_once_and_matches_eager(tiny_predictor):
+    """The compiled path (meant for GPUs, checked here on CPU) gives the eager masks and is
+    not recompiled when the number of clicks changes."""
+    import torch._dynamo
+
+    from sam2.build_sam import build_model
+    from sam2.configs import PRESETS
+
+    compiled = build_model(PRESETS["test_tiny"], SAM2VideoPredictor, vos_optimized=True, binarize_mask_from_pts_for_mem_enc=True)
+    compiled.load_state_dict(tiny_predictor.state_dict())
+    compiled.eval()
+    frames = np.stack(synthetic_frames(5))
+
+    def session(predictor, more_clicks: bool):
+        state = predictor.init_state(video_path=frames)
+        outputs = [predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])[2]]
+        if more_clicks:
+            outputs.append(
+                predictor.add_new_points_or_box(state, 0, 1, points=[[24, 22]], labels=[1], clear_old_points=False)[2]
+            )
+        outputs += [m for _, _, m in predictor.propagate_in_video(state)]
+        if more_clicks:
+            outputs.append(
+                predictor.add_new_points_or_box(state, 3, 1, points=[[30, 20], [5, 5], [40, 40]], labels=[1, 0, 0])[2]
+            )
+        return outputs
+
+    torch._dynamo.reset()
+    session(compiled, more_clicks=False)
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    got = session(compiled, more_clicks=True)
+    assert graphs > 0 and torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
+    for expected, actual in zip(session(tiny_predictor, more_clicks=True), got):
+        torch.testing.assert_close(actual, expected, atol=1e-3, rtol=1e-3)
