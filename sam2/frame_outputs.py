@@ -14,10 +14,14 @@ class FrameOutput:
 
     pred_masks (1, 1, S/4, S/4) float32 logits; obj_ptr (1, C); object_score_logits (1, 1);
     maskmem_features (1, C_mem, S/16, S/16) bfloat16, None until the memory is encoded.
+    attention_keys caches memory attention's keys of maskmem_features while they are in memory.
     After ``spill`` the two large tensors live on disk and are read back on access.
     """
 
-    __slots__ = ("obj_ptr", "object_score_logits", "_pred_masks", "_maskmem_features", "_spilled", "__weakref__")
+    __slots__ = (
+        "obj_ptr", "object_score_logits", "attention_keys", "_pred_masks", "_maskmem_features", "_spilled",
+        "__weakref__",
+    )
 
     def __init__(self, pred_masks: torch.Tensor, obj_ptr: torch.Tensor, object_score_logits: torch.Tensor,
                  maskmem_features: Optional[torch.Tensor] = None) -> None:
@@ -26,6 +30,8 @@ class FrameOutput:
         self._pred_masks = pred_masks
         self._maskmem_features = maskmem_features
         self._spilled = None  # (spill, key, device) once on disk
+        # Memory attention's per-layer keys of maskmem_features, kept while resident.
+        self.attention_keys = None
 
     @property
     def is_resident(self) -> bool:
@@ -47,6 +53,7 @@ class FrameOutput:
     def maskmem_features(self, value: Optional[torch.Tensor]) -> None:
         self._restore()
         self._maskmem_features = value
+        self.attention_keys = None
 
     def spill(self, spill: TensorSpill) -> None:
         """Move the large tensors to ``spill``; the file goes when this object goes."""
@@ -58,7 +65,7 @@ class FrameOutput:
         key = spill.put(tensors)
         weakref.finalize(self, spill.discard, key)
         self._spilled = (spill, key, self._pred_masks.device)
-        self._pred_masks = self._maskmem_features = None
+        self._pred_masks = self._maskmem_features = self.attention_keys = None
 
     def _restore(self) -> None:
         if self._spilled is not None:

@@ -170,8 +170,12 @@ def test_spilled_memories_give_identical_results(tiny_predictor, monkeypatch):
     state, spilled = run_session(tiny_predictor, frames)
     for expected, got in zip(in_memory, spilled):
         assert torch.equal(expected, got)
-    resident = [t for t, out in state.objects[0].non_cond_outputs.items() if out.is_resident]
-    assert len(resident) == 1 and len(state.objects[0].non_cond_outputs) >= 8
+    outputs = state.objects[0].non_cond_outputs
+    resident = [t for t, out in outputs.items() if out.is_resident]
+    assert len(resident) == 1 and len(outputs) >= 8
+    # Memory attention keys are kept only with memories that are in RAM.
+    assert all(out.attention_keys is None for t, out in outputs.items() if t not in resident)
+    assert state.objects[0].cond_outputs[0].attention_keys is not None
 
 
 def test_masks_of_every_returned_frame_are_kept_compactly(tiny_predictor):

@@ -72,13 +72,13 @@ class RoPEAttention(Attention):
         bias = torch.cat([linear.bias, linear.bias[order] * sign.to(linear.bias.dtype)])
         return weight, bias
 
-    def _rotated_projection(
-        self, x: torch.Tensor, name: str, grid_hw: Tuple[int, int], num_unrotated: int = 0
+    def rotated_projection(
+        self, x: torch.Tensor, name: str, grid_hw: Tuple[int, int], num_unrotated: int = 0, bias: bool = True
     ) -> torch.Tensor:
-        """x (B, N, C_in) -> (B, N, C) projected, the first N - num_unrotated tokens rotated
-        (as grids of H*W tokens)."""
-        weight, bias = self._stacked_projection(name)
-        plain, swapped = F.linear(x, weight, bias).chunk(2, dim=-1)
+        """x (B, N, C_in) -> (B, N, C) projected by ``name`` (with or without its bias), the
+        first N - num_unrotated tokens rotated (as grids of H*W tokens)."""
+        weight, stacked_bias = self._stacked_projection(name)
+        plain, swapped = F.linear(x, weight, stacked_bias if bias else None).chunk(2, dim=-1)
         batch, tokens, channels = plain.shape
         grid_tokens = grid_hw[0] * grid_hw[1]
         rotated_tokens = tokens - num_unrotated
@@ -95,9 +95,14 @@ class RoPEAttention(Attention):
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, grid_hw: Tuple[int, int],
         num_k_exclude_rope: int = 0,
     ) -> torch.Tensor:
-        q = self._heads(self._rotated_projection(q, "q_proj", grid_hw))
-        k = self._heads(self._rotated_projection(k, "k_proj", grid_hw, num_k_exclude_rope))
-        v = self._heads(self.v_proj(v))
-        if q.shape[0] != k.shape[0]:
-            q = q.expand(k.shape[0], -1, -1, -1)
-        return self._attend(q, k, v)
+        return self.attend_to_keys(q, self.rotated_projection(k, "k_proj", grid_hw, num_k_exclude_rope), v, grid_hw)
+
+    def attend_to_keys(
+        self, q: torch.Tensor, keys: torch.Tensor, v: torch.Tensor, grid_hw: Tuple[int, int]
+    ) -> torch.Tensor:
+        """Like forward, with keys (B, M, C) already projected and rotated."""
+        q = self._heads(self.rotated_projection(q, "q_proj", grid_hw))
+        keys, v = self._heads(keys), self._heads(self.v_proj(v))
+        if q.shape[0] != keys.shape[0]:
+            q = q.expand(keys.shape[0], -1, -1, -1)
+        return self._attend(q, keys, v)

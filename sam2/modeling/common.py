@@ -1,6 +1,6 @@
 """Small layers shared by several SAM 2 components."""
 
-from typing import Callable, Optional, Type
+from typing import Callable, Optional, Tuple, Type
 
 import torch
 import torch.nn.functional as F
@@ -59,10 +59,23 @@ def to_autocast_dtype(x: torch.Tensor) -> torch.Tensor:
     feeding several projections moves half the bytes and casts once; the projections
     would cast it to the same dtype anyway.
     """
-    device_type = x.device.type
-    if x.dtype == torch.float32 and torch.is_autocast_enabled(device_type):
-        return x.to(torch.get_autocast_dtype(device_type))
-    return x
+    return x.to(autocast_dtype(x.device.type)) if x.dtype == torch.float32 else x
+
+
+def autocast_dtype(device_type: str, default: torch.dtype = torch.float32) -> torch.dtype:
+    """The lower-precision dtype of an active autocast on ``device_type``, else ``default``."""
+    return torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else default
+
+
+def parameter_state(parameter: torch.Tensor) -> Tuple:
+    """What identifies a parameter's current values, for caches of results derived from it:
+    storage, dtype and in-place version (inference tensors keep no version; they can only
+    change inside inference mode)."""
+    try:
+        version = parameter._version
+    except RuntimeError:
+        version = None
+    return parameter.data_ptr(), parameter.device, parameter.dtype, version
 
 
 def activation_by_name(name: str) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import MLP, to_autocast_dtype
+from .common import MLP, parameter_state, to_autocast_dtype
 
 
 def split_windows(x: torch.Tensor, size: int) -> Tuple[torch.Tensor, Tuple[int, int]]:
@@ -32,16 +32,6 @@ def merge_windows(windows: torch.Tensor, size: int, padded_hw: Tuple[int, int], 
     x = x.reshape(batch, padded_h, padded_w, -1)
     height, width = hw
     return x[:, :height, :width, :] if (padded_h, padded_w) != (height, width) else x
-
-
-def _parameter_state(parameter: torch.Tensor) -> Tuple:
-    """What identifies a parameter's current values: storage, dtype, in-place version
-    (inference tensors keep no version: they can only change inside inference mode)."""
-    try:
-        version = parameter._version
-    except RuntimeError:
-        version = None
-    return parameter.data_ptr(), parameter.device, parameter.dtype, version
 
 
 def pool_channels_last(x: torch.Tensor, pool: nn.Module) -> torch.Tensor:
@@ -171,7 +161,7 @@ class Hiera(nn.Module):
         embedding; cached (outside autograd) until the size or the parameters change."""
         if torch.is_grad_enabled():
             return self._compute_position_embedding(height, width)
-        key = (height, width, *(_parameter_state(p) for p in (self.pos_embed, self.pos_embed_window)))
+        key = (height, width, *(parameter_state(p) for p in (self.pos_embed, self.pos_embed_window)))
         if self._cached_position_embedding is None or self._cached_position_embedding[0] != key:
             self._cached_position_embedding = (key, self._compute_position_embedding(height, width))
         return self._cached_position_embedding[1]

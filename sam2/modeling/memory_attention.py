@@ -1,6 +1,6 @@
 """Memory attention: current-frame features attend to themselves and to the memory bank."""
 
-from typing import Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -29,15 +29,16 @@ class MemoryAttentionLayer(nn.Module):
 
     def forward(
         self, x: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor, grid_hw: Tuple[int, int],
-        num_k_exclude_rope: int,
+        num_k_exclude_rope: int, keys: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
-        """x (B, HW, C); memory and memory_pos (B, M, C_mem) -> (B, HW, C)."""
+        """x (B, HW, C); memory and memory_pos (B, M, C_mem) -> (B, HW, C). ``keys`` (B, M, C),
+        when given, are the cross-attention keys of memory + memory_pos, already rotated."""
         normed = to_autocast_dtype(self.norm1(x))
         x = x + self.self_attn(normed, normed, normed, grid_hw)
         normed = to_autocast_dtype(self.norm2(x))
-        x = x + self.cross_attn_image(
-            normed, memory + memory_pos, memory, grid_hw, num_k_exclude_rope=num_k_exclude_rope
-        )
+        if keys is None:
+            keys = self.cross_attn_image.rotated_projection(memory + memory_pos, "k_proj", grid_hw, num_k_exclude_rope)
+        x = x + self.cross_attn_image.attend_to_keys(normed, keys, memory, grid_hw)
         hidden = linear_activation(to_autocast_dtype(self.norm3(x)), self.linear1, self.activation)
         return x + self.linear2(hidden)
 
@@ -53,11 +54,12 @@ class MemoryAttention(nn.Module):
 
     def forward(
         self, curr: torch.Tensor, curr_pos: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor,
-        grid_hw: Tuple[int, int], num_obj_ptr_tokens: int = 0,
+        grid_hw: Tuple[int, int], num_obj_ptr_tokens: int = 0, keys: Optional[List[torch.Tensor]] = None,
     ) -> torch.Tensor:
         """curr/curr_pos (B, HW, C): current features and their encoding; memory/memory_pos
-        (B, M, C_mem), whose last ``num_obj_ptr_tokens`` tokens are object pointers -> (B, HW, C)."""
+        (B, M, C_mem), whose last ``num_obj_ptr_tokens`` tokens are object pointers -> (B, HW, C).
+        ``keys``: optionally each layer's cross-attention keys (B, M, C), already rotated."""
         x = curr + 0.1 * curr_pos
-        for layer in self.layers:
-            x = layer(x, memory, memory_pos, grid_hw, num_obj_ptr_tokens)
+        for index, layer in enumerate(self.layers):
+            x = layer(x, memory, memory_pos, grid_hw, num_obj_ptr_tokens, None if keys is None else keys[index])
         return self.norm(x)
