@@ -47,7 +47,9 @@ class PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=7, stride=4, padding=3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x).permute(0, 2, 3, 1)
+        # One explicit transpose to channels-last is cheaper than every later op reading
+        # the convolution's channels-first output through strides.
+        return self.proj(x).permute(0, 2, 3, 1).contiguous()
 
 
 class MultiScaleAttention(nn.Module):
