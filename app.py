@@ -10,8 +10,10 @@ from tracker.settings import AppSettings
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     settings = AppSettings.from_sources()
+    limits = settings.limits
     demo = build_ui(settings, EngineCache(settings))
-    demo.queue(default_concurrency_limit=1).launch(server_name=settings.host, server_port=settings.port)
+    demo.queue(max_size=limits.queue_size, default_concurrency_limit=1)
+    demo.launch(server_name=settings.host, server_port=settings.port, max_file_size=limits.max_upload_bytes)
 
 
 if __name__ == "__main__":

@@ -162,6 +162,19 @@ def test_settings_from_environment_and_flags():
         AppSettings.from_sources([], {"SAM2_CHECKPOINT": "w.pt", "SAM2_DEVICE": "cpu"})
 
 
+def test_limits_from_environment_and_flags():
+    from tracker.settings import AppSettings, Limits
+
+    assert AppSettings.from_sources([], {"SAM2_DEVICE": "cpu"}).limits == Limits()
+    env = {"SAM2_DEVICE": "cpu", "SAM2_MAX_FRAMES": "50", "SAM2_MAX_JOBS": "2", "SAM2_SESSION_TTL": "60"}
+    limits = AppSettings.from_sources(["--max-jobs", "3", "--queue-size", "4", "--max-upload-mb", "5"], env).limits
+    assert (limits.max_frames, limits.max_jobs, limits.queue_size, limits.session_ttl) == (50, 3, 4, 60)
+    assert limits.max_upload_bytes == 5 * 2**20
+    for bad in ({"SAM2_MAX_POINTS": "0"}, {"SAM2_MAX_SIDE": "big"}):
+        with pytest.raises(SystemExit):
+            AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", **bad})
+
+
 def test_missing_weights_say_what_to_do(monkeypatch, tmp_path):
     from tracker import model_loading
     from tracker.settings import AppSettings

@@ -19,7 +19,6 @@ logger = logging.getLogger(__name__)
 # Gradio's streaming video player needs ffmpeg and ffprobe on the PATH.
 CAN_STREAM_VIDEO = bool(shutil.which("ffmpeg") and shutil.which("ffprobe"))
 EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets").glob("*.mp4"))
-SESSION_TTL_SECONDS = 3600
 MODE_LABELS = {"Include (green)": handlers.INCLUDE, "Exclude (red)": handlers.EXCLUDE, "Box (two corners)": handlers.BOX}
 
 INTRO = """# SAM 2 video tracker
@@ -132,7 +131,7 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
 
     @shows_errors
     def on_add_object(session):
-        handlers.add_object(require(session), settings.max_objects)
+        handlers.add_object(require(session), settings.limits.max_objects)
         return _object_choices(session)
 
     @shows_errors
@@ -187,13 +186,14 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
         if session is not None:
             session.close()
 
+    limits = settings.limits
     with gr.Blocks(title="SAM 2 video tracker") as demo:
         gr.Markdown(INTRO)
         loaded = engines.get()
         model_note = (loaded.message if isinstance(loaded, ModelUnavailable)
                       else f"Model: **{loaded.name}** on {loaded.predictor.device} ({loaded.precision_name}).")
         gr.Markdown(model_note, elem_id="model-status")
-        session_state = gr.State(None, time_to_live=SESSION_TTL_SECONDS, delete_callback=close_session)
+        session_state = gr.State(None, time_to_live=limits.session_ttl, delete_callback=close_session)
         with gr.Row():
             with gr.Column(scale=3):
                 video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
@@ -231,7 +231,7 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
             click_x, click_y = gr.Number(label="x"), gr.Number(label="y")
             api_click = gr.Button("click")
 
-        heavy = dict(concurrency_id="model", concurrency_limit=1)
+        heavy = dict(concurrency_id="model", concurrency_limit=limits.max_jobs)
         video_in.change(on_video, [video_in, session_state], [session_state, frame_view, frame_slider, info, object_choice],
                         api_name="open_video", **heavy)
         frame_slider.release(on_frame, [session_state, frame_slider], frame_view, api_name="show_frame")

@@ -2,7 +2,7 @@
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -13,13 +13,45 @@ CPU_DEFAULT_MODEL = "facebook/sam2.1-hiera-tiny"
 GPU_DEFAULT_MODEL = "facebook/sam2.1-hiera-base-plus"
 
 
+def _limit(default: int, help_text: str):
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the shared server allows one user. Each limit is the environment variable
+    ``SAM2_<NAME>`` or the flag ``--<name>`` (e.g. SAM2_MAX_FRAMES / --max-frames)."""
+
+    max_upload_mb: int = _limit(200, "larger uploads are refused")
+    max_frames: int = _limit(900, "longer videos are trimmed to their first frames, with a notice")
+    max_side: int = _limit(1920, "larger videos are scaled down to this many pixels on the long side, with a notice")
+    max_objects: int = _limit(8, "objects per session")
+    max_points: int = _limit(16, "clicks per object on one frame")
+    max_jobs: int = _limit(1, "model-running events (open, click, track, export) served at once, over all users")
+    queue_size: int = _limit(20, "events waiting for the model; when full, new ones are refused with a 'busy' notice")
+    session_ttl: int = _limit(3600, "seconds a session may stay idle before it is closed and its files deleted")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 2**20
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class AppSettings:
     """Where the weights come from, where the app listens, and its limits.
 
     Environment: SAM2_MODEL (hub id), SAM2_CHECKPOINT + SAM2_CONFIG (local file), SAM2_DEVICE,
     SAM2_CHECKPOINTS_DIR, SAM2_HOST or GRADIO_SERVER_NAME (default 127.0.0.1: local only),
-    SAM2_PORT, GRADIO_SERVER_PORT or PORT (default 7860), SAM2_MAX_OBJECTS (default 8).
+    SAM2_PORT, GRADIO_SERVER_PORT or PORT (default 7860), and the limits of :class:`Limits`:
+    SAM2_MAX_UPLOAD_MB, SAM2_MAX_FRAMES, SAM2_MAX_SIDE, SAM2_MAX_OBJECTS, SAM2_MAX_POINTS,
+    SAM2_MAX_JOBS, SAM2_QUEUE_SIZE, SAM2_SESSION_TTL.
     """
 
     model_id: str
@@ -29,7 +61,7 @@ class AppSettings:
     checkpoints_dir: Path
     host: str
     port: int
-    max_objects: int
+    limits: Limits
 
     @classmethod
     def from_sources(cls, argv: Optional[Sequence[str]] = None, environ=None) -> "AppSettings":
@@ -45,10 +77,16 @@ class AppSettings:
         port = env.get("SAM2_PORT") or env.get("GRADIO_SERVER_PORT") or env.get("PORT") or "7860"
         parser.add_argument("--host", default=host, help="0.0.0.0 to listen on all interfaces")
         parser.add_argument("--port", type=int, default=int(port))
-        parser.add_argument("--max-objects", type=int, default=int(env.get("SAM2_MAX_OBJECTS", "8")))
+        for spec in fields(Limits):
+            variable = f"SAM2_{spec.name.upper()}"
+            # A string default goes through type=, so a bad environment value is a clean usage error.
+            parser.add_argument("--" + spec.name.replace("_", "-"), type=_positive_int,
+                                default=env.get(variable, str(spec.default)),
+                                help=f"{spec.metadata['help']} ({variable}, default {spec.default})")
         args = parser.parse_args(argv)
         if bool(args.checkpoint) != bool(args.config):
             parser.error("SAM2_CHECKPOINT/--checkpoint and SAM2_CONFIG/--config go together")
         model_id = args.model or (GPU_DEFAULT_MODEL if args.device.startswith("cuda") else CPU_DEFAULT_MODEL)
+        limits = Limits(**{spec.name: getattr(args, spec.name) for spec in fields(Limits)})
         return cls(model_id, args.checkpoint, args.config, args.device, Path(args.checkpoints_dir), args.host,
-                   args.port, args.max_objects)
+                   args.port, limits)
