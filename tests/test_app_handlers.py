@@ -99,10 +99,17 @@ def test_objects_are_limited_and_removable(engine, session):
 def test_track_streams_chunks_then_tracks_backwards(engine, session):
     handlers.click(engine, session, 3, 20, 20, handlers.INCLUDE)
     updates = list(handlers.track(engine, session, stream_seconds=0.0))
-    assert [u.frame_idx for u in updates if u.chunk is not None] == [3, 4, 5, 6, 7, 2, 1, 0]
-    assert updates[-1].done == updates[-1].total == 8
+    assert [u.frame_idx for u in updates if u.chunk is not None] == [3, 4, 5, 6, 7, 3, 2, 1, 0]
+    assert updates[-1].done == updates[-1].total == 9
     assert all(u.chunk.stat().st_size > 0 for u in updates if u.chunk)
     assert session.tracked_frames() == list(range(8)) and session.dirty_from is None
+
+
+def test_a_prompt_on_frame_1_is_tracked_back_to_frame_0(engine, session):
+    handlers.click(engine, session, 1, 20, 20, handlers.INCLUDE)
+    frames = [u.frame_idx for u in handlers.track(engine, session, stream_seconds=0.0)]
+    assert frames == [1, 2, 3, 4, 5, 6, 7, 1, 0]
+    assert session.tracked_frames() == list(range(8))
 
 
 def test_stop_keeps_what_was_done(engine, session):

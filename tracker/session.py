@@ -79,11 +79,12 @@ class Session:
         return sorted(set.intersection(*reached))
 
     def backward_start(self) -> Optional[int]:
-        """Where a backward pass must begin so that every object is tracked back to frame 0
-        (None when all objects already reach it)."""
+        """Where a backward pass must begin so that every object is tracked back to frame 0: the
+        latest first prompt (the predictor tracks backward only from a frame after 0), or None
+        when all objects already reach frame 0."""
         reached = {obj.obj_id: set(obj.frames_tracked) | set(obj.cond_outputs) for obj in self.state.objects}
         firsts = [min(obj.frames()) for obj in self.objects.values() if obj.frames() and 0 not in reached.get(obj.obj_id, ())]
-        return max(firsts) - 1 if firsts and max(firsts) > 0 else None
+        return max(firsts) if firsts and max(firsts) > 0 else None
 
     def close(self) -> None:
         """Free the video, the predictor state and the session's files."""
