@@ -27,6 +27,17 @@ def tiny_predictor() -> SAM2VideoPredictor:
     return predictor.eval()
 
 
+@pytest.fixture(scope="module")
+def tiny_engine():
+    """The app's engine around its own tiny random-weights predictor (the app changes its settings)."""
+    from tracker.engine import Engine
+
+    torch.manual_seed(0)
+    predictor = build_model(PRESETS["test_tiny"], SAM2VideoPredictor, binarize_mask_from_pts_for_mem_enc=True)
+    make_masks_informative(predictor)
+    return Engine.wrap(predictor.eval(), "test_tiny")
+
+
 def synthetic_frames(count: int = 6, height: int = 48, width: int = 64) -> list:
     """RGB uint8 frames of a bright square moving right over a textured background."""
     rng = np.random.default_rng(0)

@@ -5,27 +5,20 @@ import zipfile
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from conftest import synthetic_frames
-from sam2.build_sam import build_model
-from sam2.configs import PRESETS
 from sam2.frame_source import open_frame_source
 from sam2.mask_rle import decode, from_coco
-from sam2.random_weights import make_masks_informative
-from sam2.sam2_video_predictor import SAM2VideoPredictor
 from tracker import handlers
 from tracker.engine import Engine
+from tracker.settings import Limits
 from tracker.video_io import write_mp4
 
 
-@pytest.fixture(scope="module")
-def engine():
-    torch.manual_seed(0)
-    predictor = build_model(PRESETS["test_tiny"], SAM2VideoPredictor, binarize_mask_from_pts_for_mem_enc=True)
-    make_masks_informative(predictor)
-    return Engine.wrap(predictor.eval(), "test_tiny")
+@pytest.fixture()
+def engine(tiny_engine):
+    return tiny_engine
 
 
 @pytest.fixture()
@@ -81,15 +74,16 @@ def test_mistakes_get_a_clear_message(engine, session, call, message):
 def test_unreadable_upload_is_reported(engine, tmp_path):
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video")
-    with pytest.raises(handlers.UserError, match="cannot be read"):
+    with pytest.raises(handlers.UserError, match="not a video that can be read"):
         handlers.open_video(engine, str(bad))
 
 
-def test_objects_are_limited_and_removable(engine, session):
-    assert handlers.add_object(session, max_objects=3) == 2
-    assert handlers.add_object(session, max_objects=3) == 3
-    with pytest.raises(handlers.UserError, match="At most 3"):
-        handlers.add_object(session, max_objects=3)
+def test_objects_are_limited_and_removable(engine, video):
+    session = handlers.open_video(engine, video, Limits(max_objects=3))
+    assert handlers.add_object(session) == 2
+    assert handlers.add_object(session) == 3
+    with pytest.raises(handlers.UserError, match="At most 3 objects"):
+        handlers.add_object(session)
     handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
     handlers.remove_object(engine, session, 3)
     assert sorted(session.objects) == [1, 2] and session.current_obj_id == 1
@@ -136,7 +130,7 @@ def test_correction_retracks_only_from_the_corrected_frame(engine, session):
 
 def test_exports_contain_every_mask(engine, session):
     handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
-    handlers.add_object(session, 8)
+    handlers.add_object(session)
     handlers.click(engine, session, 0, 50, 40, handlers.INCLUDE)
     list(handlers.track(engine, session, stream_seconds=0.0))
     files = handlers.export_all(session)

@@ -1,5 +1,6 @@
 """Event handlers as plain functions: (engine, session, inputs) -> outputs. No Gradio here."""
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -7,12 +8,12 @@ from typing import Iterator, List, Optional
 
 import numpy as np
 
-from sam2.frame_source import open_frame_source
-
 from . import exports
 from .engine import Engine
 from .overlay import Click, draw_masks, draw_prompts
-from .session import ObjectPrompts, Session
+from .session import ObjectPrompts, Session, new_work_dir
+from .settings import Limits
+from .video_input import BadVideo, display_name, prepare_video
 from .video_io import ChunkStreamer, write_mp4
 
 INCLUDE, EXCLUDE, BOX = "include", "exclude", "box"
@@ -50,23 +51,35 @@ class ExportFiles:
 
 
 # ------------------------------------------------------------------------------- video
-def open_video(engine: Engine, path: str) -> Session:
-    """Open an uploaded video; encodes its first frame so the first click is quick."""
+def open_video(engine: Engine, path: str, limits: Limits = Limits()) -> Session:
+    """Open an uploaded video within ``limits``; encodes its first frame so the first click is
+    quick. What was changed to fit the limits is in ``session.notices``."""
     if not path:
         raise UserError("Choose a video file first.")
+    work_dir = new_work_dir()
     try:
-        frames = open_frame_source(path)
-        with engine.compute():
-            state = engine.predictor.init_state(video_path=frames)
-    except (ValueError, FileNotFoundError, TypeError) as error:
-        raise UserError(f"This video cannot be read: {error}") from error
-    return Session(video_name=Path(path).name, state=state, fps=frames.fps or 30.0)
+        video = prepare_video(Path(path), work_dir, limits)
+        try:
+            with engine.compute():
+                state = engine.predictor.init_state(video_path=video.frames)
+        except BaseException:
+            video.frames.close()
+            raise
+    except BaseException as error:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        if isinstance(error, BadVideo):
+            raise UserError(str(error)) from error
+        raise
+    return Session(video_name=display_name(Path(path).name), state=state, fps=video.frames.fps or 30.0,
+                   limits=limits, notices=video.notices, work_dir=work_dir)
 
 
 def video_info(session: Session) -> str:
+    """One line about the video, then what was changed to fit the app's limits (if anything)."""
     height, width = session.size
     seconds = session.num_frames / session.fps
-    return f"{session.video_name}: {width}x{height}, {session.num_frames} frames, {session.fps:.2f} fps, {seconds:.1f} s"
+    line = f"{session.video_name}: {width}x{height}, {session.num_frames} frames, {session.fps:.2f} fps, {seconds:.1f} s"
+    return "\n\n".join([line, *session.notices])
 
 
 def render_frame(session: Session, frame_idx: int) -> np.ndarray:
@@ -83,7 +96,10 @@ def render_frame(session: Session, frame_idx: int) -> np.ndarray:
 
 
 def _check_frame(session: Session, frame_idx) -> int:
-    frame_idx = int(frame_idx)
+    try:
+        frame_idx = int(frame_idx)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise UserError(f"{frame_idx!r} is not a frame number.") from error
     if not 0 <= frame_idx < session.num_frames:
         raise UserError(f"Frame {frame_idx} does not exist: the video has frames 0 to {session.num_frames - 1}.")
     return frame_idx
@@ -124,6 +140,9 @@ def click(engine: Engine, session: Session, frame_idx: int, x: float, y: float, 
             raise UserError("The box is too small: click two opposite corners.")
         obj.boxes[frame_idx] = (min(x0, x), min(y0, y), max(x0, x), max(y0, y))
     elif mode in (INCLUDE, EXCLUDE):
+        if len(obj.clicks.get(frame_idx, [])) >= session.limits.max_points:
+            raise UserError(f"At most {session.limits.max_points} points per object on one frame: "
+                            "undo one, or add another object.")
         obj.clicks.setdefault(frame_idx, []).append(Click(x, y, mode == INCLUDE))
     else:
         raise UserError(f"Unknown click mode {mode!r}.")
@@ -170,10 +189,10 @@ def reset_all(engine: Engine, session: Session) -> None:
 
 
 # ----------------------------------------------------------------------------- objects
-def add_object(session: Session, max_objects: int) -> int:
+def add_object(session: Session) -> int:
     """Start a new object and make it current; returns its id."""
-    if len(session.objects) >= max_objects:
-        raise UserError(f"At most {max_objects} objects can be tracked at once.")
+    if len(session.objects) >= session.limits.max_objects:
+        raise UserError(f"At most {session.limits.max_objects} objects can be tracked at once.")
     obj_id = max(session.objects) + 1
     session.objects[obj_id] = ObjectPrompts(obj_id)
     session.current_obj_id = obj_id

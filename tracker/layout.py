@@ -86,9 +86,11 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
             old_session.close()
         if not path:
             return None, None, gr.update(maximum=1, value=0), "No video loaded.", gr.update(choices=["1"], value="1")
-        session = handlers.open_video(engine_or_error(), path)
-        return (session, handlers.render_frame(session, 0), gr.update(maximum=max(session.num_frames - 1, 1), value=0),
-                handlers.video_info(session), _object_choices(session))
+        session = handlers.open_video(engine_or_error(), path, settings.limits)
+        for notice in session.notices:
+            gr.Warning(notice)
+        slider = gr.update(maximum=max(session.num_frames - 1, 1), value=0, interactive=session.num_frames > 1)
+        return session, handlers.render_frame(session, 0), slider, handlers.video_info(session), _object_choices(session)
 
     @shows_errors
     def on_frame(session, frame_idx):
@@ -110,7 +112,10 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
     @on_gpu
     @shows_errors
     def on_api_click(session, frame_idx, mode_label, x, y):
-        return handlers.click(engine_or_error(), require(session), frame_idx, float(x), float(y), MODE_LABELS[mode_label])
+        session = require(session)
+        if x is None or y is None:
+            raise handlers.UserError("Give the click's x and y in video pixels.")
+        return handlers.click(engine_or_error(), session, frame_idx, float(x), float(y), MODE_LABELS[mode_label])
 
     @on_gpu
     @shows_errors
@@ -131,7 +136,7 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
 
     @shows_errors
     def on_add_object(session):
-        handlers.add_object(require(session), settings.limits.max_objects)
+        handlers.add_object(require(session))
         return _object_choices(session)
 
     @shows_errors

@@ -12,8 +12,14 @@ from sam2.frame_source import FrameSource
 from sam2.video_state import InferenceState
 
 from .overlay import Click
+from .settings import Limits
 
 Box = Tuple[float, float, float, float]
+
+
+def new_work_dir() -> Path:
+    """A private folder for one session's own files."""
+    return Path(tempfile.mkdtemp(prefix="sam2-session-"))
 
 
 @dataclass
@@ -35,13 +41,15 @@ class Session:
     video_name: str
     state: InferenceState
     fps: float
+    limits: Limits = field(default_factory=Limits)
+    notices: List[str] = field(default_factory=list)
     objects: Dict[int, ObjectPrompts] = field(default_factory=dict)
     current_obj_id: int = 1
     pending_corner: Optional[Tuple[float, float]] = None
     # The earliest frame whose prompts changed since the last tracking run (None: up to date).
     dirty_from: Optional[int] = None
     stop_requested: threading.Event = field(default_factory=threading.Event)
-    work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sam2-session-")))
+    work_dir: Path = field(default_factory=new_work_dir)
 
     def __post_init__(self) -> None:
         self.objects.setdefault(self.current_obj_id, ObjectPrompts(self.current_obj_id))

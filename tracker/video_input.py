@@ -1,0 +1,128 @@
+"""Turns an upload into the session's video: checked, copied into the session, and within the limits.
+
+The upload's own name is only shown (after cleaning); files are written under names chosen here.
+Videos larger than the size limit are scaled down by ffmpeg in a subprocess, so the app never
+holds a decoder of a huge video; longer ones are cut to their first frames. Each such change is
+reported as a notice for the user.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List
+
+import imageio_ffmpeg
+
+from sam2.frame_source import VIDEO_EXTENSIONS, FrameSource
+from sam2.video_file_source import VideoFileSource
+
+from .settings import Limits
+from .video_probe import NOT_A_VIDEO, BadVideo, probe_video
+
+UNDECODABLE = "No frame of this video can be decoded: the file may be damaged or use an unsupported codec."
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+_SCALE_TIMEOUT_SECONDS = 900
+
+
+@dataclass
+class PreparedVideo:
+    """The frames to track and what the user should be told about them."""
+
+    frames: FrameSource
+    notices: List[str] = field(default_factory=list)
+
+
+class FirstFrames(FrameSource):
+    """The first ``count`` frames of another source (closing this closes that)."""
+
+    def __init__(self, source: FrameSource, count: int) -> None:
+        super().__init__(source.cache_size)
+        self.source = source
+        self.num_frames = count
+        self.video_height, self.video_width, self.fps = source.video_height, source.video_width, source.fps
+
+    def _load(self, index: int):
+        return self.source.read_rgb(index)
+
+    def close(self) -> None:
+        super().close()
+        self.source.close()
+
+
+def display_name(upload_name: str) -> str:
+    """The upload's file name reduced to letters, digits, spaces, dots and dashes (never a path)."""
+    name = Path(upload_name.replace("\\", "/")).name
+    stem, suffix = os.path.splitext(name)
+    stem = _UNSAFE.sub("_", stem).strip(" ._")[:80] or "video"
+    return stem + _UNSAFE.sub("", suffix.lower())
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _scale_down(source: Path, target: Path, max_side: int, max_frames: int) -> Path:
+    """Re-encode at most ``max_frames + 1`` frames to fit ``max_side`` (upright, every frame kept)."""
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(source),
+        "-map", "0:v:0", "-an", "-sn", "-frames:v", str(max_frames + 1), "-fps_mode", "passthrough",
+        "-vf", f"scale={max_side}:{max_side}:force_original_aspect_ratio=decrease:force_divisible_by=2",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(target),
+    ]
+    try:
+        subprocess.run(command, capture_output=True, timeout=_SCALE_TIMEOUT_SECONDS, check=True)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        raise BadVideo(UNDECODABLE) from error
+    return target
+
+
+def _open(path: Path) -> VideoFileSource:
+    try:
+        return VideoFileSource(path)
+    except (ValueError, RuntimeError) as error:
+        raise BadVideo(UNDECODABLE) from error
+
+
+def prepare_video(upload: Path, work_dir: Path, limits: Limits) -> PreparedVideo:
+    """Check ``upload``, take it into ``work_dir`` and open it within ``limits``.
+
+    Raises :class:`BadVideo` with a message for the user when it cannot be used.
+    """
+    suffix = upload.suffix.lower()
+    if suffix not in VIDEO_EXTENSIONS:
+        shown = f"'{suffix}' files are" if suffix else "Files without an extension are"
+        raise BadVideo(f"{shown} not supported: choose a video ({', '.join(VIDEO_EXTENSIONS)}).")
+    try:
+        empty = upload.stat().st_size == 0
+    except OSError as error:
+        raise BadVideo(NOT_A_VIDEO) from error
+    if empty:
+        raise BadVideo("The file is empty.")
+    path = work_dir / f"source{suffix}"
+    _link_or_copy(upload, path)
+    probe = probe_video(path)
+    long_side = max(probe.width, probe.height)
+    if long_side > limits.max_side:
+        path = _scale_down(path, work_dir / "scaled.mp4", limits.max_side, limits.max_frames)
+    frames = _open(path)
+    notices = []
+    if long_side > limits.max_side:
+        notices.append(f"The video is {long_side} pixels on its long side, more than this app's limit of "
+                       f"{limits.max_side}: it is tracked and exported at {frames.video_width}x{frames.video_height}.")
+    if frames.num_frames < frames.container_frame_count - 1:
+        notices.append(f"Only {frames.num_frames} of the {frames.container_frame_count} frames could be read: "
+                       "the file seems cut short.")
+    if frames.num_frames > limits.max_frames:
+        frames = FirstFrames(frames, limits.max_frames)
+        seconds = f" ({limits.max_frames / frames.fps:.1f} s)" if frames.fps else ""
+        notices.append(f"The video is longer than this app's limit of {limits.max_frames} frames: "
+                       f"only the first {limits.max_frames}{seconds} are used.")
+    if probe.variable_frame_rate and frames.fps:
+        notices.append(f"The video has a variable frame rate: the overlay video plays at a steady {frames.fps:.2f} fps.")
+    return PreparedVideo(frames, notices)
