@@ -7,7 +7,9 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,14 +20,39 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class AppProcess:
+    """A running app: its address, process id, private temporary folder (TMPDIR, where the
+    sessions' own folders are) and Gradio's file cache (uploads and the files it serves)."""
+
+    url: str
+    pid: int
+    tmp: Path
+    cache: Path
+    log: Path
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process, from /proc."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError(f"no VmRSS for process {self.pid}")
+
+    def session_dirs(self) -> list:
+        return sorted(self.tmp.glob("sam2-session-*"))
+
+
 @contextmanager
-def running_app(tmp_path: Path, config: str = "test_tiny", extra_env=None, with_weights: bool = True):
-    """Yield the base URL of a freshly started app; stop it afterwards. Without weights the app
-    looks in an empty checkpoints folder and cannot download (offline)."""
+def app_process(tmp_path: Path, config: str = "test_tiny", extra_env=None, with_weights: bool = True) -> Iterator[AppProcess]:
+    """A freshly started app, stopped afterwards. Without weights the app looks in an empty
+    checkpoints folder and cannot download (offline)."""
     from sam2.random_weights import save_random_checkpoint
 
     port = free_port()
-    env = dict(os.environ, SAM2_PORT=str(port), SAM2_DEVICE="cpu", GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(REPO))
+    server_tmp, cache = tmp_path / "server-tmp", tmp_path / "gradio-cache"
+    server_tmp.mkdir()
+    env = dict(os.environ, SAM2_PORT=str(port), SAM2_DEVICE="cpu", GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(REPO),
+               TMPDIR=str(server_tmp), GRADIO_TEMP_DIR=str(cache))
     if with_weights:
         env.update(SAM2_CHECKPOINT=save_random_checkpoint(config, str(tmp_path / f"{config}.pt")), SAM2_CONFIG=config)
     else:
@@ -34,7 +61,8 @@ def running_app(tmp_path: Path, config: str = "test_tiny", extra_env=None, with_
         for key in ("SAM2_CHECKPOINT", "SAM2_CONFIG", "SAM2_MODEL"):
             env.pop(key, None)
     env.update(extra_env or {})
-    log = open(tmp_path / "app.log", "w")
+    log_path = tmp_path / "app.log"
+    log = open(log_path, "w")
     process = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -45,9 +73,9 @@ def running_app(tmp_path: Path, config: str = "test_tiny", extra_env=None, with_
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start:\n{(tmp_path / 'app.log').read_text()[-3000:]}")
+                    raise RuntimeError(f"the app did not start:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.5)
-        yield url
+        yield AppProcess(url, process.pid, server_tmp, cache, log_path)
     finally:
         process.terminate()
         try:
@@ -55,3 +83,10 @@ def running_app(tmp_path: Path, config: str = "test_tiny", extra_env=None, with_
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@contextmanager
+def running_app(tmp_path: Path, config: str = "test_tiny", extra_env=None, with_weights: bool = True) -> Iterator[str]:
+    """The base URL of a freshly started app (see :func:`app_process`)."""
+    with app_process(tmp_path, config, extra_env, with_weights) as app:
+        yield app.url

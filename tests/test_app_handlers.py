@@ -92,11 +92,15 @@ def test_objects_are_limited_and_removable(engine, video):
 
 def test_track_streams_chunks_then_tracks_backwards(engine, session):
     handlers.click(engine, session, 3, 20, 20, handlers.INCLUDE)
-    updates = list(handlers.track(engine, session, stream_seconds=0.0))
+    updates, chunk_sizes = [], []
+    for update in handlers.track(engine, session, stream_seconds=0.0):
+        updates.append(update)
+        chunk_sizes.append(update.chunk.stat().st_size if update.chunk else None)
     assert [u.frame_idx for u in updates if u.chunk is not None] == [3, 4, 5, 6, 7, 3, 2, 1, 0]
     assert updates[-1].done == updates[-1].total == 9
-    assert all(u.chunk.stat().st_size > 0 for u in updates if u.chunk)
+    assert all(size > 0 for size in chunk_sizes if size is not None)
     assert session.tracked_frames() == list(range(8)) and session.dirty_from is None
+    assert not updates[0].chunk.parent.exists(), "the stream's chunks are deleted once tracking ends"
 
 
 def test_a_prompt_on_frame_1_is_tracked_back_to_frame_0(engine, session):
@@ -115,6 +119,26 @@ def test_stop_keeps_what_was_done(engine, session):
             handlers.request_stop(session)
     assert [u.frame_idx for u in updates][-1] == 2
     assert session.tracked_frames() == [0, 1, 2] and session.dirty_from == 0
+
+
+def test_close_waits_for_the_request_using_the_session(engine, session):
+    from tracker.session import SessionClosed
+
+    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
+    versions = []
+    for _ in range(3):
+        versions.append(session.output_path("result.txt"))
+        versions[-1].write_text("for the user")
+    assert [path.exists() for path in versions] == [False, True, True], "two versions of a file are kept"
+    output = versions[-1]
+    with session.in_use():
+        session.close()
+        assert session.stop_requested.is_set() and output.exists()
+        handlers.render_frame(session, 0)
+    assert not output.exists() and not session.work_dir.exists() and session.state.objects == []
+    with pytest.raises(SessionClosed):
+        with session.in_use():
+            pass
 
 
 def test_correction_retracks_only_from_the_corrected_frame(engine, session):

@@ -51,7 +51,7 @@ class ExportFiles:
 
 
 # ------------------------------------------------------------------------------- video
-def open_video(engine: Engine, path: str, limits: Limits = Limits()) -> Session:
+def open_video(engine: Engine, path: str, limits: Limits = Limits(), output_root: Optional[Path] = None) -> Session:
     """Open an uploaded video within ``limits``; encodes its first frame so the first click is
     quick. What was changed to fit the limits is in ``session.notices``."""
     if not path:
@@ -71,7 +71,7 @@ def open_video(engine: Engine, path: str, limits: Limits = Limits()) -> Session:
             raise UserError(str(error)) from error
         raise
     return Session(video_name=display_name(Path(path).name), state=state, fps=video.frames.fps or 30.0,
-                   limits=limits, notices=video.notices, work_dir=work_dir)
+                   limits=limits, notices=video.notices, work_dir=work_dir, output_root=output_root)
 
 
 def video_info(session: Session) -> str:
@@ -241,24 +241,30 @@ def track(engine: Engine, session: Session, stream_seconds: float = 1.0) -> Iter
     total = sum(count for _, _, count in passes)
     streamer = ChunkStreamer(session.work_dir / f"stream_{time.monotonic_ns()}", session.fps, stream_seconds)
     done, began = 0, time.monotonic()
-    for start_frame, reverse, _ in passes:
-        frames = engine.predictor.propagate_in_video(session.state, start_frame_idx=start_frame, reverse=reverse)
-        while not session.stop_requested.is_set():
-            with engine.compute():
-                item = next(frames, None)
-            if item is None:
+    try:
+        for start_frame, reverse, _ in passes:
+            frames = engine.predictor.propagate_in_video(session.state, start_frame_idx=start_frame, reverse=reverse)
+            try:
+                while not session.stop_requested.is_set():
+                    with engine.compute():
+                        item = next(frames, None)
+                    if item is None:
+                        break
+                    frame_idx = item[0]
+                    done += 1
+                    overlay = render_frame(session, frame_idx)
+                    chunk = streamer.add(overlay)
+                    yield TrackProgress(frame_idx, overlay, chunk, done, total, done / (time.monotonic() - began))
+            finally:
+                frames.close()  # ends the predictor's frame reader, also when the caller abandons us
+            if session.stop_requested.is_set():
                 break
-            frame_idx = item[0]
-            done += 1
-            overlay = render_frame(session, frame_idx)
-            chunk = streamer.add(overlay)
-            yield TrackProgress(frame_idx, overlay, chunk, done, total, done / (time.monotonic() - began))
-        frames.close()
-        if session.stop_requested.is_set():
-            break
-    last = streamer.flush()
-    if last is not None:
-        yield TrackProgress(frame_idx, overlay, last, done, total, done / max(time.monotonic() - began, 1e-6))
+        last = streamer.flush()
+        if last is not None:
+            yield TrackProgress(frame_idx, overlay, last, done, total, done / max(time.monotonic() - began, 1e-6))
+    finally:
+        # Every chunk was read before we were resumed (or abandoned): the stream's files can go.
+        shutil.rmtree(streamer.folder, ignore_errors=True)
     if not session.stop_requested.is_set():
         session.dirty_from = None
 
@@ -270,7 +276,7 @@ def request_stop(session: Session) -> None:
 # ------------------------------------------------------------------------------- exports
 def overlay_video(session: Session) -> Path:
     """The whole video with masks drawn on it (H.264 mp4, original fps and size)."""
-    path = session.work_dir / f"{Path(session.video_name).stem}_overlay.mp4"
+    path = session.output_path(f"{Path(session.video_name).stem}_overlay.mp4")
 
     def frames():
         for frame_idx in range(session.num_frames):
@@ -286,12 +292,11 @@ def export_all(session: Session) -> ExportFiles:
     if not frames:
         raise UserError("Nothing to export yet: track the objects first.")
     stem = Path(session.video_name).stem
-    folder = session.work_dir / "exports"
-    folder.mkdir(exist_ok=True)
     masks_on = session.state.frame_masks
     return ExportFiles(
         overlay_video=overlay_video(session),
-        mask_pngs=exports.write_mask_pngs(folder / f"{stem}_masks.zip", frames, masks_on),
-        davis_pngs=exports.write_davis_pngs(folder / f"{stem}_davis.zip", frames, masks_on, session.size),
-        coco_json=exports.write_coco_rle(folder / f"{stem}_coco_rle.json", frames, masks_on, session.video_name, session.size, session.fps),
+        mask_pngs=exports.write_mask_pngs(session.output_path(f"{stem}_masks.zip"), frames, masks_on),
+        davis_pngs=exports.write_davis_pngs(session.output_path(f"{stem}_davis.zip"), frames, masks_on, session.size),
+        coco_json=exports.write_coco_rle(session.output_path(f"{stem}_coco_rle.json"), frames, masks_on,
+                                         session.video_name, session.size, session.fps),
     )

@@ -1,5 +1,6 @@
 """Finds and loads the weights: a local file, then checkpoints/, then the Hugging Face Hub."""
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Union
@@ -70,17 +71,20 @@ def _build(config: str, checkpoint: str, device: str, name: str) -> Union[Engine
 
 
 class EngineCache:
-    """The loaded model shared by all sessions; choosing another model replaces it."""
+    """The loaded model shared by all sessions; choosing another model replaces it.
+    Thread-safe: concurrent requests load a model once."""
 
     def __init__(self, settings: AppSettings) -> None:
         self.settings = settings
         self._loaded: Dict[str, Engine] = {}
+        self._lock = threading.Lock()
 
     def get(self, model_id: Optional[str] = None) -> Union[Engine, ModelUnavailable]:
         key = model_id or self.settings.model_id
-        if key not in self._loaded:
-            engine = load_engine(self.settings, model_id)
-            if isinstance(engine, ModelUnavailable):
-                return engine
-            self._loaded = {key: engine}
-        return self._loaded[key]
+        with self._lock:
+            if key not in self._loaded:
+                engine = load_engine(self.settings, model_id)
+                if isinstance(engine, ModelUnavailable):
+                    return engine
+                self._loaded = {key: engine}
+            return self._loaded[key]

@@ -1,0 +1,53 @@
+"""Talking to a running app as a user would: gradio_client sessions, raw API calls, polling."""
+
+import json
+import time
+from typing import Callable, List
+
+import httpx
+import pytest
+
+gradio_client = pytest.importorskip("gradio_client")
+INCLUDE = "Include (green)"
+
+
+def new_client(url: str):
+    """A new browser-like session; file outputs come back as their server URLs."""
+    return gradio_client.Client(url, verbose=False, download_files=False)
+
+
+def run_session(client, video: str, x: float, y: float, frame: int = 0) -> List[dict]:
+    """Open ``video``, click (x, y) on ``frame``, track and export; returns the export files."""
+    client.predict(gradio_client.handle_file(video), api_name="/open_video")
+    client.predict(frame, INCLUDE, x, y, api_name="/click")
+    progress = client.predict(api_name="/track")[2]
+    assert progress.startswith("Done:"), progress
+    return client.predict(api_name="/export")
+
+
+def raw_call(url: str, api_name: str, data: list) -> tuple:
+    """Call an API endpoint without gradio_client (which would upload any local path it is
+    given): returns the final server-sent event name and its data."""
+    api = url.rstrip("/") + "/gradio_api/call/" + api_name
+    event_id = httpx.post(api, json={"data": data}).json()["event_id"]
+    lines = httpx.get(f"{api}/{event_id}", timeout=60).text.strip().splitlines()
+    event = [line.split(": ", 1)[1] for line in lines if line.startswith("event: ")][-1]
+    payload = [line.split(": ", 1)[1] for line in lines if line.startswith("data: ")][-1]
+    return event, json.loads(payload)
+
+
+def file_data(path: str) -> dict:
+    return {"path": path, "meta": {"_type": "gradio.FileData"}}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, message: str, poll: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s: {message}")
+        time.sleep(poll)
+
+
+def first_output(job, timeout: float = 60) -> None:
+    """Wait until a streaming job has sent its first update."""
+    wait_until(lambda: bool(job.outputs()), timeout, "the job sent no update")
