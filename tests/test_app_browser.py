@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from app_server import REPO, running_app
-from conftest import shared_data_or_skip
+from conftest import shared_data_or_skip, synthetic_frames
 from sam2.frame_source import open_frame_source
 from sam2.mask_rle import decode, from_coco
+from tracker.video_io import write_mp4
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -123,3 +124,32 @@ def test_new_user_session_in_the_browser(page, tmp_path):
                 png = np.array(Image.open(pngs.open(f"{obj_id}/{frame_idx:05d}.png"))) > 0
                 assert png.shape == (540, 960)
                 assert np.array_equal(png, decode(from_coco(annotations[(frame_idx, obj_id)]["segmentation"])))
+
+
+def wait_for_notice(page, text: str) -> None:
+    """Wait for a toast (gr.Error / gr.Warning / gr.Info) that contains ``text``."""
+    page.wait_for_function(
+        "text => [...document.querySelectorAll(\"[data-testid='toast-text']\")].some(t => t.innerText.includes(text))",
+        arg=text,
+    )
+
+
+def test_a_bad_upload_gets_a_message_and_the_page_keeps_working(page, tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is a text file, not a video\n" * 20)
+    long_clip = write_mp4(tmp_path / "long.mp4", synthetic_frames(8, 96, 128), fps=10)
+    with running_app(tmp_path, extra_env={"SAM2_MAX_FRAMES": "5"}) as url:
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector("#video-input")
+        page.set_input_files("#video-input input[type=file]", str(bad))
+        wait_for_notice(page, "This file is not a video that can be read")
+        assert "Traceback" not in page.content()
+        # As a user would: dismiss the error shown over the player, then remove the file.
+        page.locator("#video-input [data-testid='status-tracker'] button[aria-label='Clear']").click()
+        page.locator("#video-input [data-testid='video'] button[aria-label='Clear']").click()
+        page.set_input_files("#video-input input[type=file]", str(long_clip))
+        page.wait_for_function("() => document.querySelector('#video-info').innerText.includes('5 frames')")
+        assert "only the first 5" in page.locator("#video-info").inner_text()
+        wait_for_notice(page, "only the first 5")
+        page.wait_for_selector("#frame-view img")
+        click_frame(page, 0.5, 0.5)

@@ -5,6 +5,7 @@ Stop and cancel release a tracking job, and closed or idle sessions leave nothin
 import http.client
 import os
 import re
+import socket
 import time
 import urllib.parse
 from pathlib import Path
@@ -199,3 +200,24 @@ def test_closed_tabs_and_idle_sessions_leave_nothing(app, tmp_path):
     active.predict(0, INCLUDE, 5, 5, api_name="/click")
     idle.close()
     active.close()
+
+
+def outward_address():
+    """This machine's address on its network (None when it has only localhost)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the route
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def test_the_app_listens_on_localhost_only(app):
+    address = outward_address()
+    if address is None:
+        pytest.skip("this machine has no network address besides localhost")
+    port = urllib.parse.urlsplit(app.url).port
+    with pytest.raises(OSError):
+        socket.create_connection((address, port), timeout=3).close()
+    socket.create_connection(("127.0.0.1", port), timeout=3).close()
