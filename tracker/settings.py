@@ -28,7 +28,7 @@ class Limits:
     max_objects: int = _limit(8, "objects per session")
     max_points: int = _limit(16, "clicks per object on one frame")
     max_jobs: int = _limit(1, "model-running events (open, click, track, export) served at once, over all users")
-    queue_size: int = _limit(20, "events waiting for the model; when full, new ones are refused with a 'busy' notice")
+    queue_size: int = _limit(20, "events waiting in the queue (all users); when full, new ones are refused as 'busy'")
     session_ttl: int = _limit(3600, "seconds a session may stay idle before it is closed and its files deleted")
 
     @property
