@@ -197,6 +197,8 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
             last = update
             chunk = update.chunk if update.chunk is not None and CAN_STREAM_VIDEO else gr.skip()
             yield chunk, update.overlay, update.text, gr.skip(), update.frame_idx, session
+        if session.closed:  # the tab went away while tracking: nobody waits for the video
+            return
         stopped = session.stop_requested.is_set()
         text = f"{'Stopped' if stopped else 'Done'}: {last.done} frames tracked. Writing the overlay video..." if last else "Nothing to track."
         yield gr.skip(), gr.skip(), text, gr.skip(), gr.skip(), session
