@@ -105,10 +105,10 @@ def linear_activation(x: torch.Tensor, linear: nn.Linear, activation: str) -> to
     adds the bias and applies the activation as it writes the output, instead of three
     passes over the (often large) hidden tensor. Elsewhere the plain ops run.
     """
-    autocast_bf16 = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    compute_dtype = autocast_dtype("cpu", x.dtype) if x.dtype == torch.float32 else x.dtype
     fusable = (
         FUSED_CPU_LINEAR is not None and x.device.type == "cpu" and linear.bias is not None
-        and (x.dtype == torch.bfloat16 or (autocast_bf16 and x.dtype == torch.float32))
+        and compute_dtype == torch.bfloat16
         and not (torch.is_grad_enabled() and (x.requires_grad or linear.weight.requires_grad))
     )
     if not fusable:

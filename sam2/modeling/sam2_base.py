@@ -308,6 +308,10 @@ class SAM2Base(nn.Module):
         grid_tokens = grid_hw[0] * grid_hw[1]
         dtype = autocast_dtype(memory.device.type, memory.dtype)
         spatial = selections[0].spatial
+        # [object][memory frame][layer] -> (HW, C); each entry's memory is read once per step.
+        frame_keys = [
+            [self._stored_frame_keys(entry, grid_hw, dtype) for _, entry in selection.spatial] for selection in selections
+        ]
         keys = []
         for index, layer in enumerate(self.memory_attention.layers):
             attention = layer.cross_attn_image
@@ -315,9 +319,8 @@ class SAM2Base(nn.Module):
             for position, (slot, _) in enumerate(spatial):
                 span = slice(position * grid_tokens, (position + 1) * grid_tokens)
                 encoding_keys = self._encoding_keys(index, slot, memory_pos[:, span], grid_hw)
-                for row, selection in enumerate(selections):
-                    frame_keys = self._stored_frame_keys(selection.spatial[position][1], grid_hw, dtype)[index]
-                    torch.add(frame_keys, encoding_keys, out=out[row, span])
+                for row in range(len(selections)):
+                    torch.add(frame_keys[row][position][index], encoding_keys, out=out[row, span])
             if num_ptr_tokens:
                 pointers = slice(memory.shape[1] - num_ptr_tokens, None)
                 out[:, pointers] = attention.k_proj(memory[:, pointers] + memory_pos[:, pointers])
