@@ -15,12 +15,18 @@ FLOPs of one more propagation: ``torch.utils.flop_counter`` plus every
 
 import argparse
 import contextlib
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
+
+# The oracle harness's fix for running the reference in fp32 (it imports no ``sam2``).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "oracle"))
+from run_scenario import cast_memory_to_fp32  # noqa: E402
 
 # Click positions (fractions of width, height), one per object.
 CLICKS = ((0.50, 0.55), (0.25, 0.40), (0.75, 0.40))
@@ -59,21 +65,6 @@ class AttentionFlops:
         F.scaled_dot_product_attention = self._original
 
 
-def keep_memory_in_fp32(predictor) -> None:
-    """Reference only, fp32 only: it stores memories in bfloat16 and its fp32 memory
-    attention would then mix dtypes; hand the attention float32 memories instead."""
-    attention = predictor.memory_attention
-    forward = attention.forward
-
-    def fp32_forward(*args, **kwargs):
-        for name in ("memory", "memory_pos"):
-            if name in kwargs:
-                kwargs[name] = kwargs[name].float()
-        return forward(*args, **kwargs)
-
-    attention.forward = fp32_forward
-
-
 def prompt(predictor, state, num_objects: int) -> None:
     width, height = state["video_width"], state["video_height"]
     for obj_id, (fx, fy) in enumerate(CLICKS[:num_objects], start=1):
@@ -108,7 +99,7 @@ def main() -> None:
     predictor = build_sam2_video_predictor(args.config, args.checkpoint, device="cpu")
     predictor.fill_hole_area = 0  # the reference cannot fill holes on CPU; same work on both sides
     if args.reference and args.precision == "fp32":
-        keep_memory_in_fp32(predictor)
+        cast_memory_to_fp32(predictor)
     autocast = (
         torch.autocast("cpu", dtype=torch.bfloat16) if args.precision == "bf16" else contextlib.nullcontext()
     )

@@ -192,7 +192,7 @@ def _video_logits(masks) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def _cast_memory_to_fp32(model) -> None:
+def cast_memory_to_fp32(model) -> None:
     attention = model.memory_attention
     original = attention.forward
 
@@ -230,7 +230,7 @@ def _run_video(args, scenario: VideoScenario, overrides: list, rec: Recorder) ->
     )
     predictor.fill_hole_area = 0
     if args.impl == "reference":
-        _cast_memory_to_fp32(predictor)
+        cast_memory_to_fp32(predictor)
 
     state = predictor.init_state(video_path=str(args.frames))
     num_frames = int(state["num_frames"])
