@@ -6,9 +6,8 @@ Run by ``bench/speed.py`` in a subprocess, never imported by it: both packages a
     PYTHONPATH=... python bench/speed_worker.py --frames DIR --checkpoint W.pt --objects 2 \
         --precision bf16 --out result.npz [--count-flops] [--reference]
 
-The run: init_state on a folder of JPEG frames, one click per object on frame 0, a short
-warm-up propagation, reset, the same clicks again, then a timed propagation over every
-frame. Writes seconds per tracked frame, the masks (bit-packed) and, with --count-flops, the
+The run: a short warm-up session; then a new session (init_state on a folder of JPEG frames),
+one click per object on frame 0 and a timed propagation over every frame. Writes seconds per tracked frame, the masks (bit-packed) and, with --count-flops, the
 FLOPs of one more propagation: ``torch.utils.flop_counter`` plus every
 ``scaled_dot_product_attention`` call, which that counter does not see on CPU.
 """
@@ -105,13 +104,15 @@ def main() -> None:
     )
     result = {}
     with torch.inference_mode(), autocast:
+        # Every run gets a new session, so no run reuses image features another one cached.
+        warmup = predictor.init_state(args.frames)
+        prompt(predictor, warmup, args.objects)
+        for _ in propagate(predictor, warmup, WARMUP_FRAMES):
+            pass
+        del warmup
         started = time.perf_counter()
         state = predictor.init_state(args.frames)
         result["init_seconds"] = time.perf_counter() - started
-        prompt(predictor, state, args.objects)
-        for _ in propagate(predictor, state, WARMUP_FRAMES):
-            pass
-        predictor.reset_state(state)
         prompt(predictor, state, args.objects)
         frame_seconds, masks = [], []
         for frame_idx, seconds, frame_masks in propagate(predictor, state):
@@ -122,7 +123,7 @@ def main() -> None:
         result["masks"] = np.packbits(np.stack(masks), axis=-1)
         result["mask_shape"] = np.array(np.stack(masks).shape)
         if args.count_flops:
-            predictor.reset_state(state)
+            state = predictor.init_state(args.frames)
             prompt(predictor, state, args.objects)
             counter = FlopCounterMode(display=False)
             with counter, AttentionFlops(counter) as attention:
