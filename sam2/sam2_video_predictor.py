@@ -1,6 +1,5 @@
 """SAM2VideoPredictor: interactive multi-object tracking with the official API."""
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -8,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from .frame_outputs import FrameOutput, SpillingOutputs
+from .frame_prefetch import frame_prefetcher
 from .frame_source import open_frame_source
 from .mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
 from .mask_rle import encode
@@ -356,11 +356,10 @@ class SAM2VideoPredictor(SAM2Base):
             order = range(start_frame_idx, end + 1)
         obj_ids = state.obj_ids
         order = list(order)
-        # A reader thread decodes the next frame while this one is computed.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2-frame-reader") as reader:
+        with frame_prefetcher(self.device) as prefetch:
             for position, frame_idx in enumerate(order):
                 if position + 1 < len(order):
-                    reader.submit(state.images.model_input, order[position + 1], self.image_size)
+                    prefetch(state.images.model_input, order[position + 1], self.image_size)
                 to_track = [obj for obj in state.objects if frame_idx not in obj.cond_outputs]
                 tracked = iter(self._track_objects(state, to_track, frame_idx, reverse) if to_track else [])
                 per_object = []

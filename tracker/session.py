@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from sam2.cpu_allocator import release_free_memory
 from sam2.frame_source import FrameSource
 from sam2.video_state import InferenceState
 
-from .memory import return_free_memory
 from .overlay import Click
 from .settings import Limits
 
@@ -169,4 +169,4 @@ class Session:
         if self.state.spill is not None:
             self.state.spill.close()
         _remove_files(self.work_dir, self._outputs)
-        return_free_memory()
+        release_free_memory()
