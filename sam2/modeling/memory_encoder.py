@@ -26,8 +26,7 @@ class MaskDownSampler(nn.Module):
         self.encoder.append(nn.Conv2d(channels, embed_dim, kernel_size=1))
 
     def forward(self, masks: torch.Tensor) -> torch.Tensor:
-        # Channels-last all the way: the convolutions and LayerNorm2d run fastest so on CPU.
-        return self.encoder(masks.contiguous(memory_format=torch.channels_last))
+        return self.encoder(masks)
 
 
 class CXBlock(nn.Module):
