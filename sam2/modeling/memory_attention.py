@@ -29,16 +29,17 @@ class MemoryAttentionLayer(nn.Module):
 
     def forward(
         self, x: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor, grid_hw: Tuple[int, int],
-        num_k_exclude_rope: int, keys: Optional[torch.Tensor] = None,
+        num_k_exclude_rope: int, keys: Optional[torch.Tensor] = None, values: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """x (B, HW, C); memory and memory_pos (B, M, C_mem) -> (B, HW, C). ``keys`` (B, M, C),
-        when given, are the cross-attention keys of memory + memory_pos, already rotated."""
+        when given, are the cross-attention keys of memory + memory_pos, already rotated;
+        ``values`` (B, M, C_mem), when given, is memory already in the compute dtype."""
         normed = to_autocast_dtype(self.norm1(x))
         x = x + self.self_attn(normed, normed, normed, grid_hw)
         normed = to_autocast_dtype(self.norm2(x))
         if keys is None:
             keys = self.cross_attn_image.rotated_projection(memory + memory_pos, "k_proj", grid_hw, num_k_exclude_rope)
-        x = x + self.cross_attn_image.attend_to_keys(normed, keys, memory, grid_hw)
+        x = x + self.cross_attn_image.attend_to_keys(normed, keys, memory if values is None else values, grid_hw)
         hidden = linear_activation(to_autocast_dtype(self.norm3(x)), self.linear1, self.activation)
         return x + self.linear2(hidden)
 
@@ -60,6 +61,8 @@ class MemoryAttention(nn.Module):
         (B, M, C_mem), whose last ``num_obj_ptr_tokens`` tokens are object pointers -> (B, HW, C).
         ``keys``: optionally each layer's cross-attention keys (B, M, C), already rotated."""
         x = curr + 0.1 * curr_pos
+        values = to_autocast_dtype(memory)  # cast once, not in every layer's value projection
         for index, layer in enumerate(self.layers):
-            x = layer(x, memory, memory_pos, grid_hw, num_obj_ptr_tokens, None if keys is None else keys[index])
+            layer_keys = None if keys is None else keys[index]
+            x = layer(x, memory, memory_pos, grid_hw, num_obj_ptr_tokens, keys=layer_keys, values=values)
         return self.norm(x)
