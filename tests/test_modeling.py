@@ -10,7 +10,7 @@ from sam2.modeling.hiera import merge_windows, split_windows
 from sam2.modeling.mask_decoder import stability_scores
 from sam2.modeling.memory_selection import closest_conditioning_frames, select_memories
 from sam2.modeling.attention import RoPEAttention
-from sam2.modeling.common import ACTIVATIONS, linear_activation
+from sam2.modeling.common import ACTIVATIONS, Linear, linear_activation
 from sam2.modeling.position_encoding import AxialRotaryTable, temporal_sine_encoding
 
 
@@ -144,6 +144,48 @@ def test_linear_activation_under_bf16_autocast_matches_the_plain_ops(activation)
     torch.testing.assert_close(fused.float(), plain.float(), atol=0.05, rtol=0.02)
     with torch.no_grad():
         assert torch.equal(linear_activation(x, linear, activation), ACTIVATIONS[activation](linear(x)))
+
+
+def test_linear_keeps_nn_linear_keys_and_follows_weight_changes_in_bf16():
+    torch.manual_seed(0)
+    linear, reference = Linear(32, 64), torch.nn.Linear(32, 64)
+    assert list(linear.state_dict()) == list(reference.state_dict())
+    reference.load_state_dict(linear.state_dict())
+    x = torch.randn(3, 5, 32)
+    for round_ in range(2):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            ours, plain = linear(x), reference(x)
+        assert ours.dtype == torch.bfloat16
+        torch.testing.assert_close(ours.float(), plain.float(), atol=0.05, rtol=0.02)
+        # New weights must not be served from the cached bfloat16 copy.
+        with torch.no_grad():
+            linear.weight.mul_(-2.0)
+            reference.weight.mul_(-2.0)
+    with torch.no_grad():
+        torch.testing.assert_close(linear(x), reference(x))
+
+
+def test_linear_under_autograd_keeps_gradients():
+    linear = Linear(8, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        linear(torch.randn(2, 8)).float().sum().backward()
+    assert linear.weight.grad is not None and linear.weight.grad.abs().sum() > 0
+
+
+def test_rotated_projection_follows_weight_changes(tiny_predictor):
+    attention = tiny_predictor.memory_attention.layers[0].cross_attn_image
+    tokens = torch.randn(1, 2 * 4 * 4, attention.k_proj.in_features)
+    saved = attention.k_proj.weight.detach().clone()
+    try:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            before = attention.rotated_projection(tokens, "k_proj", (4, 4))
+            with torch.no_grad():
+                attention.k_proj.weight.mul_(3.0)
+            after = attention.rotated_projection(tokens, "k_proj", (4, 4))
+        assert not torch.allclose(before.float(), after.float())
+    finally:
+        with torch.no_grad():
+            attention.k_proj.weight.copy_(saved)
 
 
 def test_cached_hiera_position_embedding_follows_new_weights(tiny_predictor):

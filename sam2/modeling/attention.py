@@ -1,11 +1,12 @@
 """Multi-head attention with optional internal down-projection and 2-D rotary encoding."""
 
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .common import Linear, cast_parameters, fusable_on_cpu, fused_linear, parameter_state
 from .position_encoding import AxialRotaryTable, pair_swap
 
 
@@ -25,10 +26,10 @@ class Attention(nn.Module):
         kv_dim = embedding_dim if kv_in_dim is None else kv_in_dim
         self.num_heads = num_heads
         self.internal_dim = internal_dim
-        self.q_proj = nn.Linear(embedding_dim, internal_dim)
-        self.k_proj = nn.Linear(kv_dim, internal_dim)
-        self.v_proj = nn.Linear(kv_dim, internal_dim)
-        self.out_proj = nn.Linear(internal_dim, embedding_dim)
+        self.q_proj = Linear(embedding_dim, internal_dim)
+        self.k_proj = Linear(kv_dim, internal_dim)
+        self.v_proj = Linear(kv_dim, internal_dim)
+        self.out_proj = Linear(internal_dim, embedding_dim)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, N, C) -> (B, heads, N, C / heads)."""
@@ -62,23 +63,40 @@ class RoPEAttention(Attention):
     def __init__(self, *args, rope_theta: float = 10000.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.rotary = AxialRotaryTable(self.internal_dim // self.num_heads, theta=rope_theta)
+        self._stacked_cache: Dict[str, Tuple[Tuple, Tuple[torch.Tensor, torch.Tensor]]] = {}
 
-    def _stacked_projection(self, name: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _stacked_projection(self, name: str, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
         """(2C, C_in) weight and (2C,) bias of projection ``name`` followed by its copy whose
-        output channel pairs (a, b) come out as (-b, a)."""
+        output channel pairs (a, b) come out as (-b, a); in ``dtype``, kept until the
+        projection's parameters change (built anew under autograd)."""
         linear: nn.Linear = getattr(self, name)
-        order, sign = pair_swap(self.internal_dim, linear.weight.device)
-        weight = torch.cat([linear.weight, linear.weight[order] * sign[:, None].to(linear.weight.dtype)])
-        bias = torch.cat([linear.bias, linear.bias[order] * sign.to(linear.bias.dtype)])
-        return weight, bias
+        key = (name, dtype, parameter_state(linear.weight), parameter_state(linear.bias))
+        cached = self._stacked_cache.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        weight, bias = cast_parameters(linear, dtype) if dtype != linear.weight.dtype else (linear.weight, linear.bias)
+        order, sign = pair_swap(self.internal_dim, weight.device)
+        stacked = (
+            torch.cat([weight, weight[order] * sign[:, None].to(weight.dtype)]),
+            torch.cat([bias, bias[order] * sign.to(bias.dtype)]),
+        )
+        if not torch.is_grad_enabled():
+            self._stacked_cache[name] = (key, stacked)
+        return stacked
 
     def rotated_projection(
         self, x: torch.Tensor, name: str, grid_hw: Tuple[int, int], num_unrotated: int = 0, bias: bool = True
     ) -> torch.Tensor:
         """x (B, N, C_in) -> (B, N, C) projected by ``name`` (with or without its bias), the
         first N - num_unrotated tokens rotated (as grids of H*W tokens)."""
-        weight, stacked_bias = self._stacked_projection(name)
-        plain, swapped = F.linear(x, weight, stacked_bias if bias else None).chunk(2, dim=-1)
+        linear: nn.Linear = getattr(self, name)
+        if fusable_on_cpu(x, linear.weight):
+            weight, stacked_bias = self._stacked_projection(name, torch.bfloat16)
+            projected = fused_linear(x, weight, stacked_bias if bias else None)
+        else:
+            weight, stacked_bias = self._stacked_projection(name, linear.weight.dtype)
+            projected = F.linear(x, weight, stacked_bias if bias else None)
+        plain, swapped = projected.chunk(2, dim=-1)
         batch, tokens, channels = plain.shape
         grid_tokens = grid_hw[0] * grid_hw[1]
         rotated_tokens = tokens - num_unrotated

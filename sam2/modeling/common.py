@@ -23,7 +23,7 @@ class MLP(nn.Module):
         super().__init__()
         widths_in = [input_dim] + [hidden_dim] * (num_layers - 1)
         widths_out = [hidden_dim] * (num_layers - 1) + [output_dim]
-        self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths_in, widths_out))
+        self.layers = nn.ModuleList(Linear(i, o) for i, o in zip(widths_in, widths_out))
         self.act = activation()
         self.activation_name = ACTIVATION_NAMES.get(activation)
         self.sigmoid_output = sigmoid_output
@@ -105,21 +105,52 @@ def _fused_cpu_linear() -> Optional[Callable]:
 FUSED_CPU_LINEAR = _fused_cpu_linear()
 
 
+def fusable_on_cpu(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether oneDNN's fused linear applies: bfloat16 compute (bf16 input or bf16 autocast)
+    on CPU, outside autograd."""
+    compute_dtype = autocast_dtype("cpu", x.dtype) if x.dtype == torch.float32 else x.dtype
+    return (
+        FUSED_CPU_LINEAR is not None and x.device.type == "cpu" and compute_dtype == torch.bfloat16
+        and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
+    )
+
+
+def cast_parameters(linear: nn.Linear, dtype: torch.dtype) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """``linear``'s weight and bias in ``dtype``, cast once and kept (outside the state dict)
+    until a parameter changes, instead of at every call as autocast does per region."""
+    key = (dtype, parameter_state(linear.weight), None if linear.bias is None else parameter_state(linear.bias))
+    cached = linear.__dict__.get("_cast_parameters")
+    if cached is None or cached[0] != key:
+        bias = None if linear.bias is None else linear.bias.detach().to(dtype)
+        cached = linear._cast_parameters = (key, linear.weight.detach().to(dtype), bias)
+    return cached[1], cached[2]
+
+
+def fused_linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], activation: str = "none"
+) -> torch.Tensor:
+    """activation(x @ weight.T + bias) as one oneDNN kernel; weight and bias in bfloat16 and
+    :func:`fusable_on_cpu` true. activation: "none", "relu" or "gelu" (erf)."""
+    algorithm = "none" if activation == "gelu" else ""
+    return FUSED_CPU_LINEAR(x.to(torch.bfloat16), weight, bias, activation, [], algorithm)
+
+
 def linear_activation(x: torch.Tensor, linear: nn.Linear, activation: str) -> torch.Tensor:
-    """activation(linear(x)) for "relu" or "gelu" (erf).
+    """activation(linear(x)) for "none", "relu" or "gelu" (erf).
 
     In bfloat16 on CPU (bf16 inputs or bf16 autocast), outside autograd, one oneDNN kernel
-    adds the bias and applies the activation as it writes the output, instead of three
-    passes over the (often large) hidden tensor. Elsewhere the plain ops run.
+    adds the bias and applies the activation as it writes the output, instead of a bias copy
+    and separate passes over the (often large) output. Elsewhere the plain ops run.
     """
-    compute_dtype = autocast_dtype("cpu", x.dtype) if x.dtype == torch.float32 else x.dtype
-    fusable = (
-        FUSED_CPU_LINEAR is not None and x.device.type == "cpu" and linear.bias is not None
-        and compute_dtype == torch.bfloat16
-        and not (torch.is_grad_enabled() and (x.requires_grad or linear.weight.requires_grad))
-    )
-    if not fusable:
-        return ACTIVATIONS[activation](linear(x))
-    bf16 = torch.bfloat16
-    algorithm = "none" if activation == "gelu" else ""
-    return FUSED_CPU_LINEAR(x.to(bf16), linear.weight.to(bf16), linear.bias.to(bf16), activation, [], algorithm)
+    if not fusable_on_cpu(x, linear.weight):
+        out = F.linear(x, linear.weight, linear.bias)
+        return out if activation == "none" else ACTIVATIONS[activation](out)
+    return fused_linear(x, *cast_parameters(linear, torch.bfloat16), activation)
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters and state-dict keys) that runs as one oneDNN kernel with
+    weights cast once in bfloat16 on CPU (see :func:`linear_activation`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear_activation(x, self, "none")

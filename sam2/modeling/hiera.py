@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import MLP, parameter_state, to_autocast_dtype
+from .common import MLP, Linear, parameter_state, to_autocast_dtype
 
 
 def split_windows(x: torch.Tensor, size: int) -> Tuple[torch.Tensor, Tuple[int, int]]:
@@ -57,7 +57,7 @@ class MultiScaleAttention(nn.Module):
 
     def __init__(self, dim: int, dim_out: int, num_heads: int, q_pool: Optional[nn.Module] = None) -> None:
         super().__init__()
-        self.qkv, self.proj = nn.Linear(dim, dim_out * 3), nn.Linear(dim_out, dim_out)
+        self.qkv, self.proj = Linear(dim, dim_out * 3), Linear(dim_out, dim_out)
         self.num_heads, self.q_pool = num_heads, q_pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -91,7 +91,7 @@ class MultiScaleBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim_out, eps=1e-6)
         self.mlp = MLP(dim_out, int(dim_out * mlp_ratio), dim_out, num_layers=2, activation=nn.GELU)
         if dim != dim_out:
-            self.proj = nn.Linear(dim, dim_out)
+            self.proj = Linear(dim, dim_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, dim) -> (B, H', W', dim_out)."""

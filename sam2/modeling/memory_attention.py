@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .attention import RoPEAttention
-from .common import activation_by_name, linear_activation, to_autocast_dtype
+from .common import Linear, activation_by_name, linear_activation, to_autocast_dtype
 
 
 class MemoryAttentionLayer(nn.Module):
@@ -19,8 +19,8 @@ class MemoryAttentionLayer(nn.Module):
         super().__init__()
         self.self_attn = RoPEAttention(d_model, num_heads, rope_theta=rope_theta)
         self.cross_attn_image = RoPEAttention(d_model, num_heads, kv_in_dim=kv_dim, rope_theta=rope_theta)
-        self.linear1 = nn.Linear(d_model, dim_feedforward)
-        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.linear1 = Linear(d_model, dim_feedforward)
+        self.linear2 = Linear(dim_feedforward, d_model)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.norm3 = nn.LayerNorm(d_model)

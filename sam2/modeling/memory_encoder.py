@@ -5,7 +5,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from .common import LayerNorm2d, linear_activation
+from .common import LayerNorm2d, Linear, linear_activation
 from .position_encoding import PositionEmbeddingSine
 
 
@@ -36,8 +36,8 @@ class CXBlock(nn.Module):
         super().__init__()
         self.dwconv = nn.Conv2d(dim, dim, kernel_size=kernel_size, padding=kernel_size // 2, groups=dim)
         self.norm = LayerNorm2d(dim, eps=1e-6)
-        self.pwconv1 = nn.Linear(dim, 4 * dim)
-        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.pwconv1 = Linear(dim, 4 * dim)
+        self.pwconv2 = Linear(4 * dim, dim)
         self.gamma = nn.Parameter(1e-6 * torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
