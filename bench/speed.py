@@ -1,7 +1,7 @@
 """Tracking speed of our package against Meta's reference, measured in one run.
 
     python -m bench.speed                       # hiera-t 2.1, 720p, 8 tracked frames, 1-3 objects
-    python -m bench.speed --objects 2 --precisions bf16
+    python -m bench.speed --objects 2 --precisions bf16 --repeats 3
 
 Prints the CPU model and this machine's bf16 and fp32 matmul peaks; runs the reference
 (sam2==1.1.0, installed in a folder of its own; see tests/reference_env.py) and our package in
@@ -9,12 +9,16 @@ subprocesses on the same frames, checkpoint (seeded random weights unless --chec
 clicks, in fp32 and under bf16 autocast; counts the reference's FLOPs per tracked frame; and
 reports seconds per frame, ratios to the reference, the share of the bf16 peak (the
 reference's FLOPs per frame / our seconds per frame / peak) and mask agreement (IoU).
+With --repeats N every run is repeated N times, in rounds that alternate the two packages,
+and the median is reported (timings on shared machines drift by 10% and more); the peaks
+are measured before and after, and the higher one is used.
 """
 
 import argparse
 import itertools
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -146,7 +150,7 @@ def report(results: Dict[Run, RunResult], objects: List[int], precisions: List[s
     def get(impl, precision, count) -> Optional[RunResult]:
         return results.get(Run(impl, precision, count))
 
-    print("\nseconds per tracked frame (mean over the tracked frames)")
+    print("\nseconds per tracked frame (mean over the tracked frames; median over rounds)")
     header = "| objects | " + " | ".join(f"{impl} {p}" for impl, p in itertools.product(("reference", "ours"), precisions))
     print(header + " | ours/ref speed-up (same precision) | ours bf16 vs ref fp32 | ref TFLOP/frame | share of bf16 peak: ref, ours |")
     print("|" + "---|" * (header.count("|") + 4))
@@ -208,11 +212,14 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--impls", nargs="+", default=["reference", "ours"], choices=["reference", "ours"])
     parser.add_argument("--checkpoint", help="sam2.1 hiera-t weights (default: seeded random weights)")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of every run; the median is reported")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
 
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    peak_bf16, peak_fp32 = matmul_peak(torch.bfloat16), matmul_peak(torch.float32)
-    print(f"matmul peak: bf16 {peak_bf16 / 1e12:.2f} TFLOP/s, fp32 {peak_fp32 / 1e12:.2f} TFLOP/s")
+    peaks = {dtype: matmul_peak(dtype) for dtype in (torch.bfloat16, torch.float32)}
+    print(f"matmul peak: bf16 {peaks[torch.bfloat16] / 1e12:.2f} TFLOP/s, fp32 {peaks[torch.float32] / 1e12:.2f} TFLOP/s")
 
     frames = extract_frames(Path(args.video), args.frames + 1)
     checkpoint = Path(args.checkpoint) if args.checkpoint else random_checkpoint("sam2.1_hiera_t")
@@ -221,17 +228,30 @@ def main() -> None:
     if reference_path is None and "reference" in impls:
         impls.remove("reference")
 
+    runs = [Run(impl, precision, count) for count, precision, impl in itertools.product(args.objects, args.precisions, impls)]
     results: Dict[Run, RunResult] = {}
-    for count, precision, impl in itertools.product(args.objects, args.precisions, impls):
-        run = Run(impl, precision, count)
-        # FLOPs do not depend on precision: count them once per implementation and object count.
-        count_flops = precision == args.precisions[0]
-        started = time.perf_counter()
-        results[run] = run_worker(run, frames, checkpoint, reference_path, count_flops)
-        print(
-            f"{impl:9s} {precision} {count} object(s): {results[run].seconds_per_frame:.3f} s/frame "
-            f"({time.perf_counter() - started:.0f} s)", flush=True,
-        )
+    timings: Dict[Run, List[float]] = {run: [] for run in runs}
+    for repeat in range(args.repeats):
+        for run in runs:
+            # FLOPs do not depend on precision: count them once per implementation and object count.
+            count_flops = repeat == 0 and run.precision == args.precisions[0]
+            started = time.perf_counter()
+            result = run_worker(run, frames, checkpoint, reference_path, count_flops)
+            results.setdefault(run, result)
+            timings[run].append(result.seconds_per_frame)
+            print(
+                f"{run.impl:9s} {run.precision} {run.objects} object(s): {result.seconds_per_frame:.3f} s/frame "
+                f"({time.perf_counter() - started:.0f} s; round {repeat + 1} of {args.repeats})", flush=True,
+            )
+    for run, result in results.items():
+        result.seconds_per_frame = statistics.median(timings[run])
+    if args.repeats > 1:
+        for run in runs:
+            spread = ", ".join(f"{seconds:.3f}" for seconds in timings[run])
+            print(f"{run.impl:9s} {run.precision} {run.objects} object(s): median {results[run].seconds_per_frame:.3f} of {spread}")
+    after = matmul_peak(torch.bfloat16)
+    peak_bf16 = max(peaks[torch.bfloat16], after)
+    print(f"bf16 matmul peak after the runs: {after / 1e12:.2f} TFLOP/s; the shares use {peak_bf16 / 1e12:.2f}")
     report(results, args.objects, args.precisions, peak_bf16)
 
 
