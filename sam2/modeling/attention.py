@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import Linear, cast_parameters, fusable_on_cpu, fused_linear, parameter_state
+from .common import Linear, fusable_on_cpu, fused_linear, parameter_state
 from .position_encoding import AxialRotaryTable, pair_swap
 
 
@@ -70,15 +70,15 @@ class RoPEAttention(Attention):
         output channel pairs (a, b) come out as (-b, a); in ``dtype``, kept until the
         projection's parameters change (built anew under autograd)."""
         linear: nn.Linear = getattr(self, name)
-        key = (name, dtype, parameter_state(linear.weight), parameter_state(linear.bias))
+        key = (dtype, parameter_state(linear.weight), parameter_state(linear.bias))
         cached = self._stacked_cache.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
-        weight, bias = cast_parameters(linear, dtype) if dtype != linear.weight.dtype else (linear.weight, linear.bias)
+        weight, bias = linear.weight, linear.bias
         order, sign = pair_swap(self.internal_dim, weight.device)
         stacked = (
-            torch.cat([weight, weight[order] * sign[:, None].to(weight.dtype)]),
-            torch.cat([bias, bias[order] * sign.to(bias.dtype)]),
+            torch.cat([weight, weight[order] * sign[:, None].to(weight.dtype)]).to(dtype),
+            torch.cat([bias, bias[order] * sign.to(bias.dtype)]).to(dtype),
         )
         if not torch.is_grad_enabled():
             self._stacked_cache[name] = (key, stacked)
