@@ -46,17 +46,8 @@ _FRAME_NAMING = "frames named by their integer index, e.g. 00000.jpg, 00001.jpg,
 DEFAULT_CACHE_SIZE = 8
 
 
-def _normalisation_tables() -> torch.Tensor:
-    """(3, 256) float32: the normalised value of every uint8 level, per channel, computed in
-    the official loader's order (level / 255 in float64, rounded to float32, then
-    ``(x - mean) / std`` in float32), so a lookup gives bit-identical inputs."""
-    levels = torch.from_numpy((np.arange(256) / 255.0).astype(np.float32))
-    mean = torch.tensor(IMAGE_MEAN, dtype=torch.float32)[:, None]
-    std = torch.tensor(IMAGE_STD, dtype=torch.float32)[:, None]
-    return (levels[None] - mean) / std
-
-
-_NORMALISATION_TABLES = _normalisation_tables()
+_MEAN = torch.tensor(IMAGE_MEAN, dtype=torch.float32)[:, None, None]
+_STD = torch.tensor(IMAGE_STD, dtype=torch.float32)[:, None, None]
 
 Frame = Union[np.ndarray, Image.Image]
 VideoInput = Union[str, os.PathLike, "FrameSource", Sequence[Frame], np.ndarray]
@@ -64,10 +55,12 @@ VideoInput = Union[str, os.PathLike, "FrameSource", Sequence[Frame], np.ndarray]
 
 def _normalised(image: Image.Image, image_size: int) -> torch.Tensor:
     """PIL image (any mode) -> (3, image_size, image_size) float32, SAM 2 normalisation,
-    bit-identical to the official JPEG loader (see ``_normalisation_tables``)."""
-    resized = np.asarray(image.convert("RGB").resize((image_size, image_size)))
-    levels = torch.from_numpy(resized.transpose(2, 0, 1).reshape(3, -1).astype(np.int64))
-    return torch.gather(_NORMALISATION_TABLES, 1, levels).view(3, image_size, image_size)
+    bit-identical to the official JPEG loader: level / 255 (the same float32 for every level
+    as the loader's float64 division), then ``(x - mean) / std`` in float32, in place."""
+    resized = np.array(image.convert("RGB").resize((image_size, image_size)))
+    channels_first = torch.from_numpy(resized).permute(2, 0, 1)
+    x = channels_first.to(torch.float32, memory_format=torch.contiguous_format)
+    return x.div_(255.0).sub_(_MEAN).div_(_STD)
 
 
 class CacheInfo(NamedTuple):
