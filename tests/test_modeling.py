@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sam2.mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
-from sam2.modeling.hiera import merge_windows, split_windows
+from sam2.modeling.hiera import max_pool_channels_last, merge_windows, split_windows
 from sam2.modeling.mask_decoder import stability_scores
 from sam2.modeling.memory_selection import closest_conditioning_frames, select_memories
 from sam2.modeling.attention import RoPEAttention
@@ -25,6 +25,19 @@ def _complex_rotation(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     """x (..., N, D) with channel pairs as complex numbers, times exp(i * angles (N, D/2))."""
     pairs = torch.view_as_complex(x.reshape(*x.shape[:-1], -1, 2).contiguous())
     return torch.view_as_real(pairs * torch.polar(torch.ones_like(angles), angles)).flatten(-2)
+
+
+@pytest.mark.parametrize("shape,stride", [((2, 8, 6, 5), (2, 2)), ((1, 7, 9, 3), (2, 2)), ((3, 9, 8, 4), (3, 2))])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_channels_last_max_pool_matches_max_pool2d(shape, stride, dtype):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(dtype)
+    x[0, 1, 1, 0] = float("nan")
+    qkv_like = torch.stack([x, -x], dim=3)[..., 0, :]  # a strided view, as the queries are
+    expected = torch.nn.MaxPool2d(stride, stride)(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+    pooled = max_pool_channels_last(qkv_like, stride)
+    assert pooled.shape == expected.shape and pooled.dtype == dtype
+    assert torch.equal(pooled.isnan(), expected.isnan()) and pooled.isnan().any()
+    assert torch.equal(pooled.nan_to_num(), expected.nan_to_num())
 
 
 def test_rotary_tables_rotate_columns_then_rows():
