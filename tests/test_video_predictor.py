@@ -228,9 +228,11 @@ def test_objects_tracked_together_match_each_tracked_alone(tiny_predictor, monke
             torch.testing.assert_close(together[frame_idx][row], logits[0], atol=1e-4, rtol=1e-4)
 
 
-def test_vos_optimized_compiles_once_and_matches_eager(tiny_predictor):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_vos_optimized_compiles_once_and_matches_eager(tiny_predictor, precision):
     """The compiled path (meant for GPUs, checked here on CPU) gives the eager masks and is
-    not recompiled when the number of clicks changes."""
+    not recompiled when the number of clicks changes; also under bf16 autocast, where the
+    eager CPU path uses oneDNN's fused linear, which the compiler must not see."""
     import torch._dynamo
 
     from sam2.build_sam import build_model
@@ -255,10 +257,16 @@ def test_vos_optimized_compiles_once_and_matches_eager(tiny_predictor):
             )
         return outputs
 
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     torch._dynamo.reset()
-    session(compiled, more_clicks=False)
-    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
-    got = session(compiled, more_clicks=True)
-    assert graphs > 0 and torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
-    for expected, actual in zip(session(tiny_predictor, more_clicks=True), got):
-        torch.testing.assert_close(actual, expected, atol=1e-3, rtol=1e-3)
+    with autocast:
+        session(compiled, more_clicks=False)
+        graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+        got = session(compiled, more_clicks=True)
+        assert graphs > 0 and torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
+        expected_outputs = session(tiny_predictor, more_clicks=True)
+    for expected, actual in zip(expected_outputs, got):
+        if precision == "fp32":
+            torch.testing.assert_close(actual, expected, atol=1e-3, rtol=1e-3)
+        else:  # the compiler fuses and rounds differently: same masks up to bf16 noise
+            assert ((actual > 0) == (expected > 0)).float().mean() > 0.99

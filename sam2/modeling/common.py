@@ -107,11 +107,13 @@ FUSED_CPU_LINEAR = _fused_cpu_linear()
 
 def fusable_on_cpu(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether oneDNN's fused linear applies: bfloat16 compute (bf16 input or bf16 autocast)
-    on CPU, outside autograd."""
+    on CPU, outside autograd and outside ``torch.compile`` (whose CPU backend fuses linears
+    itself and rejects this op on weights that are not graph constants)."""
     compute_dtype = autocast_dtype("cpu", x.dtype) if x.dtype == torch.float32 else x.dtype
     return (
         FUSED_CPU_LINEAR is not None and x.device.type == "cpu" and compute_dtype == torch.bfloat16
         and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
+        and not torch.compiler.is_compiling()
     )
 
 
