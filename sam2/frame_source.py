@@ -45,9 +45,8 @@ _STILL_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".t
 _FRAME_NAMING = "frames named by their integer index, e.g. 00000.jpg, 00001.jpg, ..."
 DEFAULT_CACHE_SIZE = 8
 
-
-_MEAN = torch.tensor(IMAGE_MEAN, dtype=torch.float32)[:, None, None]
-_STD = torch.tensor(IMAGE_STD, dtype=torch.float32)[:, None, None]
+_MEAN = torch.tensor(IMAGE_MEAN, dtype=torch.float32).view(3, 1, 1)
+_STD = torch.tensor(IMAGE_STD, dtype=torch.float32).view(3, 1, 1)
 
 Frame = Union[np.ndarray, Image.Image]
 VideoInput = Union[str, os.PathLike, "FrameSource", Sequence[Frame], np.ndarray]
