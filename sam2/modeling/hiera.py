@@ -78,7 +78,7 @@ class MultiScaleAttention(nn.Module):
         batch, height, width, _ = x.shape
         qkv = self.qkv(x).reshape(batch, height * width, 3, self.num_heads, -1)
         q, k, v = qkv.unbind(2)
-        if self.q_stride is not None:
+        if self.q_stride:
             q = max_pool_channels_last(q.reshape(batch, height, width, -1), self.q_stride)
             height, width = q.shape[1:3]
             q = q.reshape(batch, height * width, self.num_heads, -1)
