@@ -3,8 +3,8 @@
     python -m bench.attention_floor                 # hiera-t 2.1, 720p, 2 objects, 8 tracked frames
     python -m bench.attention_floor --objects 3
 
-Tracks the clip with our package under bf16 autocast: once timed, once counting the dense
-FLOPs and recording every ``scaled_dot_product_attention`` call. Then it replays each distinct
+Tracks the clip with our package under bf16 autocast, as ``bench.speed`` does: once timed,
+once counting the dense FLOPs and every ``scaled_dot_product_attention`` call by shape. Then it replays each distinct
 call on random bf16 tensors at its real width and at widths 16 and 32. The kernel's time is
 about a + b * width: ``a`` is its softmax (scale, max, exp, sum and rescale of every score),
 which grows with queries x keys and not with FLOPs; extrapolated to width 0 it is
@@ -17,7 +17,6 @@ measured time and share.
 """
 
 import argparse
-import collections
 import statistics
 import time
 from pathlib import Path
@@ -28,28 +27,9 @@ import torch.nn.functional as F
 
 from bench.media import SHARED_DATA, random_checkpoint
 from bench.speed import cpu_model, extract_frames, matmul_peak
-from bench.speed_worker import AttentionFlops, flop_counter, prompt, propagate
+from bench.speed_worker import measure
 
 Shapes = Tuple[Tuple[int, ...], Tuple[int, ...], Tuple[int, ...]]  # query, key, value
-
-
-class AttentionCalls:
-    """Records the shapes of every scaled_dot_product_attention call while installed."""
-
-    def __init__(self) -> None:
-        self.counts: Dict[Shapes, int] = collections.Counter()
-        self._original = F.scaled_dot_product_attention
-
-    def _recording(self, query, key, value, *args, **kwargs):
-        self.counts[(tuple(query.shape), tuple(key.shape), tuple(value.shape))] += 1
-        return self._original(query, key, value, *args, **kwargs)
-
-    def __enter__(self) -> "AttentionCalls":
-        F.scaled_dot_product_attention = self._recording
-        return self
-
-    def __exit__(self, *exc) -> None:
-        F.scaled_dot_product_attention = self._original
 
 
 def kernel_seconds(shapes: Shapes, width: int = 0, repeats: int = 3) -> float:
@@ -74,27 +54,18 @@ def scores(shapes: Shapes) -> int:
 
 def track(frames: Path, checkpoint: Path, objects: int) -> Tuple[float, float, float, Dict[Shapes, int], int]:
     """Seconds per tracked frame, dense and attention FLOPs per tracked frame, the attention
-    calls of the whole run and the number of tracked frames."""
+    calls of the whole run and the number of tracked frames (``bench.speed``'s measurement)."""
     from sam2.build_sam import build_sam2_video_predictor
 
     predictor = build_sam2_video_predictor("sam2.1_hiera_t", str(checkpoint), device="cpu")
     predictor.fill_hole_area = 0
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        warmup = predictor.init_state(str(frames))
-        prompt(predictor, warmup, objects)
-        for _ in propagate(predictor, warmup, 2):
-            pass
-        del warmup
-        state = predictor.init_state(str(frames))
-        prompt(predictor, state, objects)
-        seconds = [s for frame_idx, s, _ in propagate(predictor, state) if frame_idx > 0]
-        state = predictor.init_state(str(frames))
-        prompt(predictor, state, objects)
-        counter = flop_counter()
-        with counter, AttentionFlops(counter) as attention, AttentionCalls() as calls:
-            tracked = sum(1 for frame_idx, _, _ in propagate(predictor, state) if frame_idx > 0)
-    dense = (counter.get_total_flops() - attention.seen_by_counter) / tracked
-    return statistics.mean(seconds), dense, attention.flops / tracked, dict(calls.counts), tracked
+        result, attention = measure(predictor, str(frames), objects, count_flops=True)
+    seconds = result["frame_seconds"]
+    return (
+        float(seconds.mean()), float(result["dense_flops_per_frame"]), float(result["attention_flops_per_frame"]),
+        dict(attention.calls), seconds.size,
+    )
 
 
 def main() -> None:

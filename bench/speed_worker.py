@@ -13,10 +13,12 @@ FLOPs of one more propagation: ``torch.utils.flop_counter`` plus every
 """
 
 import argparse
+import collections
 import contextlib
 import sys
 import time
 from pathlib import Path
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -33,7 +35,8 @@ WARMUP_FRAMES = 2
 
 
 class AttentionFlops:
-    """Counts the FLOPs of scaled_dot_product_attention calls while installed.
+    """Counts the FLOPs of scaled_dot_product_attention calls while installed, and the calls
+    by (query, key, value) shapes.
 
     Whatever ``counter`` sees inside those calls (some torch versions decompose them into
     matmuls it counts, others run a fused kernel it does not) is tallied in ``seen_by_counter``
@@ -43,10 +46,12 @@ class AttentionFlops:
     def __init__(self, counter: FlopCounterMode) -> None:
         self.flops = 0
         self.seen_by_counter = 0
+        self.calls: Dict[Tuple[Tuple[int, ...], ...], int] = collections.Counter()
         self._counter = counter
         self._original = F.scaled_dot_product_attention
 
     def _counting(self, query, key, value, *args, **kwargs):
+        self.calls[(tuple(query.shape), tuple(key.shape), tuple(value.shape))] += 1
         batch_heads = query.shape[:-2].numel()
         queries, width = query.shape[-2:]
         keys, value_width = key.shape[-2], value.shape[-1]
@@ -97,6 +102,42 @@ def propagate(predictor, state, max_frames=None):
         last = now
 
 
+def measure(predictor, frames: str, objects: int, count_flops: bool) -> Tuple[Dict[str, np.ndarray], Optional[AttentionFlops]]:
+    """One measurement, under the caller's inference mode and autocast: a warm-up session, a
+    timed session (seconds per tracked frame, masks) and, with ``count_flops``, one more that
+    counts FLOPs per tracked frame. Returns the result arrays and, when FLOPs were counted,
+    the attention tally (with its calls by shape)."""
+    result = {}
+    # Every run gets a new session, so no run reuses image features another one cached.
+    warmup = predictor.init_state(frames)
+    prompt(predictor, warmup, objects)
+    for _ in propagate(predictor, warmup, WARMUP_FRAMES):
+        pass
+    del warmup
+    started = time.perf_counter()
+    state = predictor.init_state(frames)
+    result["init_seconds"] = time.perf_counter() - started
+    prompt(predictor, state, objects)
+    frame_seconds, masks = [], []
+    for frame_idx, seconds, frame_masks in propagate(predictor, state):
+        if frame_idx > 0:  # frame 0 holds the clicks: returned, not tracked
+            frame_seconds.append(seconds)
+        masks.append(frame_masks)
+    result["frame_seconds"] = np.array(frame_seconds)
+    result["masks"] = np.packbits(np.stack(masks), axis=-1)
+    result["mask_shape"] = np.array(np.stack(masks).shape)
+    if not count_flops:
+        return result, None
+    state = predictor.init_state(frames)
+    prompt(predictor, state, objects)
+    counter = flop_counter()
+    with counter, AttentionFlops(counter) as attention:
+        tracked = sum(1 for frame_idx, _, _ in propagate(predictor, state) if frame_idx > 0)
+    result["dense_flops_per_frame"] = (counter.get_total_flops() - attention.seen_by_counter) / tracked
+    result["attention_flops_per_frame"] = attention.flops / tracked
+    return result, attention
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", required=True)
@@ -118,35 +159,8 @@ def main() -> None:
     autocast = (
         torch.autocast("cpu", dtype=torch.bfloat16) if args.precision == "bf16" else contextlib.nullcontext()
     )
-    result = {}
     with torch.inference_mode(), autocast:
-        # Every run gets a new session, so no run reuses image features another one cached.
-        warmup = predictor.init_state(args.frames)
-        prompt(predictor, warmup, args.objects)
-        for _ in propagate(predictor, warmup, WARMUP_FRAMES):
-            pass
-        del warmup
-        started = time.perf_counter()
-        state = predictor.init_state(args.frames)
-        result["init_seconds"] = time.perf_counter() - started
-        prompt(predictor, state, args.objects)
-        frame_seconds, masks = [], []
-        for frame_idx, seconds, frame_masks in propagate(predictor, state):
-            if frame_idx > 0:  # frame 0 holds the clicks: returned, not tracked
-                frame_seconds.append(seconds)
-            masks.append(frame_masks)
-        result["frame_seconds"] = np.array(frame_seconds)
-        result["masks"] = np.packbits(np.stack(masks), axis=-1)
-        result["mask_shape"] = np.array(np.stack(masks).shape)
-        if args.count_flops:
-            state = predictor.init_state(args.frames)
-            prompt(predictor, state, args.objects)
-            counter = flop_counter()
-            with counter, AttentionFlops(counter) as attention:
-                tracked = sum(1 for frame_idx, _, _ in propagate(predictor, state) if frame_idx > 0)
-            dense = counter.get_total_flops() - attention.seen_by_counter
-            result["dense_flops_per_frame"] = dense / tracked
-            result["attention_flops_per_frame"] = attention.flops / tracked
+        result, _ = measure(predictor, args.frames, args.objects, args.count_flops)
     np.savez(args.out, **result)
 
 
