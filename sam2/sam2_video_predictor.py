@@ -10,8 +10,8 @@ from .frame_outputs import FrameOutput, SpillingOutputs
 from .frame_prefetch import frame_prefetcher
 from .frame_source import open_frame_source
 from .mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
-from .mask_rle import encode
 from .modeling.sam2_base import NO_OBJ_SCORE, FrameFeatures, PointPrompt, SAM2Base, TrackOutput
+from .packed_mask import pack
 from .video_state import InferenceState, ObjectState
 
 # Mask logits used as a prompt are clamped to this range.
@@ -288,7 +288,7 @@ class SAM2VideoPredictor(SAM2Base):
 
     def _to_video_resolution(self, state: InferenceState, frame_idx: int, masks: torch.Tensor) -> torch.Tensor:
         """(N, 1, h, w) logits of all objects -> (N, 1, H, W) at video size (with the non-overlap
-        rule if set); the binary masks are also kept, run-length encoded, in the state."""
+        rule if set); the binary masks are also kept, bit-packed, in the state."""
         masks = masks.to(state.device)
         if masks.shape[-2:] != (state.video_height, state.video_width):
             masks = F.interpolate(masks, size=(state.video_height, state.video_width), mode="bilinear", align_corners=False)
@@ -296,7 +296,7 @@ class SAM2VideoPredictor(SAM2Base):
             masks = keep_highest_object(masks)
         binary = (masks[:, 0] > 0).cpu().numpy()
         for obj, mask in zip(state.objects, binary):
-            obj.masks[frame_idx] = encode(mask)
+            obj.masks[frame_idx] = pack(mask)
         return masks
 
     def _consolidated_video_masks(self, state: InferenceState, frame_idx: int, is_cond: bool) -> torch.Tensor:

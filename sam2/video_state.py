@@ -8,8 +8,8 @@ import torch
 
 from .frame_outputs import FrameOutput, SpillingOutputs
 from .frame_source import FrameSource
-from .mask_rle import RLEMask, decode
 from .modeling.sam2_base import FrameFeatures, PointPrompt
+from .packed_mask import PackedMask
 from .tensor_spill import TensorSpill
 
 
@@ -30,7 +30,7 @@ class ObjectState:
     # Frame -> whether it was last tracked in reverse.
     frames_tracked: Dict[int, bool] = field(default_factory=dict)
     # Frame -> the last mask returned for this object, at video resolution.
-    masks: Dict[int, RLEMask] = field(default_factory=dict)
+    masks: Dict[int, PackedMask] = field(default_factory=dict)
 
     def temp_outputs(self, is_cond: bool) -> Dict[int, FrameOutput]:
         return self.temp_cond_outputs if is_cond else self.temp_non_cond_outputs
@@ -76,7 +76,7 @@ class InferenceState:
 
     def frame_masks(self, frame_idx: int) -> Dict[Any, Any]:
         """obj_id -> (H, W) bool mask last returned on ``frame_idx``, for objects that have one."""
-        return {obj.obj_id: decode(obj.masks[frame_idx]) for obj in self.objects if frame_idx in obj.masks}
+        return {obj.obj_id: obj.masks[frame_idx].unpack() for obj in self.objects if frame_idx in obj.masks}
 
     @property
     def obj_ids(self) -> List[Any]:
