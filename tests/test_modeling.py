@@ -10,7 +10,8 @@ from sam2.modeling.hiera import max_pool_channels_last, merge_windows, split_win
 from sam2.modeling.mask_decoder import stability_scores
 from sam2.modeling.memory_selection import closest_conditioning_frames, select_memories
 from sam2.modeling.attention import RoPEAttention
-from sam2.modeling.common import ACTIVATIONS, Linear, linear_activation
+from sam2.modeling import common
+from sam2.modeling.common import ACTIVATIONS, FUSED_CPU_LINEAR, Linear, linear_activation
 from sam2.modeling.position_encoding import AxialRotaryTable, temporal_sine_encoding
 
 
@@ -145,6 +146,12 @@ def test_high_res_features_fold_the_decoder_projection_into_the_neck(tiny_predic
     assert folded.vision_pos_enc[0].shape[1] == plain.backbone_fpn[0].shape[1]
 
 
+def test_fused_linear_is_off_where_onednn_has_no_bf16_kernels(monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert common._fused_cpu_linear() is None
+
+
+@pytest.mark.skipif(FUSED_CPU_LINEAR is None, reason="oneDNN computes no bf16 on this CPU (AVX2 only)")
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
 def test_linear_activation_under_bf16_autocast_matches_the_plain_ops(activation):
     torch.manual_seed(0)

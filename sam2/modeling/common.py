@@ -93,10 +93,14 @@ def activation_by_name(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 def _fused_cpu_linear() -> Optional[Callable]:
-    """oneDNN's linear with a fused activation, where this torch build has it."""
+    """oneDNN's linear with a fused activation, where this torch build has it and oneDNN
+    computes bfloat16 on this CPU (AVX512 or AMX; on AVX2-only CPUs it cannot build the
+    bf16 kernel and raises, so the plain ops run there)."""
     if not torch.backends.mkldnn.is_available():
         return None
     try:
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return None
         return torch.ops.mkldnn._linear_pointwise
     except (AttributeError, RuntimeError):
         return None
