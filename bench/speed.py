@@ -70,12 +70,21 @@ def cpu_model() -> str:
 
 
 def matmul_peak(dtype: torch.dtype, seconds: float = 2.0) -> float:
-    """Best FLOP/s of square matmuls in ``dtype`` on this machine's torch threads."""
+    """Best FLOP/s of square matmuls in ``dtype`` on this machine's torch threads.
+
+    Sizes grow only while one multiply stays well inside the time budget: where the CPU has
+    no bf16 instructions (AVX2 only) a bf16 matmul runs at ~1 GFLOP/s, and one 4096^3
+    multiply would take minutes.
+    """
     best = 0.0
-    for size in (1024, 2048, 4096):
+    for size in (512, 1024, 2048, 4096):
         a = torch.randn(size, size).to(dtype)
         b = torch.randn(size, size).to(dtype)
+        started = time.perf_counter()
         a @ b
+        single = time.perf_counter() - started
+        if single > seconds / 3:
+            return max(best, 2 * size**3 / single)
         repeats, started = 0, time.perf_counter()
         while time.perf_counter() - started < seconds / 3:
             a @ b
@@ -146,13 +155,16 @@ def reference_pythonpath() -> Optional[str]:
     return env.pythonpath
 
 
-def report(results: Dict[Run, RunResult], objects: List[int], precisions: List[str], peak_bf16: float) -> None:
+def report(
+    results: Dict[Run, RunResult], objects: List[int], precisions: List[str], share_precision: str, peak: float
+) -> None:
+    """The timing table; shares are of the ``share_precision`` runs against ``peak`` FLOP/s."""
     def get(impl, precision, count) -> Optional[RunResult]:
         return results.get(Run(impl, precision, count))
 
     print("\nseconds per tracked frame (mean over the tracked frames; median over rounds)")
     header = "| objects | " + " | ".join(f"{impl} {p}" for impl, p in itertools.product(("reference", "ours"), precisions))
-    print(header + " | ours/ref speed-up (same precision) | ours bf16 vs ref fp32 | ref TFLOP/frame | share of bf16 peak: ref, ours |")
+    print(header + f" | ours/ref speed-up (same precision) | ours bf16 vs ref fp32 | ref TFLOP/frame | share of {share_precision} peak: ref, ours |")
     print("|" + "---|" * (header.count("|") + 4))
     for count in objects:
         cells = []
@@ -169,8 +181,8 @@ def report(results: Dict[Run, RunResult], objects: List[int], precisions: List[s
         share = "-"
         if work:
             shares = [
-                f"{work / r.seconds_per_frame / peak_bf16:.0%}" if r else "-"
-                for r in (get("reference", "bf16", count), get("ours", "bf16", count))
+                f"{work / r.seconds_per_frame / peak:.0%}" if r else "-"
+                for r in (get("reference", share_precision, count), get("ours", share_precision, count))
             ]
             share = ", ".join(shares)
         work_text = f"{work / 1e12:.3f}" if work else "-"
@@ -219,7 +231,17 @@ def main() -> None:
 
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     peaks = {dtype: matmul_peak(dtype) for dtype in (torch.bfloat16, torch.float32)}
-    print(f"matmul peak: bf16 {peaks[torch.bfloat16] / 1e12:.2f} TFLOP/s, fp32 {peaks[torch.float32] / 1e12:.2f} TFLOP/s")
+    print(f"matmul peak: bf16 {peaks[torch.bfloat16] / 1e12:.3g} TFLOP/s, fp32 {peaks[torch.float32] / 1e12:.3g} TFLOP/s")
+
+    precisions = list(args.precisions)
+    if "bf16" in precisions and peaks[torch.bfloat16] < peaks[torch.float32]:
+        print(
+            "bf16 matmuls are slower than fp32 on this CPU (no bf16 instructions): the bf16 runs are "
+            "skipped, as sam2.precision keeps fp32 here; shares are of the fp32 peak"
+        )
+        precisions.remove("bf16")
+    if not precisions:
+        return
 
     frames = extract_frames(Path(args.video), args.frames + 1)
     checkpoint = Path(args.checkpoint) if args.checkpoint else random_checkpoint("sam2.1_hiera_t")
@@ -228,13 +250,13 @@ def main() -> None:
     if reference_path is None and "reference" in impls:
         impls.remove("reference")
 
-    runs = [Run(impl, precision, count) for count, precision, impl in itertools.product(args.objects, args.precisions, impls)]
+    runs = [Run(impl, precision, count) for count, precision, impl in itertools.product(args.objects, precisions, impls)]
     results: Dict[Run, RunResult] = {}
     timings: Dict[Run, List[float]] = {run: [] for run in runs}
     for repeat in range(args.repeats):
         for run in runs:
             # FLOPs do not depend on precision: count them once per implementation and object count.
-            count_flops = repeat == 0 and run.precision == args.precisions[0]
+            count_flops = repeat == 0 and run.precision == precisions[0]
             started = time.perf_counter()
             result = run_worker(run, frames, checkpoint, reference_path, count_flops)
             results.setdefault(run, result)
@@ -249,10 +271,12 @@ def main() -> None:
         for run in runs:
             spread = ", ".join(f"{seconds:.3f}" for seconds in timings[run])
             print(f"{run.impl:9s} {run.precision} {run.objects} object(s): median {results[run].seconds_per_frame:.3f} of {spread}")
-    after = matmul_peak(torch.bfloat16)
-    peak_bf16 = max(peaks[torch.bfloat16], after)
-    print(f"bf16 matmul peak after the runs: {after / 1e12:.2f} TFLOP/s; the shares use {peak_bf16 / 1e12:.2f}")
-    report(results, args.objects, args.precisions, peak_bf16)
+    share_precision = "bf16" if "bf16" in precisions else "fp32"
+    share_dtype = torch.bfloat16 if share_precision == "bf16" else torch.float32
+    after = matmul_peak(share_dtype)
+    peak = max(peaks[share_dtype], after)
+    print(f"{share_precision} matmul peak after the runs: {after / 1e12:.2f} TFLOP/s; the shares use {peak / 1e12:.2f}")
+    report(results, args.objects, precisions, share_precision, peak)
 
 
 if __name__ == "__main__":
