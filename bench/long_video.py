@@ -1,6 +1,6 @@
 """Track one object through a long video straight from the file; report time and memory.
 
-    python -m bench.long_video --frames 300            # hiera-t 2.1, 720p, bf16 autocast
+    python -m bench.long_video --frames 300            # hiera-t 2.1, 720p, sam2.precision's dtype
     python -m bench.long_video --frames 3000 --video my.mp4 --checkpoint sam2.1_hiera_tiny.pt
 
 Prints init_state time, resident memory at frame 100 and at the end, memory growth per frame
@@ -8,7 +8,6 @@ between them, peak resident memory, and the median seconds per frame early and l
 """
 
 import argparse
-import contextlib
 import resource
 import statistics
 import time
@@ -17,6 +16,7 @@ import torch
 
 from bench.media import long_video, random_checkpoint
 from sam2.build_sam import build_sam2_video_predictor
+from sam2.precision import autocast_context, fastest_safe_dtype
 
 
 def resident_mb() -> float:
@@ -38,7 +38,10 @@ def main() -> None:
     parser.add_argument("--video", help="use this video file instead of a generated one")
     parser.add_argument("--config", default="sam2.1_hiera_t")
     parser.add_argument("--checkpoint", help="weights (default: seeded random weights)")
-    parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    parser.add_argument(
+        "--precision", choices=["auto", "bf16", "fp32"], default="auto",
+        help="auto: what sam2.precision picks for this CPU (bf16 with AMX or AVX512-BF16, else fp32)",
+    )
     parser.add_argument("--image-size", type=int, help="model input size (default: the model's 1024)")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
@@ -49,9 +52,9 @@ def main() -> None:
     checkpoint = args.checkpoint or str(random_checkpoint(args.config))
     overrides = [f"++model.image_size={args.image_size}"] if args.image_size else []
     predictor = build_sam2_video_predictor(args.config, checkpoint, device="cpu", hydra_overrides_extra=overrides)
-    autocast = (
-        torch.autocast("cpu", dtype=torch.bfloat16) if args.precision == "bf16" else contextlib.nullcontext()
-    )
+    dtype = {"auto": fastest_safe_dtype("cpu"), "bf16": torch.bfloat16, "fp32": None}[args.precision]
+    precision = "bf16" if dtype == torch.bfloat16 else "fp32"
+    autocast = autocast_context("cpu", dtype)
     baseline = resident_mb()
     with autocast:
         start = time.perf_counter()
@@ -76,7 +79,7 @@ def main() -> None:
     print()
     print(
         f"video: {video} ({state['num_frames']} frames, {width}x{height}); model {args.config} "
-        f"at {predictor.image_size} px, {args.precision}"
+        f"at {predictor.image_size} px, {precision}"
     )
     print(f"init_state:                  {init_seconds:.2f} s")
     print(f"resident before init_state:  {baseline:.0f} MiB")
