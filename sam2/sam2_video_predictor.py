@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import cpu_allocator
 from .frame_outputs import FrameOutput, SpillingOutputs
 from .frame_prefetch import frame_prefetcher
 from .frame_source import open_frame_source
@@ -369,6 +370,8 @@ class SAM2VideoPredictor(SAM2Base):
                     else:
                         per_object.append(next(tracked)[None])
                     obj.frames_tracked[frame_idx] = reverse
+                if self.device.type == "cpu" and (position + 1) % cpu_allocator.FRAMES_BETWEEN_TRIMS == 0:
+                    cpu_allocator.trim_kept_memory()
                 yield frame_idx, obj_ids, self._to_video_resolution(state, frame_idx, torch.cat(per_object, dim=0))
 
     # ---------------------------------------------------------------- editing

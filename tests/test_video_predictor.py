@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from conftest import synthetic_frames
+from sam2 import cpu_allocator
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 
@@ -270,3 +271,17 @@ def test_vos_optimized_compiles_once_and_matches_eager(tiny_predictor, precision
             torch.testing.assert_close(actual, expected, atol=1e-3, rtol=1e-3)
         else:  # the compiler fuses and rounds differently: same masks up to bf16 noise
             assert ((actual > 0) == (expected > 0)).float().mean() > 0.99
+
+
+def test_long_propagation_hands_free_heap_pages_back_at_intervals(tiny_predictor, monkeypatch):
+    trims = []
+    monkeypatch.setattr(cpu_allocator, "FRAMES_BETWEEN_TRIMS", 3)
+    monkeypatch.setattr(cpu_allocator, "release_free_memory", lambda: trims.append(1))
+    monkeypatch.setattr(cpu_allocator, "_kept", True)
+    state = tiny_predictor.init_state(video_path=np.stack(synthetic_frames(10)))
+    tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])
+    assert len(list(tiny_predictor.propagate_in_video(state))) == 10
+    assert len(trims) == 3  # after frames 3, 6 and 9
+    monkeypatch.setattr(cpu_allocator, "_kept", False)  # SAM2_KEEP_FREED_MEMORY=0: glibc trims by itself
+    list(tiny_predictor.propagate_in_video(state))
+    assert len(trims) == 3
