@@ -200,6 +200,34 @@ def test_limits_from_environment_and_flags():
             AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", **bad})
 
 
+def test_image_size_setting_from_environment_and_flag():
+    from tracker.settings import AppSettings
+
+    assert AppSettings.from_sources([], {"SAM2_DEVICE": "cpu"}).image_size is None
+    assert AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", "SAM2_IMAGE_SIZE": "512"}).image_size == 512
+    env = {"SAM2_DEVICE": "cpu", "SAM2_IMAGE_SIZE": "512"}
+    assert AppSettings.from_sources(["--image-size", "768"], env).image_size == 768
+    for bad in ("500", "0", "small"):
+        with pytest.raises(SystemExit):
+            AppSettings.from_sources(["--image-size", bad], {"SAM2_DEVICE": "cpu"})
+
+
+def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
+    from sam2.random_weights import save_random_checkpoint
+    from tracker import model_loading
+    from tracker.settings import AppSettings
+
+    checkpoint = tmp_path / "w.pt"
+    save_random_checkpoint("sam2.1_hiera_t", str(checkpoint))
+    env = {"SAM2_DEVICE": "cpu", "SAM2_CHECKPOINT": str(checkpoint), "SAM2_CONFIG": "sam2.1_hiera_t"}
+    engine = model_loading.load_engine(AppSettings.from_sources(["--image-size", "256"], env))
+    assert engine.name == "w.pt (sam2.1_hiera_t) at 256 px" and engine.predictor.image_size == 256
+    session = handlers.open_video(engine, video)
+    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
+    assert session.state.cached_features[0].vision.shape[-2:] == (16, 16)  # stride 16 at 256 px
+    assert session.state.frame_masks(0)[1].shape == (48, 64)
+
+
 def test_missing_weights_say_what_to_do(monkeypatch, tmp_path):
     from tracker import model_loading
     from tracker.settings import AppSettings

@@ -43,14 +43,14 @@ def load_engine(settings: AppSettings, model_id: Optional[str] = None) -> Union[
     """The configured model (or ``model_id``) as an Engine, or why it cannot be had."""
     if settings.checkpoint and model_id in (None, settings.model_id):
         name = f"{Path(settings.checkpoint).name} ({settings.config})"
-        return _build(settings.config, settings.checkpoint, settings.device, name)
+        return _build(settings.config, settings.checkpoint, settings, name)
     model_id = model_id or settings.model_id
     if model_id not in HF_MODEL_ID_TO_FILENAMES:
         return ModelUnavailable(f"Unknown model {model_id!r}. Known models: {', '.join(HF_MODEL_ID_TO_FILENAMES)}.")
     config, filename = HF_MODEL_ID_TO_FILENAMES[model_id]
     local = settings.checkpoints_dir / filename
     if local.is_file():
-        return _build(config, str(local), settings.device, model_id)
+        return _build(config, str(local), settings, model_id)
     try:
         path = _download(model_id, filename)
     except Exception as error:  # no network, hub down, gated repo...
@@ -59,14 +59,19 @@ def load_engine(settings: AppSettings, model_id: Optional[str] = None) -> Union[
             f"Put {filename} into {settings.checkpoints_dir}/ (see checkpoints/README.md), or start the app with "
             f"SAM2_CHECKPOINT=/path/to/file.pt SAM2_CONFIG={Path(config).stem}."
         )
-    return _build(config, path, settings.device, model_id)
+    return _build(config, path, settings, model_id)
 
 
-def _build(config: str, checkpoint: str, device: str, name: str) -> Union[Engine, ModelUnavailable]:
+def _build(config: str, checkpoint: str, settings: AppSettings, name: str) -> Union[Engine, ModelUnavailable]:
+    """The predictor for ``checkpoint`` on the settings' device, at their image size if one is set
+    (then named with it, e.g. "facebook/sam2.1-hiera-tiny at 512 px")."""
+    overrides = [] if settings.image_size is None else [f"++model.image_size={settings.image_size}"]
     try:
-        predictor = build_sam2_video_predictor(config, checkpoint, device=device)
+        predictor = build_sam2_video_predictor(config, checkpoint, device=settings.device, hydra_overrides_extra=overrides)
     except Exception as error:  # wrong file, wrong config, bad device
         return ModelUnavailable(f"Could not load {name} from {checkpoint}: {error}")
+    if settings.image_size is not None:
+        name = f"{name} at {settings.image_size} px"
     return Engine.wrap(predictor, name)
 
 
