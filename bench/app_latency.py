@@ -1,14 +1,16 @@
 """How quickly the app answers on this machine: open, click-to-mask, Track-to-first-frame.
 
     python -m bench.app_latency                      # hiera-t 2.1 random weights, a shared 720p clip
+    python -m bench.app_latency --image-size 512     # the app's SAM2_IMAGE_SIZE setting
 
 Runs the app's own handlers (no browser) with the app's precision policy and prints seconds for:
 opening the video (metadata + encoding frame 0), a click on the encoded frame until its mask is
-drawn, a click on a new frame (encode + mask), and Track until the first and the second tracked
-frames are on screen.
+drawn, a click on a new frame (encode + mask), Track until the first and the second tracked
+frames are on screen, and the median seconds per frame over the first ``--frames`` frames.
 """
 
 import argparse
+import statistics
 import time
 
 from bench.media import SHARED_DATA, random_checkpoint
@@ -28,9 +30,15 @@ def main() -> None:
     parser.add_argument("--video", default=str(SHARED_DATA / "dog.mp4"))
     parser.add_argument("--config", default="sam2.1_hiera_t")
     parser.add_argument("--checkpoint", help="weights (default: seeded random weights)")
+    parser.add_argument("--image-size", type=int, help="model input resolution (default: the model's 1024)")
+    parser.add_argument("--frames", type=int, default=8, help="frames to track for the median seconds per frame")
     args = parser.parse_args()
+    if args.frames < 3:
+        parser.error("--frames must be at least 3")
     checkpoint = args.checkpoint or str(random_checkpoint(args.config))
-    engine = Engine.wrap(build_sam2_video_predictor(args.config, checkpoint, device="cpu"), args.config)
+    overrides = [] if args.image_size is None else [f"++model.image_size={args.image_size}"]
+    predictor = build_sam2_video_predictor(args.config, checkpoint, device="cpu", hydra_overrides_extra=overrides)
+    engine = Engine.wrap(predictor, args.config)
 
     session, open_seconds = timed(lambda: handlers.open_video(engine, args.video))
     height, width = session.size
@@ -39,20 +47,29 @@ def main() -> None:
     _, new_frame_click = timed(lambda: handlers.click(engine, session, 5, width / 2, height / 2, handlers.INCLUDE))
     updates = handlers.track(engine, session)
     start = time.perf_counter()
-    next(updates)
-    first_frame = time.perf_counter() - start
-    next(updates)
-    second_frame = time.perf_counter() - start
+    shown = []  # seconds from Track until each frame is on screen
+    for _ in range(args.frames):
+        if next(updates, None) is None:
+            break
+        shown.append(time.perf_counter() - start)
     handlers.request_stop(session)
     for _ in updates:
         pass
+    if len(shown) < 3:
+        parser.error(f"the video has too few frames to time tracking ({len(shown)})")
+    first_frame, second_frame = shown[0], shown[1]
+    per_frame = statistics.median(later - earlier for earlier, later in zip(shown[1:], shown[2:]))
 
-    print(f"video {args.video} ({width}x{height}), model {args.config}, {engine.precision_name} on cpu")
+    print(
+        f"video {args.video} ({width}x{height}), model {args.config} at {predictor.image_size} px, "
+        f"{engine.precision_name} on cpu"
+    )
     print(f"open video (metadata + frame 0 encoded): {open_seconds:.2f} s")
     print(f"click -> mask on the encoded frame:      {click_seconds:.2f} s (next click {second_click:.2f} s)")
     print(f"click -> mask on a new frame (encode):   {new_frame_click:.2f} s")
     print(f"Track -> first frame on screen:          {first_frame:.2f} s")
     print(f"Track -> second frame on screen:         {second_frame:.2f} s")
+    print(f"tracking frames 2-{len(shown) - 1}, median:         {per_frame:.2f} s per frame")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ class AppSettings:
         parser.add_argument("--port", type=int, default=int(port))
         parser.add_argument("--image-size", type=_image_size, default=env.get("SAM2_IMAGE_SIZE") or None,
                             help="model input resolution, a multiple of 32 (SAM2_IMAGE_SIZE, default the model's "
-                                 "1024); 512 tracks several times faster on a CPU, with coarser masks")
+                                 "1024); 512 tracks about 4x faster on a CPU, with coarser masks")
         for spec in fields(Limits):
             variable = f"SAM2_{spec.name.upper()}"
             # A string default goes through type=, so a bad environment value is a clean usage error.
