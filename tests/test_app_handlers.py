@@ -225,7 +225,8 @@ def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
     session = handlers.open_video(engine, video)
     handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
     assert session.state.cached_features[0].vision.shape[-2:] == (16, 16)  # stride 16 at 256 px
-    assert session.state.frame_masks(0)[1].shape == (48, 64)
+    list(handlers.track(engine, session))
+    assert [session.state.frame_masks(i)[1].shape for i in range(8)] == [(48, 64)] * 8
 
 
 def test_missing_weights_say_what_to_do(monkeypatch, tmp_path):
