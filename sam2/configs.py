@@ -106,8 +106,13 @@ def get_config(config_file: str) -> ModelConfig:
     return PRESETS[config_name(config_file)]
 
 
-def with_image_size(config: ModelConfig, image_size: int) -> ModelConfig:
-    """The same model run at another input resolution (a multiple of 32)."""
+def checked_image_size(image_size: int) -> int:
+    """``image_size`` if a model can run at it (a positive multiple of 32), else ValueError."""
     if image_size <= 0 or image_size % 32:
         raise ValueError(f"image_size must be a positive multiple of 32, got {image_size}")
-    return replace(config, image_size=image_size)
+    return image_size
+
+
+def with_image_size(config: ModelConfig, image_size: int) -> ModelConfig:
+    """The same model run at another input resolution (a multiple of 32)."""
+    return replace(config, image_size=checked_image_size(image_size))

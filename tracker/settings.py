@@ -8,6 +8,8 @@ from typing import Optional, Sequence
 
 import torch
 
+from sam2.configs import checked_image_size
+
 REPO = Path(__file__).resolve().parents[1]
 CPU_DEFAULT_MODEL = "facebook/sam2.1-hiera-tiny"
 GPU_DEFAULT_MODEL = "facebook/sam2.1-hiera-base-plus"
@@ -44,10 +46,10 @@ def _positive_int(text: str) -> int:
 
 
 def _image_size(text: str) -> int:
-    value = _positive_int(text)
-    if value % 32:
-        raise argparse.ArgumentTypeError(f"must be a multiple of 32, got {value}")
-    return value
+    try:
+        return checked_image_size(int(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 @dataclass(frozen=True)
