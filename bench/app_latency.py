@@ -2,6 +2,7 @@
 
     python -m bench.app_latency                      # hiera-t 2.1 random weights, a shared 720p clip
     python -m bench.app_latency --image-size 512     # the app's SAM2_IMAGE_SIZE setting
+    python -m bench.app_latency --device cuda        # on a GPU
 
 Runs the app's own handlers (no browser) with the app's precision policy and prints seconds for:
 opening the video (metadata + encoding frame 0), a click on the encoded frame until its mask is
@@ -12,11 +13,38 @@ frames are on screen, and the median seconds per frame over the first ``--frames
 import argparse
 import statistics
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 from bench.media import SHARED_DATA, random_checkpoint
 from sam2.build_sam import build_sam2_video_predictor
 from tracker import handlers
 from tracker.engine import Engine
+
+
+@dataclass(frozen=True)
+class AppLatency:
+    """Seconds the app's handlers took, each until the user sees the result."""
+
+    open_video: float
+    click: float
+    next_click: float
+    new_frame_click: float
+    track_first_frame: float
+    track_second_frame: float
+    seconds_per_frame: float
+    description: str
+
+    def report(self) -> str:
+        return "\n".join([
+            self.description,
+            f"open video (metadata + frame 0 encoded): {self.open_video:.2f} s",
+            f"click -> mask on the encoded frame:      {self.click:.2f} s (next click {self.next_click:.2f} s)",
+            f"click -> mask on a new frame (encode):   {self.new_frame_click:.2f} s",
+            f"Track -> first frame on screen:          {self.track_first_frame:.2f} s",
+            f"Track -> second frame on screen:         {self.track_second_frame:.2f} s",
+            f"tracking after the second frame, median: {self.seconds_per_frame:.2f} s per frame",
+        ])
 
 
 def timed(action):
@@ -25,22 +53,17 @@ def timed(action):
     return result, time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", default=str(SHARED_DATA / "dog.mp4"))
-    parser.add_argument("--config", default="sam2.1_hiera_t")
-    parser.add_argument("--checkpoint", help="weights (default: seeded random weights)")
-    parser.add_argument("--image-size", type=int, help="model input resolution (default: the model's 1024)")
-    parser.add_argument("--frames", type=int, default=8, help="frames to track for the median seconds per frame")
-    args = parser.parse_args()
-    if args.frames < 3:
-        parser.error("--frames must be at least 3")
-    checkpoint = args.checkpoint or str(random_checkpoint(args.config))
-    overrides = [] if args.image_size is None else [f"++model.image_size={args.image_size}"]
-    predictor = build_sam2_video_predictor(args.config, checkpoint, device="cpu", hydra_overrides_extra=overrides)
-    engine = Engine.wrap(predictor, args.config)
+def measure(video: str, config: str, checkpoint: str, device: str = "cpu", image_size: Optional[int] = None,
+            frames: int = 8) -> AppLatency:
+    """Open ``video`` in the app's handlers, click twice on frame 0 and once on frame 5, then
+    track ``frames`` frames (at least 3; the video needs that many)."""
+    if frames < 3:
+        raise ValueError("frames must be at least 3")
+    overrides = [] if image_size is None else [f"++model.image_size={image_size}"]
+    predictor = build_sam2_video_predictor(config, checkpoint, device=device, hydra_overrides_extra=overrides)
+    engine = Engine.wrap(predictor, config)
 
-    session, open_seconds = timed(lambda: handlers.open_video(engine, args.video))
+    session, open_seconds = timed(lambda: handlers.open_video(engine, video))
     height, width = session.size
     _, click_seconds = timed(lambda: handlers.click(engine, session, 0, width / 2, height / 2, handlers.INCLUDE))
     _, second_click = timed(lambda: handlers.click(engine, session, 0, width / 3, height / 3, handlers.EXCLUDE))
@@ -48,28 +71,40 @@ def main() -> None:
     updates = handlers.track(engine, session)
     start = time.perf_counter()
     shown = []  # seconds from Track until each frame is on screen
-    for _ in range(args.frames):
+    for _ in range(frames):
         if next(updates, None) is None:
             break
         shown.append(time.perf_counter() - start)
     handlers.request_stop(session)
     for _ in updates:
         pass
+    session.close()
     if len(shown) < 3:
-        parser.error(f"the video has too few frames to time tracking ({len(shown)})")
-    first_frame, second_frame = shown[0], shown[1]
+        raise ValueError(f"the video has too few frames to time tracking ({len(shown)})")
     per_frame = statistics.median(later - earlier for earlier, later in zip(shown[1:], shown[2:]))
+    description = (f"video {video} ({width}x{height}), model {config} at {predictor.image_size} px, "
+                   f"{engine.precision_name} on {predictor.device}")
+    return AppLatency(open_seconds, click_seconds, second_click, new_frame_click, shown[0], shown[1], per_frame,
+                      description)
 
-    print(
-        f"video {args.video} ({width}x{height}), model {args.config} at {predictor.image_size} px, "
-        f"{engine.precision_name} on cpu"
-    )
-    print(f"open video (metadata + frame 0 encoded): {open_seconds:.2f} s")
-    print(f"click -> mask on the encoded frame:      {click_seconds:.2f} s (next click {second_click:.2f} s)")
-    print(f"click -> mask on a new frame (encode):   {new_frame_click:.2f} s")
-    print(f"Track -> first frame on screen:          {first_frame:.2f} s")
-    print(f"Track -> second frame on screen:         {second_frame:.2f} s")
-    print(f"tracking frames 2-{len(shown) - 1}, median:         {per_frame:.2f} s per frame")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", default=str(SHARED_DATA / "dog.mp4"))
+    parser.add_argument("--config", default="sam2.1_hiera_t")
+    parser.add_argument("--checkpoint", help="weights (default: seeded random weights)")
+    parser.add_argument("--image-size", type=int, help="model input resolution (default: the model's 1024)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--frames", type=int, default=8, help="frames to track for the median seconds per frame")
+    args = parser.parse_args()
+    if args.frames < 3:
+        parser.error("--frames must be at least 3")
+    checkpoint = args.checkpoint or str(random_checkpoint(args.config))
+    try:
+        latency = measure(args.video, args.config, checkpoint, args.device, args.image_size, args.frames)
+    except ValueError as error:
+        parser.error(str(error))
+    print(latency.report())
 
 
 if __name__ == "__main__":
