@@ -18,10 +18,8 @@ class FrameOutput:
     After ``spill`` the two large tensors live on disk and are read back on access.
     """
 
-    __slots__ = (
-        "obj_ptr", "object_score_logits", "attention_keys", "_pred_masks", "_maskmem_features", "_spilled",
-        "__weakref__",
-    )
+    _PICKLED = ("obj_ptr", "object_score_logits", "_pred_masks", "_maskmem_features", "_spilled")
+    __slots__ = (*_PICKLED, "attention_keys", "__weakref__")
 
     def __init__(self, pred_masks: torch.Tensor, obj_ptr: torch.Tensor, object_score_logits: torch.Tensor,
                  maskmem_features: Optional[torch.Tensor] = None) -> None:
@@ -33,9 +31,38 @@ class FrameOutput:
         # Memory attention's per-layer keys of maskmem_features, kept while resident.
         self.attention_keys = None
 
+    def __getstate__(self) -> dict:
+        """Pickled without the attention keys (recomputed where needed)."""
+        return {name: getattr(self, name) for name in self._PICKLED}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self.attention_keys = None
+
     @property
     def is_resident(self) -> bool:
         return self._spilled is None
+
+    @property
+    def spill_key(self) -> Optional[str]:
+        """The file holding the large tensors, or None while they are in memory."""
+        return None if self._spilled is None else self._spilled[1]
+
+    def to(self, device: torch.device, storage_device: torch.device) -> None:
+        """Move the small tensors to ``device`` and the large ones to ``storage_device`` (also
+        where spilled ones come back to)."""
+        if self.obj_ptr.device != torch.device(device):
+            self.attention_keys = None
+        self.obj_ptr = self.obj_ptr.to(device)
+        self.object_score_logits = self.object_score_logits.to(device)
+        if self._spilled is not None:
+            spill, key, _ = self._spilled
+            self._spilled = (spill, key, storage_device)
+            return
+        self._pred_masks = self._pred_masks.to(storage_device)
+        if self._maskmem_features is not None:
+            self._maskmem_features = self._maskmem_features.to(storage_device)
 
     def _load(self, name: str) -> Optional[torch.Tensor]:
         spill, key, device = self._spilled

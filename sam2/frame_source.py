@@ -76,7 +76,8 @@ class FrameSource(abc.ABC):
 
     Attributes: ``num_frames``, ``video_height``, ``video_width`` (pixels of the frames as
     ``read_rgb`` returns them) and ``fps`` (``None`` when unknown, e.g. JPEG folders).
-    Access is serialised by a lock, so one source may be shared between threads.
+    Access is serialised by a lock, so one source may be shared between threads. A source
+    pickles (to hand a video to another process): the copy reads the same files or frames.
     """
 
     num_frames: int
@@ -155,6 +156,17 @@ class FrameSource(abc.ABC):
     def close(self) -> None:
         """Release files/decoders held by the source (no-op by default)."""
         self.clear_cache()
+
+    def __getstate__(self) -> dict:
+        """Pickled without the lock and the cached model inputs (another process rebuilds them)."""
+        state = self.__dict__.copy()
+        state["_lock"] = None
+        state["_cache"] = OrderedDict()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def __enter__(self) -> "FrameSource":
         return self

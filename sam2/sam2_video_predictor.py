@@ -12,7 +12,6 @@ from .frame_prefetch import frame_prefetcher
 from .frame_source import open_frame_source
 from .mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
 from .modeling.sam2_base import NO_OBJ_SCORE, FrameFeatures, PointPrompt, SAM2Base, TrackOutput
-from .packed_mask import pack
 from .video_state import InferenceState, ObjectState
 
 # Mask logits used as a prompt are clamped to this range.
@@ -287,17 +286,14 @@ class SAM2VideoPredictor(SAM2Base):
         memory = self._encode_new_memory(features, high_res, output.object_score_logits, is_mask_from_pts=True)
         output.maskmem_features = memory.to(torch.bfloat16).to(state.storage_device)
 
-    def _to_video_resolution(self, state: InferenceState, frame_idx: int, masks: torch.Tensor) -> torch.Tensor:
+    def _to_video_resolution(self, state: InferenceState, masks: torch.Tensor) -> torch.Tensor:
         """(N, 1, h, w) logits of all objects -> (N, 1, H, W) at video size (with the non-overlap
-        rule if set); the binary masks are also kept, bit-packed, in the state."""
+        rule if set)."""
         masks = masks.to(state.device)
         if masks.shape[-2:] != (state.video_height, state.video_width):
             masks = F.interpolate(masks, size=(state.video_height, state.video_width), mode="bilinear", align_corners=False)
         if self.non_overlap_masks:
             masks = keep_highest_object(masks)
-        binary = (masks[:, 0] > 0).cpu().numpy()
-        for obj, mask in zip(state.objects, binary):
-            obj.masks[frame_idx] = pack(mask)
         return masks
 
     def _consolidated_video_masks(self, state: InferenceState, frame_idx: int, is_cond: bool) -> torch.Tensor:
@@ -312,7 +308,7 @@ class SAM2VideoPredictor(SAM2Base):
                 continue
             low_res = output.pred_masks.to(masks.device)
             masks[index : index + 1] = F.interpolate(low_res, size=masks.shape[-2:], mode="bilinear", align_corners=False)
-        return self._to_video_resolution(state, frame_idx, masks)
+        return self._to_video_resolution(state, masks)
 
     @torch.inference_mode()
     def propagate_in_video_preflight(self, inference_state: InferenceState) -> None:
@@ -372,7 +368,7 @@ class SAM2VideoPredictor(SAM2Base):
                     obj.frames_tracked[frame_idx] = reverse
                 if self.device.type == "cpu" and (position + 1) % cpu_allocator.FRAMES_BETWEEN_TRIMS == 0:
                     cpu_allocator.trim_kept_memory()
-                yield frame_idx, obj_ids, self._to_video_resolution(state, frame_idx, torch.cat(per_object, dim=0))
+                yield frame_idx, obj_ids, self._to_video_resolution(state, torch.cat(per_object, dim=0))
 
     # ---------------------------------------------------------------- editing
     @torch.inference_mode()

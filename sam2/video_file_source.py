@@ -21,6 +21,7 @@ class VideoFileSource(FrameSource):
     Memory: the model-input cache, a window of decoded frames bounded by
     ``decoded_cache_bytes`` (at least one frame) and one float64 timestamp per frame.
     Frames come out upright (OpenCV applies the rotation tag, kept in ``rotation``).
+    A pickled copy keeps the metadata and opens its own decoder at its first read.
     """
 
     #: Forward jumps up to this many frames decode through instead of seeking.
@@ -47,7 +48,8 @@ class VideoFileSource(FrameSource):
                 f"unsupported video file extension {ext or '(none)'!r} for {self.path!r}; "
                 f"supported: {', '.join(VIDEO_EXTENSIONS)}"
             )
-        self._cap = self._open_capture()
+        self._cap: cv2.VideoCapture | None = self._open_capture()
+        self._closed = False
         self._pos = -1  # index of the frame last grabbed by self._cap (-1: none yet)
         self._decoded: OrderedDict[int, np.ndarray] = OrderedDict()  # index -> RGB frame
         self._window = 1
@@ -208,6 +210,11 @@ class VideoFileSource(FrameSource):
         self._advance(index)
 
     def _load(self, index: int) -> np.ndarray:
+        if self._closed:
+            raise ValueError(f"the video {self.path!r} was closed")
+        if self._cap is None:
+            self._cap = self._open_capture()
+            self._pos = -1
         frame = self._decoded.get(index)
         if frame is not None:
             self._decoded.move_to_end(index)
@@ -227,8 +234,16 @@ class VideoFileSource(FrameSource):
         """Release the decoder; the source cannot be read afterwards."""
         with self._lock:
             super().close()
-            self._cap.release()
+            self._closed = True
+            if self._cap is not None:
+                self._cap.release()
+                self._cap = None
             self._decoded.clear()
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.update(_cap=None, _pos=-1, _decoded=OrderedDict())
+        return state
 
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]}, path={self.path!r})"

@@ -2,14 +2,13 @@
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Set
 
 import torch
 
 from .frame_outputs import FrameOutput, SpillingOutputs
 from .frame_source import FrameSource
 from .modeling.sam2_base import FrameFeatures, PointPrompt
-from .packed_mask import PackedMask
 from .tensor_spill import TensorSpill
 
 
@@ -29,8 +28,6 @@ class ObjectState:
     temp_non_cond_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
     # Frame -> whether it was last tracked in reverse.
     frames_tracked: Dict[int, bool] = field(default_factory=dict)
-    # Frame -> the last mask returned for this object, at video resolution.
-    masks: Dict[int, PackedMask] = field(default_factory=dict)
 
     def temp_outputs(self, is_cond: bool) -> Dict[int, FrameOutput]:
         return self.temp_cond_outputs if is_cond else self.temp_non_cond_outputs
@@ -42,10 +39,24 @@ class ObjectState:
                 return outputs[frame_idx]
         return None
 
+    def outputs(self) -> Iterator[FrameOutput]:
+        """Every stored output of the object (pending, prompted and tracked frames)."""
+        for container in (self.temp_cond_outputs, self.temp_non_cond_outputs, self.cond_outputs, self.non_cond_outputs):
+            yield from container.values()
+
+    def to(self, device: torch.device, storage_device: torch.device) -> None:
+        """Move the prompts and small outputs to ``device``, the large outputs to ``storage_device``."""
+        for frame_idx, prompt in self.point_inputs.items():
+            self.point_inputs[frame_idx] = PointPrompt(prompt.point_coords.to(device), prompt.point_labels.to(device))
+        for frame_idx, mask in self.mask_inputs.items():
+            self.mask_inputs[frame_idx] = mask.to(device)
+        for output in self.outputs():
+            output.to(device, storage_device)
+
     def clear_results(self) -> None:
         for container in (
             self.point_inputs, self.mask_inputs, self.cond_outputs, self.non_cond_outputs,
-            self.temp_cond_outputs, self.temp_non_cond_outputs, self.frames_tracked, self.masks,
+            self.temp_cond_outputs, self.temp_non_cond_outputs, self.frames_tracked,
         ):
             container.clear()
 
@@ -53,7 +64,13 @@ class ObjectState:
 @dataclass
 class InferenceState:
     """One video session. ``state["num_frames"]``, ``state["video_height"]`` and the other
-    official keys read the matching attributes."""
+    official keys read the matching attributes.
+
+    A state pickles, to carry a session between processes: the copy has the same video,
+    prompts and results but no cached image features, and it borrows the spill folder of
+    the original (see :class:`TensorSpill`), which must outlive it. Tensors keep their
+    device; move the state with :meth:`to` first to send it where that device does not exist.
+    """
 
     images: FrameSource
     num_frames: int
@@ -74,9 +91,26 @@ class InferenceState:
             self.spill = TensorSpill()
         return self.spill
 
-    def frame_masks(self, frame_idx: int) -> Dict[Any, Any]:
-        """obj_id -> (H, W) bool mask last returned on ``frame_idx``, for objects that have one."""
-        return {obj.obj_id: obj.masks[frame_idx].unpack() for obj in self.objects if frame_idx in obj.masks}
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["cached_features"] = OrderedDict()
+        return state
+
+    def to(self, device) -> "InferenceState":
+        """Move every tensor of the session to ``device`` (large outputs to the CPU instead when
+        the state offloads to it); image features cached on another device are dropped."""
+        device = torch.device(device)
+        storage_device = torch.device("cpu") if self.offload_state_to_cpu else device
+        if device != self.device:
+            self.cached_features.clear()
+        self.device, self.storage_device = device, storage_device
+        for obj in self.objects:
+            obj.to(device, storage_device)
+        return self
+
+    def spilled_keys(self) -> Set[str]:
+        """The spill files that the session's outputs refer to."""
+        return {output.spill_key for obj in self.objects for output in obj.outputs() if output.spill_key is not None}
 
     @property
     def obj_ids(self) -> List[Any]:

@@ -40,7 +40,7 @@ def test_clicks_draw_points_and_masks(engine, session):
     plain = handlers.render_frame(session, 2)
     shown = handlers.click(engine, session, 2, 20, 20, handlers.INCLUDE)
     assert not np.array_equal(plain, shown)
-    assert 1 in session.state.frame_masks(2)
+    assert 1 in session.masks.unpacked(2)
     handlers.click(engine, session, 2, 60, 40, handlers.EXCLUDE)
     assert [c.positive for c in session.current.clicks[2]] == [True, False]
     handlers.undo_click(engine, session, 2)
@@ -144,12 +144,12 @@ def test_close_waits_for_the_request_using_the_session(engine, session):
 def test_correction_retracks_only_from_the_corrected_frame(engine, session):
     handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
     list(handlers.track(engine, session, stream_seconds=0.0))
-    before = {f: session.state.frame_masks(f)[1] for f in range(8)}
+    before = {f: session.masks.unpacked(f)[1] for f in range(8)}
     handlers.click(engine, session, 5, 45, 30, handlers.EXCLUDE)
     frames = [u.frame_idx for u in handlers.track(engine, session, stream_seconds=0.0) if u.chunk is not None]
     assert frames == [5, 6, 7]
     for f in range(5):
-        assert np.array_equal(session.state.frame_masks(f)[1], before[f])
+        assert np.array_equal(session.masks.unpacked(f)[1], before[f])
 
 
 def test_exports_contain_every_mask(engine, session):
@@ -164,14 +164,14 @@ def test_exports_contain_every_mask(engine, session):
         names = sorted(archive.namelist())
         assert len(names) == 16 and names[0] == "1/00000.png"
         png = np.array(Image.open(archive.open("2/00004.png")))
-        assert png.shape == (48, 64) and np.array_equal(png > 0, session.state.frame_masks(4)[2])
+        assert png.shape == (48, 64) and np.array_equal(png > 0, session.masks.unpacked(4)[2])
     with zipfile.ZipFile(files.davis_pngs) as archive:
         label = Image.open(archive.open("00003.png"))
         assert label.mode == "P" and set(np.unique(np.array(label))) <= {0, 1, 2}
     coco = json.loads(files.coco_json.read_text())
     assert len(coco["annotations"]) == 16
     first = coco["annotations"][0]
-    assert np.array_equal(decode(from_coco(first["segmentation"])), session.state.frame_masks(first["image_id"])[first["object_id"]])
+    assert np.array_equal(decode(from_coco(first["segmentation"])), session.masks.unpacked(first["image_id"])[first["object_id"]])
 
 
 def test_settings_from_environment_and_flags():
@@ -226,7 +226,7 @@ def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
     handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
     assert session.state.cached_features[0].vision.shape[-2:] == (16, 16)  # stride 16 at 256 px
     list(handlers.track(engine, session))
-    assert [session.state.frame_masks(i)[1].shape for i in range(8)] == [(48, 64)] * 8
+    assert [session.masks.unpacked(i)[1].shape for i in range(8)] == [(48, 64)] * 8
 
 
 def test_missing_weights_say_what_to_do(monkeypatch, tmp_path):

@@ -109,7 +109,7 @@ def expected_masks(engine, request: Request) -> Dict[int, np.ndarray]:
     handlers.click(engine, session, 0, *request.click, handlers.INCLUDE)
     for _ in handlers.track(engine, session):
         pass
-    masks = {frame: session.state.frame_masks(frame)[1] for frame in range(request.frames)}
+    masks = {frame: session.masks.unpacked(frame)[1] for frame in range(request.frames)}
     session.close()
     return masks
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -299,6 +300,21 @@ def test_video_read_rgb_returns_a_copy(index_video):
     first = src.read_rgb(5)
     first[:] = 0
     assert frame_index(src.read_rgb(5)) == 5
+
+
+def test_video_source_pickles_for_another_process(index_video):
+    src = VideoFileSource(index_video)
+    src.read_rgb(30)
+    src.model_input(30, 32)
+    copy = pickle.loads(pickle.dumps(src))
+    assert (copy.num_frames, copy.video_width, copy.video_height, copy.fps) == (40, W, H, src.fps)
+    assert copy.cache_info().currsize == 0 and copy._cap is None
+    for k in [31, 2, 39]:
+        assert frame_index(copy.read_rgb(k)) == k
+    src.close()
+    assert frame_index(copy.read_rgb(0)) == 0
+    with pytest.raises(ValueError, match="closed"):
+        src.read_rgb(0)
 
 
 def test_video_concurrent_readers(index_video):

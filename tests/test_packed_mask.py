@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sam2.packed_mask import pack
+from tracker.packed_mask import pack
 
 
 def _ellipse(height: int, width: int) -> np.ndarray:

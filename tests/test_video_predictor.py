@@ -1,5 +1,8 @@
 """Behaviour of SAM2VideoPredictor on the tiny random-weights model."""
 
+import os
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +10,7 @@ import torch
 from conftest import synthetic_frames
 from sam2 import cpu_allocator
 from sam2.sam2_video_predictor import SAM2VideoPredictor
+from sam2.tensor_spill import TensorSpill
 
 
 @pytest.fixture()
@@ -152,14 +156,22 @@ def test_unreadable_video_and_empty_folder_raise(tiny_predictor, tmp_path):
         tiny_predictor.init_state(video_path=str(tmp_path / "missing"))
 
 
-def run_session(predictor, frames):
-    """Clicks, propagation both ways, a correction on an early frame and re-tracking from it."""
-    state = predictor.init_state(video_path=frames)
+def run_session(predictor, frames, between_calls=lambda state: state):
+    """Clicks, propagation both ways, a correction on an early frame and re-tracking from it.
+    ``between_calls(state)`` gives the state each call works on (the same one by default)."""
+    state = between_calls(predictor.init_state(video_path=frames))
     outputs = [predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])[2]]
+    state = between_calls(state)
     outputs.append(predictor.add_new_points_or_box(state, 5, 2, points=[[40, 30]], labels=[1])[2])
-    outputs += [m for _, _, m in predictor.propagate_in_video(state)]
+    state = between_calls(state)
+    outputs += [m for _, _, m in predictor.propagate_in_video(state, max_frame_num_to_track=4)]
+    state = between_calls(state)
+    outputs += [m for _, _, m in predictor.propagate_in_video(state, start_frame_idx=5)]
+    state = between_calls(state)
     outputs += [m for _, _, m in predictor.propagate_in_video(state, start_frame_idx=9, reverse=True)]
+    state = between_calls(state)
     outputs.append(predictor.add_new_points_or_box(state, 1, 1, points=[[30, 25]], labels=[0], clear_old_points=False)[2])
+    state = between_calls(state)
     outputs += [m for _, _, m in predictor.propagate_in_video(state, start_frame_idx=1)]
     return state, outputs
 
@@ -179,13 +191,35 @@ def test_spilled_memories_give_identical_results(tiny_predictor, monkeypatch):
     assert state.objects[0].cond_outputs[0].attention_keys is not None
 
 
-def test_masks_of_every_returned_frame_are_kept_compactly(tiny_predictor):
-    state, _ = run_session(tiny_predictor, np.stack(synthetic_frames(10)))
-    masks = state.frame_masks(7)
-    assert sorted(masks) == [1, 2] and masks[1].shape == (48, 64) and masks[1].dtype == bool
-    _, _, logits = next(iter(tiny_predictor.propagate_in_video(state, start_frame_idx=7, max_frame_num_to_track=0)))
-    assert np.array_equal(state.frame_masks(7)[2], (logits[1, 0] > 0).numpy())
-    assert all(len(obj.masks) == 10 for obj in state.objects)
+def test_a_state_pickled_between_calls_tracks_exactly_like_one_that_stayed(tiny_predictor, monkeypatch):
+    """The state crosses a process boundary after every call (as in a ZeroGPU app), with
+    memories spilled to disk, and gives the same masks bit for bit."""
+    frames = np.stack(synthetic_frames(10))
+    monkeypatch.setattr(tiny_predictor, "resident_memory_frames", 1)
+    _, stayed = run_session(tiny_predictor, frames)
+    owner = TensorSpill()
+    crossings = []
+
+    def crossed(state):
+        state.spill = state.spill or owner
+        copy = pickle.loads(pickle.dumps(state.to("cpu")))
+        assert not copy.cached_features and copy.spill is not owner and not copy.spill.owner
+        crossings.append(copy)
+        return copy
+
+    _, moved = run_session(tiny_predictor, frames, between_calls=crossed)
+    assert len(moved) == len(stayed)
+    for expected, got in zip(stayed, moved):
+        assert torch.equal(expected, got)
+    final = crossings[-1]
+    keys = final.spilled_keys()
+    assert keys and all(os.path.exists(key) for key in keys)
+    # The owner deletes what no state refers to any more; the final state still tracks.
+    assert owner.keep_only(keys) > 0
+    assert sorted(os.listdir(owner.directory)) == sorted(os.path.basename(k) for k in keys)
+    assert len(list(tiny_predictor.propagate_in_video(final, start_frame_idx=0))) == 10
+    owner.close()
+    assert not os.path.exists(owner.directory)
 
 
 def test_prompted_frames_are_not_encoded_again_before_tracking(tiny_predictor, monkeypatch):

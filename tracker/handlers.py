@@ -10,6 +10,7 @@ import numpy as np
 
 from . import exports
 from .engine import Engine
+from .mask_store import packed_from_logits
 from .overlay import Click, draw_masks, draw_prompts
 from .session import ObjectPrompts, Session, new_work_dir
 from .settings import Limits
@@ -86,7 +87,7 @@ def render_frame(session: Session, frame_idx: int) -> np.ndarray:
     """The frame with every object's current mask and the current object's prompts."""
     frame_idx = _check_frame(session, frame_idx)
     image = session.frames.read_rgb(frame_idx)
-    masks = session.state.frame_masks(frame_idx)
+    masks = session.masks.unpacked(frame_idx)
     image = draw_masks(image, {obj_id: mask for obj_id, mask in masks.items() if obj_id in session.objects})
     prompts = session.current
     corner = session.pending_corner if session.pending_corner and session.pending_corner[0] == frame_idx else None
@@ -115,12 +116,16 @@ def _apply_prompts(engine: Engine, session: Session, obj: ObjectPrompts, frame_i
         if clicks or box is not None:
             points = [[c.x, c.y] for c in clicks] if clicks else None
             labels = [1 if c.positive else 0 for c in clicks] if clicks else None
-            predictor.add_new_points_or_box(state, frame_idx, obj.obj_id, points=points, labels=labels, box=box)
+            _, obj_ids, logits = predictor.add_new_points_or_box(state, frame_idx, obj.obj_id, points=points,
+                                                                 labels=labels, box=box)
+            session.masks.put(frame_idx, packed_from_logits(obj_ids, logits))
         elif obj.obj_id in state.obj_ids:
             if obj.frames():
-                predictor.clear_all_prompts_in_frame(state, frame_idx, obj.obj_id)
+                _, obj_ids, logits = predictor.clear_all_prompts_in_frame(state, frame_idx, obj.obj_id)
+                session.masks.put(frame_idx, packed_from_logits(obj_ids, logits))
             else:
                 predictor.remove_object(state, obj.obj_id)
+                session.masks.forget_object(obj.obj_id)
 
 
 def click(engine: Engine, session: Session, frame_idx: int, x: float, y: float, mode: str) -> np.ndarray:
@@ -175,6 +180,7 @@ def clear_object(engine: Engine, session: Session) -> None:
     if obj_id in session.state.obj_ids:
         with engine.compute():
             engine.predictor.remove_object(session.state, obj_id)
+    session.masks.forget_object(obj_id)
     session.dirty_from = 0
 
 
@@ -182,6 +188,7 @@ def reset_all(engine: Engine, session: Session) -> None:
     """Forget every object, prompt and result; start again with object 1."""
     with engine.compute():
         engine.predictor.reset_state(session.state)
+    session.masks.clear()
     session.objects = {1: ObjectPrompts(1)}
     session.current_obj_id = 1
     session.pending_corner = None
@@ -216,6 +223,7 @@ def remove_object(engine: Engine, session: Session, obj_id: int) -> None:
     if obj_id in session.state.obj_ids:
         with engine.compute():
             engine.predictor.remove_object(session.state, obj_id)
+    session.masks.forget_object(obj_id)
     if len(session.objects) == 1:
         session.objects = {obj_id: ObjectPrompts(obj_id)}
     else:
@@ -250,7 +258,8 @@ def track(engine: Engine, session: Session, stream_seconds: float = 1.0) -> Iter
                         item = next(frames, None)
                     if item is None:
                         break
-                    frame_idx = item[0]
+                    frame_idx, obj_ids, logits = item
+                    session.masks.put(frame_idx, packed_from_logits(obj_ids, logits))
                     done += 1
                     overlay = render_frame(session, frame_idx)
                     chunk = streamer.add(overlay)
@@ -281,7 +290,7 @@ def overlay_video(session: Session) -> Path:
     def frames():
         for frame_idx in range(session.num_frames):
             image = session.frames.read_rgb(frame_idx)
-            yield draw_masks(image, session.state.frame_masks(frame_idx))
+            yield draw_masks(image, session.masks.unpacked(frame_idx))
 
     return write_mp4(path, frames(), session.fps)
 
@@ -292,7 +301,7 @@ def export_all(session: Session) -> ExportFiles:
     if not frames:
         raise UserError("Nothing to export yet: track the objects first.")
     stem = Path(session.video_name).stem
-    masks_on = session.state.frame_masks
+    masks_on = session.masks.unpacked
     return ExportFiles(
         overlay_video=overlay_video(session),
         mask_pngs=exports.write_mask_pngs(session.output_path(f"{stem}_masks.zip"), frames, masks_on),

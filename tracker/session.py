@@ -14,6 +14,7 @@ from sam2.cpu_allocator import release_free_memory
 from sam2.frame_source import FrameSource
 from sam2.video_state import InferenceState
 
+from .mask_store import MaskStore
 from .overlay import Click
 from .settings import Limits
 
@@ -70,6 +71,7 @@ class Session:
     pending_corner: Optional[Tuple[float, float]] = None
     # The earliest frame whose prompts changed since the last tracking run (None: up to date).
     dirty_from: Optional[int] = None
+    masks: MaskStore = field(default_factory=MaskStore)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     work_dir: Path = field(default_factory=new_work_dir)
     output_root: Optional[Path] = None
@@ -112,7 +114,7 @@ class Session:
         if not self.state.objects:
             return []
         reached = [set(obj.frames_tracked) | set(obj.cond_outputs) for obj in self.state.objects]
-        return sorted(set.intersection(*reached))
+        return sorted(set.intersection(*reached) & set(self.masks.frames_with(self.state.obj_ids)))
 
     def backward_start(self) -> Optional[int]:
         """Where a backward pass must begin so that every object is tracked back to frame 0: the
@@ -166,6 +168,7 @@ class Session:
         self.frames.close()
         self.state.objects.clear()
         self.state.cached_features.clear()
+        self.masks.clear()
         if self.state.spill is not None:
             self.state.spill.close()
         _remove_files(self.work_dir, self._outputs)
