@@ -1,15 +1,24 @@
 """SAM 2 video tracking demo: ``python app.py`` (settings: see tracker/settings.py or --help)."""
 
+# First: on a ZeroGPU Space, `spaces` must be imported before anything initialises CUDA.
+from tracker import gpu  # isort: skip
+
 import logging
 
-from tracker.layout import build_ui
+import torch
+
 from tracker.model_loading import EngineCache
 from tracker.settings import AppSettings
+from tracker.ui import build_ui
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     settings = AppSettings.from_sources()
+    if gpu.zero_gpu_active():
+        # This process only serves the page; forked GPU workers run the model, and an OpenMP
+        # thread pool started here would hang them.
+        torch.set_num_threads(1)
     limits = settings.limits
     demo = build_ui(settings, EngineCache(settings))
     demo.queue(max_size=limits.queue_size, default_concurrency_limit=1)

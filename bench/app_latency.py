@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 from bench.media import SHARED_DATA, random_checkpoint
-from sam2.build_sam import build_sam2_video_predictor
 from tracker import handlers
-from tracker.engine import Engine
+from tracker.model_calls import ModelCalls
+from tracker.model_loading import EngineCache
+from tracker.settings import AppSettings
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,17 @@ def measure(video: str, config: str, checkpoint: str, device: str = "cpu", image
     track ``frames`` frames (at least 3; the video needs that many)."""
     if frames < 3:
         raise ValueError("frames must be at least 3")
-    overrides = [] if image_size is None else [f"++model.image_size={image_size}"]
-    predictor = build_sam2_video_predictor(config, checkpoint, device=device, hydra_overrides_extra=overrides)
-    engine = Engine.wrap(predictor, config)
+    flags = ["--checkpoint", checkpoint, "--config", config, "--device", device]
+    settings = AppSettings.from_sources(flags + ([] if image_size is None else ["--image-size", str(image_size)]), {})
+    calls = ModelCalls(EngineCache(settings))
+    engine = calls.engine(None)
 
-    session, open_seconds = timed(lambda: handlers.open_video(engine, video))
-    height, width = session.size
-    _, click_seconds = timed(lambda: handlers.click(engine, session, 0, width / 2, height / 2, handlers.INCLUDE))
-    _, second_click = timed(lambda: handlers.click(engine, session, 0, width / 3, height / 3, handlers.EXCLUDE))
-    _, new_frame_click = timed(lambda: handlers.click(engine, session, 5, width / 2, height / 2, handlers.INCLUDE))
-    updates = handlers.track(engine, session)
+    session, open_seconds = timed(lambda: handlers.open_video(calls, video))
+    height, width = session.video.size
+    _, click_seconds = timed(lambda: handlers.click(calls, session, width / 2, height / 2, handlers.INCLUDE))
+    _, second_click = timed(lambda: handlers.click(calls, session, width / 3, height / 3, handlers.EXCLUDE))
+    _, new_frame_click = timed(lambda: handlers.click(calls, session, width / 2, height / 2, handlers.INCLUDE, 5))
+    updates = handlers.track(calls, session)
     start = time.perf_counter()
     shown = []  # seconds from Track until each frame is on screen
     for _ in range(frames):
@@ -82,8 +84,8 @@ def measure(video: str, config: str, checkpoint: str, device: str = "cpu", image
     if len(shown) < 3:
         raise ValueError(f"the video has too few frames to time tracking ({len(shown)})")
     per_frame = statistics.median(later - earlier for earlier, later in zip(shown[1:], shown[2:]))
-    description = (f"video {video} ({width}x{height}), model {config} at {predictor.image_size} px, "
-                   f"{engine.precision_name} on {predictor.device}")
+    description = (f"video {video} ({width}x{height}), model {config} at {engine.predictor.image_size} px, "
+                   f"{engine.precision_name} on {engine.predictor.device}")
     return AppLatency(open_seconds, click_seconds, second_click, new_frame_click, shown[0], shown[1], per_frame,
                       description)
 

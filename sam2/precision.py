@@ -1,8 +1,10 @@
 """Precision policy: which autocast dtype is fastest and safe on a device.
 
 The library itself follows the caller's ``torch.autocast`` context (fp32 without one). These
-helpers pick a context for callers that want speed: bfloat16 on CUDA GPUs that support it and
-on CPUs with bf16 matrix instructions (AMX or AVX512-BF16), float32 elsewhere.
+helpers pick a context for callers that want speed: bfloat16 on CUDA GPUs that compute it
+(compute capability 8.0 and newer) and on CPUs with bf16 matrix instructions (AMX or
+AVX512-BF16); float16 on older CUDA GPUs; float32 on Apple MPS (its bfloat16 support depends
+on the macOS version) and on other CPUs.
 """
 
 import contextlib
@@ -28,13 +30,19 @@ def cpu_flags() -> frozenset:
 
 
 def fastest_safe_dtype(device) -> Optional[torch.dtype]:
-    """bfloat16 where the hardware computes it natively, else None (stay in float32)."""
+    """bfloat16 where the hardware computes it natively, float16 on CUDA GPUs without it,
+    else None (stay in float32)."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+        return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
     if device.type == "cpu":
         return torch.bfloat16 if any(flag in cpu_flags() for flag in BF16_CPU_FLAGS) else None
     return None
+
+
+def dtype_name(dtype: Optional[torch.dtype]) -> str:
+    """"bfloat16", "float16" or "float32" (None stands for float32)."""
+    return str(dtype or torch.float32).replace("torch.", "")
 
 
 def autocast_context(device, dtype: Optional[torch.dtype]) -> ContextManager:

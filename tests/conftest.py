@@ -38,6 +38,21 @@ def tiny_engine():
     return Engine.wrap(predictor.eval(), "test_tiny")
 
 
+def model_calls_for(engine, budget=None):
+    """The app's model calls over ``engine`` as the only model (settings from a test environment)."""
+    from tracker.model_calls import GpuBudget, ModelCalls
+    from tracker.model_loading import EngineCache
+    from tracker.settings import AppSettings
+
+    settings = AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", "SAM2_MODEL": "facebook/sam2.1-hiera-tiny"})
+    return ModelCalls(EngineCache(settings, loaded=engine), budget or GpuBudget())
+
+
+@pytest.fixture(scope="module")
+def tiny_calls(tiny_engine):
+    return model_calls_for(tiny_engine)
+
+
 def synthetic_frames(count: int = 6, height: int = 48, width: int = 64) -> list:
     """RGB uint8 frames of a bright square moving right over a textured background."""
     rng = np.random.default_rng(0)

@@ -24,15 +24,15 @@ def test_full_flow_through_the_api(tmp_path):
         assert info == "balls.mp4: 640x360, 96 frames, 24.00 fps, 4.0 s"
         client.predict(0, "Include (green)", 180, 250, api_name="/click")
         result = client.submit(api_name="/track").result()
-        assert result[2] == "Done: 96 frames tracked. Overlay video ready."
-        assert result[3].endswith("balls_overlay.mp4")
+        assert result[3] == "Done: 96 frames tracked. Overlay video ready."
+        assert result[4].endswith("balls_overlay.mp4")
 
-        choices = client.predict(api_name="/add_object")
+        choices = client.predict(api_name="/add_object")[2]
         assert choices["value"] == "2"
         client.predict(10, "Include (green)", 540, 120, api_name="/click")
         client.predict(30, "Exclude (red)", 500, 100, api_name="/click")
         result = client.submit(api_name="/track").result()
-        assert result[2].startswith("Done:")
+        assert result[3].startswith("Done:")
 
         files = client.predict(api_name="/export")
         names = [f.rsplit("/", 1)[-1] for f in files]

@@ -1,7 +1,14 @@
-"""A new user's session in headless Chromium: upload a real video, click, Track, watch frames
-stream and the overlay video play, add an object, correct a frame, track again, download
-the exports and check them. Also refreshes docs/screenshot.png when SAM2_UPDATE_SCREENSHOT=1."""
+"""The app in headless Chromium, as a new user drives it.
 
+* The viewer always shows the frame the page names (after Track, while it streams, after
+  Stop, Add object, Prev/Next, typing a number, arrow keys, undo), and a click lands there.
+* The whole flow on a real video (upload, two objects, Track with streaming, a correction,
+  Track again, the four exports cross-checked), in-process and with every model call in a
+  ZeroGPU worker (the strict stand-in of ``spaces.GPU``).
+* A bad upload gets a message and the page keeps working.
+Also refreshes docs/screenshot.png when SAM2_UPDATE_SCREENSHOT=1."""
+
+import io
 import json
 import os
 import shutil
@@ -17,11 +24,13 @@ from conftest import shared_data_or_skip, synthetic_frames
 from sam2.frame_source import open_frame_source
 from sam2.mask_rle import decode, from_coco
 from tracker.video_io import write_mp4
+from zerogpu import server_environment
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run", "--disable-sync"]
+SLIDER_NUMBER = "#frame-slider input[type=number]"
 
 
 @pytest.fixture()
@@ -66,50 +75,165 @@ def download(url: str, target) -> str:
     return str(target)
 
 
-def test_new_user_session_in_the_browser(page, tmp_path):
-    clip = shared_data_or_skip("bedroom.mp4")
-    with running_app(tmp_path) as url:
-        page.goto(url, wait_until="domcontentloaded")
-        page.wait_for_selector("#video-input")
-        page.set_input_files("#video-input input[type=file]", str(clip))
-        page.wait_for_function("() => document.querySelector('#video-info').innerText.includes('200 frames')")
-        assert "960x540" in page.locator("#video-info").inner_text()
-        page.wait_for_selector("#frame-view img")
+def upload(page, url: str, video, frames: int) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#video-input")
+    page.set_input_files("#video-input input[type=file]", str(video))
+    page.wait_for_function("n => document.querySelector('#video-info').innerText.includes(n + ' frames')", arg=frames)
+    page.wait_for_selector("#frame-view img")
 
-        click_frame(page, 0.45, 0.6)
-        progress = track_and_watch(page)
-        assert sum("Tracking: frame" in line for line in progress) >= 2, progress
-        page.wait_for_selector("#latest img")
-        page.wait_for_selector("#stream video")
-        overlay = page.wait_for_selector("#overlay-video video")
-        page.wait_for_function(
-            "() => { const v = document.querySelector('#overlay-video video'); return v && v.readyState >= 1 && v.duration > 6; }"
-        )
-        assert overlay.get_attribute("src")
+
+# ------------------------------------------------------------------ the viewer in sync
+def block_noise_frames(count: int, height: int = 96, width: int = 128) -> list:
+    """Frames of coarse random blocks, different in every frame, so that a picture tells which
+    frame it is even with masks drawn over it and after video compression."""
+    rng = np.random.default_rng(7)
+    frames = []
+    for _ in range(count):
+        blocks = rng.integers(0, 256, size=(height // 16, width // 16, 1), dtype=np.uint8)
+        frames.append(np.repeat(np.repeat(blocks, 16, axis=0), 16, axis=1).repeat(3, axis=2))
+    return frames
+
+
+class FrameIdentifier:
+    """Tells which frame of a video a picture shows (the best-correlated frame's index)."""
+
+    def __init__(self, video: str) -> None:
+        source = open_frame_source(video)
+        self.frames = np.stack([self._normalised(source.read_rgb(i)) for i in range(source.num_frames)])
+        source.close()
+
+    @staticmethod
+    def _normalised(image: np.ndarray) -> np.ndarray:
+        gray = image.astype(np.float32).mean(axis=2).ravel()
+        gray -= gray.mean()
+        return gray / (np.linalg.norm(gray) + 1e-6)
+
+    def __call__(self, image: np.ndarray) -> int:
+        return int(np.argmax(self.frames @ self._normalised(image)))
+
+
+def viewer_state(page, identify: FrameIdentifier) -> tuple:
+    """(the frame number the page names, the frame its viewer shows), read together."""
+    named, src = page.evaluate(
+        f"() => [document.querySelector('{SLIDER_NUMBER}').value, document.querySelector('#frame-view img').src]"
+    )
+    with urllib.request.urlopen(src) as response:
+        image = np.array(Image.open(io.BytesIO(response.read())).convert("RGB"))
+    return int(named), identify(image)
+
+
+def assert_in_sync(page, identify: FrameIdentifier, expected=None, timeout: float = 20.0) -> int:
+    """Wait until the page has settled; the viewer must show the frame the page names (and
+    that must be ``expected`` when given). Returns the frame."""
+    deadline = page.evaluate("() => Date.now()") + timeout * 1000
+    while True:
+        named, shown = viewer_state(page, identify)
+        if named == shown and expected in (None, named):
+            return named
+        if page.evaluate("() => Date.now()") > deadline:
+            raise AssertionError(f"the page names frame {named} but its viewer shows frame {shown} "
+                                 f"(expected {expected})")
+        page.wait_for_timeout(250)
+
+
+def test_the_viewer_shows_the_frame_the_page_names_and_clicks_land_there(page, tmp_path):
+    video = str(write_mp4(tmp_path / "blocks.mp4", block_noise_frames(30), fps=10))
+    identify = FrameIdentifier(video)
+    with running_app(tmp_path) as url:
+        upload(page, url, video, 30)
+        assert_in_sync(page, identify, 0)
+        click_frame(page, 0.5, 0.5)
+        assert_in_sync(page, identify, 0)
+
+        page.click("#track")
+        page.wait_for_function("() => document.querySelector('#progress').innerText.includes('Tracking')")
+        streamed = set()
+        while "Overlay video ready" not in page.locator("#progress").inner_text():
+            named, shown = viewer_state(page, identify)
+            assert named == shown, f"while tracking the page names frame {named} but shows frame {shown}"
+            streamed.add(named)
+            page.wait_for_timeout(150)
+        assert len(streamed) >= 2, streamed
+        assert_in_sync(page, identify, 29)
+        click_frame(page, 0.3, 0.3)  # the click lands on frame 29, the frame shown
+        assert_in_sync(page, identify, 29)
 
         page.click("#add-object")
         page.wait_for_function("() => document.querySelector('#object-choice input').value === '2'")
-        click_frame(page, 0.2, 0.3)
-        # Tracking left the slider on the last frame; step back to correct an earlier one.
-        assert page.locator("#frame-slider input[type=number]").input_value() == "199"
-        for expected in range(198, 193, -1):
-            page.click("#prev-frame")
-            page.wait_for_function(
-                "n => document.querySelector('#frame-slider input[type=number]').value === String(n)", arg=expected
-            )
-        page.get_by_label("Exclude (red)").check()
-        click_frame(page, 0.25, 0.35)
-        track_and_watch(page)
-        if os.environ.get("SAM2_UPDATE_SCREENSHOT") == "1":
-            page.screenshot(path=str(REPO / "docs" / "screenshot.png"), full_page=True)
+        assert_in_sync(page, identify, 29)
+        click_frame(page, 0.7, 0.6)
+        assert_in_sync(page, identify, 29)
 
-        page.click("#export")
-        page.wait_for_function("() => document.querySelectorAll('#downloads a').length >= 4")
-        links = page.eval_on_selector_all("#downloads a", "els => els.map(e => e.href)")
-        files = {}
-        for link in links:
-            name = link.split("?")[0].rsplit("/", 1)[-1]
-            files[name] = download(link, tmp_path / name)
+        page.click("#prev-frame")
+        page.click("#prev-frame")
+        assert_in_sync(page, identify, 27)
+        page.fill(SLIDER_NUMBER, "12")
+        page.press(SLIDER_NUMBER, "Enter")
+        assert_in_sync(page, identify, 12)
+        page.focus("#frame-slider input[type=range]")
+        page.keyboard.press("ArrowRight")
+        assert_in_sync(page, identify, 13)
+        click_frame(page, 0.4, 0.6)
+        page.click("#undo")
+        assert_in_sync(page, identify, 13)
+
+        page.click("#track")
+        page.wait_for_function("() => document.querySelector('#progress').innerText.includes('Tracking')")
+        page.click("#stop")
+        page.wait_for_function("() => document.querySelector('#progress').innerText.includes('Stopped')")
+        stopped_at = assert_in_sync(page, identify)
+        click_frame(page, 0.5, 0.4)
+        assert_in_sync(page, identify, stopped_at)
+
+
+# --------------------------------------------------------------------- the whole flow
+@pytest.fixture(params=["in-process", "zerogpu-standin"])
+def app_url(request, tmp_path):
+    """The app with model calls in-process, or each in a forked ZeroGPU worker (the stand-in);
+    yields its URL and the stand-in's log of what crossed (None in-process)."""
+    log = tmp_path / "zerogpu-calls.jsonl" if request.param == "zerogpu-standin" else None
+    with running_app(tmp_path, extra_env=server_environment(log) if log else None) as url:
+        yield url, log
+
+
+def test_new_user_session_in_the_browser(page, app_url, tmp_path):
+    url, crossings = app_url
+    clip = shared_data_or_skip("bedroom.mp4")
+    upload(page, url, clip, 200)
+    assert "960x540" in page.locator("#video-info").inner_text()
+
+    click_frame(page, 0.45, 0.6)
+    progress = track_and_watch(page)
+    assert sum("Tracking: frame" in line for line in progress) >= 2, progress
+    page.wait_for_selector("#stream video")
+    overlay = page.wait_for_selector("#overlay-video video")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#overlay-video video'); return v && v.readyState >= 1 && v.duration > 6; }"
+    )
+    assert overlay.get_attribute("src")
+
+    page.click("#add-object")
+    page.wait_for_function("() => document.querySelector('#object-choice input').value === '2'")
+    # Tracking left the viewer on the last frame; a click there goes to frame 199.
+    assert page.locator(SLIDER_NUMBER).input_value() == "199"
+    click_frame(page, 0.2, 0.3)
+    for expected in range(198, 193, -1):
+        page.click("#prev-frame")
+        page.wait_for_function(f"n => document.querySelector('{SLIDER_NUMBER}').value === String(n)", arg=expected)
+    page.get_by_label("Exclude (red)").check()
+    click_frame(page, 0.25, 0.35)
+    track_and_watch(page)
+    if os.environ.get("SAM2_UPDATE_SCREENSHOT") == "1" and crossings is None:
+        page.screenshot(path=str(REPO / "docs" / "screenshot.png"), full_page=True)
+
+    page.click("#export")
+    page.wait_for_function("() => document.querySelectorAll('#downloads a').length >= 4")
+    links = page.eval_on_selector_all("#downloads a", "els => els.map(e => e.href)")
+    files = {}
+    for link in links:
+        name = link.split("?")[0].rsplit("/", 1)[-1]
+        files[name] = download(link, tmp_path / name)
 
     assert sorted(files) == ["bedroom_coco_rle.json", "bedroom_davis.zip", "bedroom_masks.zip", "bedroom_overlay.mp4"]
     video = open_frame_source(files["bedroom_overlay.mp4"])
@@ -120,10 +244,16 @@ def test_new_user_session_in_the_browser(page, tmp_path):
     with zipfile.ZipFile(files["bedroom_masks.zip"]) as pngs, zipfile.ZipFile(files["bedroom_davis.zip"]) as davis:
         assert len(davis.namelist()) == 200 and len(pngs.namelist()) == 400
         for frame_idx in (0, 5, 120, 194, 199):
+            labels = np.array(Image.open(davis.open(f"{frame_idx:05d}.png")))
             for obj_id in (1, 2):
                 png = np.array(Image.open(pngs.open(f"{obj_id}/{frame_idx:05d}.png"))) > 0
                 assert png.shape == (540, 960)
                 assert np.array_equal(png, decode(from_coco(annotations[(frame_idx, obj_id)]["segmentation"])))
+                assert not np.any((labels == obj_id) & ~png), "a DAVIS label outside the object's mask"
+    if crossings is not None:
+        calls = [json.loads(line) for line in crossings.read_text().splitlines()]
+        names = [call["function"] for call in calls]
+        assert names.count("_open_video") == 1 and names.count("_edit_prompts") == 3 and names.count("_track") >= 2
 
 
 def wait_for_notice(page, text: str) -> None:

@@ -11,14 +11,14 @@ from conftest import synthetic_frames
 from sam2.frame_source import open_frame_source
 from sam2.mask_rle import decode, from_coco
 from tracker import handlers
-from tracker.engine import Engine
+from tracker.errors import SessionClosed, UserError
 from tracker.settings import Limits
 from tracker.video_io import write_mp4
 
 
 @pytest.fixture()
-def engine(tiny_engine):
-    return tiny_engine
+def calls(tiny_calls):
+    return tiny_calls
 
 
 @pytest.fixture()
@@ -27,73 +27,119 @@ def video(tmp_path):
 
 
 @pytest.fixture()
-def session(engine, video):
-    return handlers.open_video(engine, video)
+def session(calls, video):
+    session = handlers.open_video(calls, video)
+    yield session
+    session.close()
+
+
+def click(calls, session, frame_idx, x, y, mode=handlers.INCLUDE):
+    """A click on ``frame_idx`` as a user makes it: show the frame, then click on it."""
+    handlers.show(session, frame_idx)
+    return handlers.click(calls, session, x, y, mode)
 
 
 def test_open_video_reports_size_length_and_fps(session):
     assert handlers.video_info(session) == "square.mp4: 64x48, 8 frames, 10.00 fps, 0.8 s"
-    assert handlers.render_frame(session, 0).shape == (48, 64, 3)
+    view = handlers.show(session, 0)
+    assert view.frame_idx == 0 and view.image.shape == (48, 64, 3)
 
 
-def test_clicks_draw_points_and_masks(engine, session):
-    plain = handlers.render_frame(session, 2)
-    shown = handlers.click(engine, session, 2, 20, 20, handlers.INCLUDE)
-    assert not np.array_equal(plain, shown)
+def test_prev_and_next_step_from_the_shown_frame_within_the_video(session):
+    assert handlers.step(session, -1).frame_idx == 0
+    handlers.show(session, 6)
+    assert [handlers.step(session, 1).frame_idx, handlers.step(session, 1).frame_idx] == [7, 7]
+    assert handlers.step(session, -3).frame_idx == 4 and session.view.shown_frame == 4
+
+
+def test_clicks_draw_points_and_masks_and_the_model_state_holds_the_prompts(calls, session):
+    plain = handlers.show(session, 2).image
+    shown = handlers.click(calls, session, 20, 20, handlers.INCLUDE)
+    assert shown.frame_idx == 2 and not np.array_equal(plain, shown.image)
     assert 1 in session.masks.unpacked(2)
-    handlers.click(engine, session, 2, 60, 40, handlers.EXCLUDE)
-    assert [c.positive for c in session.current.clicks[2]] == [True, False]
-    handlers.undo_click(engine, session, 2)
-    assert [c.positive for c in session.current.clicks[2]] == [True]
+    handlers.click(calls, session, 60, 40, handlers.EXCLUDE)
+    clicks = session.prompts(1, 2).clicks
+    assert [c.positive for c in clicks] == [True, False]
+    assert np.allclose([(c.x, c.y) for c in clicks], [(20, 20), (60, 40)], atol=1e-3)
+    handlers.undo(calls, session)
+    assert [c.positive for c in session.prompts(1, 2).clicks] == [True]
+    assert session.dirty_from == 2
 
 
-def test_box_takes_two_corners(engine, session):
-    handlers.click(engine, session, 0, 5, 5, handlers.BOX)
-    assert session.current.boxes == {} and session.pending_corner == (0, 5, 5)
-    handlers.click(engine, session, 0, 40, 30, handlers.BOX)
-    assert session.current.boxes == {0: (5, 5, 40, 30)} and session.pending_corner is None
-    assert session.state.obj_ids == [1]
+def test_box_takes_two_corners(calls, session):
+    click(calls, session, 0, 5, 5, handlers.BOX)
+    assert session.prompts(1, 0).empty and session.view.pending_corner == (0, 5, 5)
+    handlers.click(calls, session, 40, 30, handlers.BOX)
+    assert np.allclose(session.prompts(1, 0).box, (5, 5, 40, 30), atol=1e-3)
+    assert session.view.pending_corner is None and session.state.obj_ids == [1]
+    handlers.click(calls, session, 20, 20, handlers.INCLUDE)
+    prompts = session.prompts(1, 0)
+    assert np.allclose(prompts.box, (5, 5, 40, 30), atol=1e-3) and len(prompts.clicks) == 1
+
+
+def test_undoing_the_last_prompt_takes_the_object_out_of_the_model(calls, session):
+    click(calls, session, 3, 20, 20)
+    assert session.state.obj_ids == [1] and 1 in session.masks.unpacked(3)
+    handlers.undo(calls, session)
+    assert session.state.obj_ids == [] and session.masks.unpacked(3) == {}
 
 
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda e, s: handlers.click(e, s, 0, 500, 5, handlers.INCLUDE), "outside"),
-        (lambda e, s: handlers.click(e, s, 99, 5, 5, handlers.INCLUDE), "does not exist"),
-        (lambda e, s: handlers.undo_click(e, s, 0), "Nothing to undo"),
-        (lambda e, s: list(handlers.track(e, s)), "Click on the object"),
-        (lambda e, s: handlers.export_all(s), "track the objects first"),
-        (lambda e, s: handlers.select_object(s, 7), "no object 7"),
+        (lambda c, s: handlers.click(c, s, 500, 5, handlers.INCLUDE), "outside"),
+        (lambda c, s: handlers.click(c, s, 5, 5, handlers.INCLUDE, frame_idx=99), "does not exist"),
+        (lambda c, s: handlers.show(s, "seven"), "not a frame number"),
+        (lambda c, s: handlers.undo(c, s), "Nothing to undo"),
+        (lambda c, s: list(handlers.track(c, s)), "Click on the object"),
+        (lambda c, s: handlers.export_all(s), "track the objects first"),
+        (lambda c, s: handlers.select_object(s, 7), "no object 7"),
     ],
 )
-def test_mistakes_get_a_clear_message(engine, session, call, message):
-    with pytest.raises(handlers.UserError, match=message):
-        call(engine, session)
+def test_mistakes_get_a_clear_message(calls, session, call, message):
+    with pytest.raises(UserError, match=message):
+        call(calls, session)
 
 
-def test_unreadable_upload_is_reported(engine, tmp_path):
+def test_unreadable_upload_is_reported(calls, tmp_path):
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video")
-    with pytest.raises(handlers.UserError, match="not a video that can be read"):
-        handlers.open_video(engine, str(bad))
+    with pytest.raises(UserError, match="not a video that can be read"):
+        handlers.open_video(calls, str(bad))
 
 
-def test_objects_are_limited_and_removable(engine, video):
-    session = handlers.open_video(engine, video, Limits(max_objects=3))
-    assert handlers.add_object(session) == 2
-    assert handlers.add_object(session) == 3
-    with pytest.raises(handlers.UserError, match="At most 3 objects"):
+def test_a_failed_model_call_changes_nothing(calls, session, monkeypatch):
+    click(calls, session, 1, 20, 20)
+    before = (session.prompts(1, 1), session.masks.packed(1), session.state.obj_ids, session.dirty_from)
+
+    def broken(*args):
+        raise RuntimeError("the GPU went away")
+
+    monkeypatch.setattr(calls, "edit_prompts", broken)
+    with pytest.raises(RuntimeError):
+        handlers.click(calls, session, 40, 30, handlers.EXCLUDE)
+    assert (session.prompts(1, 1), session.masks.packed(1), session.state.obj_ids, session.dirty_from) == before
+
+
+def test_objects_are_limited_and_removable(calls, video):
+    session = handlers.open_video(calls, video, limits=Limits(max_objects=3))
+    handlers.add_object(session)
+    view = handlers.add_object(session)
+    assert session.objects.ids == [1, 2, 3] and session.objects.current == 3 and view.frame_idx == 0
+    with pytest.raises(UserError, match="At most 3 objects"):
         handlers.add_object(session)
-    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
-    handlers.remove_object(engine, session, 3)
-    assert sorted(session.objects) == [1, 2] and session.current_obj_id == 1
-    assert session.state.obj_ids == []
+    handlers.click(calls, session, 20, 20, handlers.INCLUDE)
+    assert session.state.obj_ids == [3]
+    handlers.remove_object(calls, session)
+    assert session.objects.ids == [1, 2] and session.objects.current == 1
+    assert session.state.obj_ids == [] and session.masks.unpacked(0) == {}
+    session.close()
 
 
-def test_track_streams_chunks_then_tracks_backwards(engine, session):
-    handlers.click(engine, session, 3, 20, 20, handlers.INCLUDE)
+def test_track_streams_chunks_then_tracks_backwards(calls, session):
+    click(calls, session, 3, 20, 20)
     updates, chunk_sizes = [], []
-    for update in handlers.track(engine, session, stream_seconds=0.0):
+    for update in handlers.track(calls, session, stream_seconds=0.0):
         updates.append(update)
         chunk_sizes.append(update.chunk.stat().st_size if update.chunk else None)
     assert [u.frame_idx for u in updates if u.chunk is not None] == [3, 4, 5, 6, 7, 3, 2, 1, 0]
@@ -103,60 +149,76 @@ def test_track_streams_chunks_then_tracks_backwards(engine, session):
     assert not updates[0].chunk.parent.exists(), "the stream's chunks are deleted once tracking ends"
 
 
-def test_a_prompt_on_frame_1_is_tracked_back_to_frame_0(engine, session):
-    handlers.click(engine, session, 1, 20, 20, handlers.INCLUDE)
-    frames = [u.frame_idx for u in handlers.track(engine, session, stream_seconds=0.0)]
-    assert frames == [1, 2, 3, 4, 5, 6, 7, 1, 0]
+def test_the_viewer_shows_the_frame_it_names_and_clicks_land_there(calls, session, monkeypatch):
+    """After Track the viewer shows the last tracked frame and a click goes there, also after
+    adding an object; each view that tracking sends is the frame it names."""
+    monkeypatch.setattr(handlers, "VIEW_INTERVAL_SECONDS", 0.0)
+    click(calls, session, 0, 20, 20)
+    updates = list(handlers.track(calls, session, stream_seconds=0.0))
+    for update in updates:
+        expected = handlers.show(session, update.view.frame_idx).image
+        assert np.array_equal(update.view.image, expected)
+    assert updates[-1].view.frame_idx == 7 and session.view.shown_frame == 7
+    view = handlers.add_object(session)
+    assert view.frame_idx == 7
+    handlers.click(calls, session, 50, 40, handlers.INCLUDE)
+    assert [f for f in session.prompted_frames()] == [0, 7]
+    assert len(session.prompts(2, 7).clicks) == 1 and session.prompts(2, 0).empty
+
+
+def test_a_prompt_on_frame_1_is_tracked_back_to_frame_0(calls, session):
+    click(calls, session, 1, 20, 20)
+    frames = [u.frame_idx for u in handlers.track(calls, session, stream_seconds=0.0)]
+    assert frames == [1, 2, 3, 4, 5, 6, 7, 1, 0, 0]
     assert session.tracked_frames() == list(range(8))
 
 
-def test_stop_keeps_what_was_done(engine, session):
-    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
+def test_stop_keeps_what_was_done(calls, session):
+    click(calls, session, 0, 20, 20)
     updates = []
-    for update in handlers.track(engine, session, stream_seconds=0.0):
+    for update in handlers.track(calls, session, stream_seconds=0.0):
         updates.append(update)
         if update.frame_idx == 2:
             handlers.request_stop(session)
-    assert [u.frame_idx for u in updates][-1] == 2
+    assert [u.frame_idx for u in updates] == [0, 1, 2, 2]
+    assert updates[-1].view.frame_idx == 2 and session.view.shown_frame == 2
     assert session.tracked_frames() == [0, 1, 2] and session.dirty_from == 0
 
 
-def test_close_waits_for_the_request_using_the_session(engine, session):
-    from tracker.session import SessionClosed
-
-    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
+def test_close_waits_for_the_request_using_the_session(calls, session):
+    click(calls, session, 0, 20, 20)
     versions = []
     for _ in range(3):
-        versions.append(session.output_path("result.txt"))
+        versions.append(session.files.output_path("result.txt"))
         versions[-1].write_text("for the user")
     assert [path.exists() for path in versions] == [False, True, True], "two versions of a file are kept"
     output = versions[-1]
     with session.in_use():
         session.close()
-        assert session.stop_requested.is_set() and output.exists()
-        handlers.render_frame(session, 0)
-    assert not output.exists() and not session.work_dir.exists() and session.state.objects == []
+        assert session.files.stop.requested and output.exists()
+        handlers.show(session, 0)
+    assert not output.exists() and not session.files.work_dir.exists() and session.state.objects == []
     with pytest.raises(SessionClosed):
         with session.in_use():
             pass
 
 
-def test_correction_retracks_only_from_the_corrected_frame(engine, session):
-    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
-    list(handlers.track(engine, session, stream_seconds=0.0))
+def test_correction_retracks_only_from_the_corrected_frame(calls, session):
+    click(calls, session, 0, 20, 20)
+    list(handlers.track(calls, session, stream_seconds=0.0))
     before = {f: session.masks.unpacked(f)[1] for f in range(8)}
-    handlers.click(engine, session, 5, 45, 30, handlers.EXCLUDE)
-    frames = [u.frame_idx for u in handlers.track(engine, session, stream_seconds=0.0) if u.chunk is not None]
+    click(calls, session, 5, 45, 30, handlers.EXCLUDE)
+    frames = [u.frame_idx for u in handlers.track(calls, session, stream_seconds=0.0) if u.chunk is not None]
     assert frames == [5, 6, 7]
     for f in range(5):
         assert np.array_equal(session.masks.unpacked(f)[1], before[f])
 
 
-def test_exports_contain_every_mask(engine, session):
-    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
+def test_exports_contain_every_mask(calls, session):
+    click(calls, session, 0, 20, 20)
     handlers.add_object(session)
-    handlers.click(engine, session, 0, 50, 40, handlers.INCLUDE)
-    list(handlers.track(engine, session, stream_seconds=0.0))
+    handlers.click(calls, session, 50, 40, handlers.INCLUDE)
+    list(handlers.track(calls, session, stream_seconds=0.0))
     files = handlers.export_all(session)
     overlay = open_frame_source(str(files.overlay_video))
     assert (overlay.num_frames, overlay.video_width, overlay.video_height, overlay.fps) == (8, 64, 48, 10.0)
@@ -171,87 +233,22 @@ def test_exports_contain_every_mask(engine, session):
     coco = json.loads(files.coco_json.read_text())
     assert len(coco["annotations"]) == 16
     first = coco["annotations"][0]
-    assert np.array_equal(decode(from_coco(first["segmentation"])), session.masks.unpacked(first["image_id"])[first["object_id"]])
+    mask = session.masks.unpacked(first["image_id"])[first["object_id"]]
+    assert np.array_equal(decode(from_coco(first["segmentation"])), mask)
 
 
-def test_settings_from_environment_and_flags():
-    from tracker.settings import AppSettings
-
-    settings = AppSettings.from_sources([], {"SAM2_DEVICE": "cpu"})
-    assert (settings.model_id, settings.host, settings.port) == ("facebook/sam2.1-hiera-tiny", "127.0.0.1", 7860)
-    gpu = AppSettings.from_sources(["--port", "9000"], {"SAM2_DEVICE": "cuda", "GRADIO_SERVER_NAME": "0.0.0.0"})
-    assert (gpu.model_id, gpu.host, gpu.port) == ("facebook/sam2.1-hiera-base-plus", "0.0.0.0", 9000)
-    local = AppSettings.from_sources([], {"SAM2_CHECKPOINT": "w.pt", "SAM2_CONFIG": "sam2.1_hiera_t", "SAM2_DEVICE": "cpu"})
-    assert (local.checkpoint, local.config) == ("w.pt", "sam2.1_hiera_t")
-    with pytest.raises(SystemExit):
-        AppSettings.from_sources([], {"SAM2_CHECKPOINT": "w.pt", "SAM2_DEVICE": "cpu"})
+def test_spilled_memories_that_no_state_uses_are_deleted(calls, session, monkeypatch):
+    monkeypatch.setattr(calls.engine(None).predictor, "resident_memory_frames", 1)
+    click(calls, session, 0, 20, 20)
+    list(handlers.track(calls, session, stream_seconds=0.0))
+    spill = session.files.spill
+    files = set(spill_files(spill))
+    assert files and files == {key.rsplit("/", 1)[-1] for key in session.state.spilled_keys()}
+    list(handlers.track(calls, session, stream_seconds=0.0))  # every frame again: new memories
+    assert set(spill_files(spill)) == {key.rsplit("/", 1)[-1] for key in session.state.spilled_keys()}
 
 
-def test_limits_from_environment_and_flags():
-    from tracker.settings import AppSettings, Limits
+def spill_files(spill):
+    import os
 
-    assert AppSettings.from_sources([], {"SAM2_DEVICE": "cpu"}).limits == Limits()
-    env = {"SAM2_DEVICE": "cpu", "SAM2_MAX_FRAMES": "50", "SAM2_MAX_JOBS": "2", "SAM2_SESSION_TTL": "60"}
-    limits = AppSettings.from_sources(["--max-jobs", "3", "--queue-size", "4", "--max-upload-mb", "5"], env).limits
-    assert (limits.max_frames, limits.max_jobs, limits.queue_size, limits.session_ttl) == (50, 3, 4, 60)
-    assert limits.max_upload_bytes == 5 * 2**20
-    for bad in ({"SAM2_MAX_POINTS": "0"}, {"SAM2_MAX_SIDE": "big"}):
-        with pytest.raises(SystemExit):
-            AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", **bad})
-
-
-def test_image_size_setting_from_environment_and_flag():
-    from tracker.settings import AppSettings
-
-    assert AppSettings.from_sources([], {"SAM2_DEVICE": "cpu"}).image_size is None
-    assert AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", "SAM2_IMAGE_SIZE": "512"}).image_size == 512
-    env = {"SAM2_DEVICE": "cpu", "SAM2_IMAGE_SIZE": "512"}
-    assert AppSettings.from_sources(["--image-size", "768"], env).image_size == 768
-    for bad in ("500", "0", "small"):
-        with pytest.raises(SystemExit):
-            AppSettings.from_sources(["--image-size", bad], {"SAM2_DEVICE": "cpu"})
-
-
-def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
-    from sam2.random_weights import save_random_checkpoint
-    from tracker import model_loading
-    from tracker.settings import AppSettings
-
-    checkpoint = tmp_path / "w.pt"
-    save_random_checkpoint("sam2.1_hiera_t", str(checkpoint))
-    env = {"SAM2_DEVICE": "cpu", "SAM2_CHECKPOINT": str(checkpoint), "SAM2_CONFIG": "sam2.1_hiera_t"}
-    engine = model_loading.load_engine(AppSettings.from_sources(["--image-size", "256"], env))
-    assert engine.name == "w.pt (sam2.1_hiera_t) at 256 px" and engine.predictor.image_size == 256
-    session = handlers.open_video(engine, video)
-    handlers.click(engine, session, 0, 20, 20, handlers.INCLUDE)
-    assert session.state.cached_features[0].vision.shape[-2:] == (16, 16)  # stride 16 at 256 px
-    list(handlers.track(engine, session))
-    assert [session.masks.unpacked(i)[1].shape for i in range(8)] == [(48, 64)] * 8
-
-
-def test_missing_weights_say_what_to_do(monkeypatch, tmp_path):
-    from tracker import model_loading
-    from tracker.settings import AppSettings
-
-    def offline(model_id, filename):
-        raise OSError("no network")
-
-    monkeypatch.setattr(model_loading, "_download", offline)
-    settings = AppSettings.from_sources(["--checkpoints-dir", str(tmp_path)], {"SAM2_DEVICE": "cpu"})
-    result = model_loading.load_engine(settings)
-    assert isinstance(result, model_loading.ModelUnavailable)
-    assert "sam2.1_hiera_tiny.pt" in result.message and str(tmp_path) in result.message
-    assert "SAM2_CHECKPOINT" in result.message
-
-
-def test_weights_in_checkpoints_folder_are_used_before_downloading(monkeypatch, tmp_path):
-    from sam2.random_weights import save_random_checkpoint
-    from tracker import model_loading
-    from tracker.settings import AppSettings
-
-    save_random_checkpoint("sam2.1_hiera_t", str(tmp_path / "sam2.1_hiera_tiny.pt"))
-    monkeypatch.setattr(model_loading, "_download", lambda *a: pytest.fail("should not download"))
-    settings = AppSettings.from_sources(["--checkpoints-dir", str(tmp_path)], {"SAM2_DEVICE": "cpu"})
-    engine = model_loading.load_engine(settings)
-    assert isinstance(engine, Engine) and engine.name == "facebook/sam2.1-hiera-tiny"
-    assert engine.predictor.add_all_frames_to_correct_as_cond
+    return os.listdir(spill.directory)

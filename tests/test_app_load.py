@@ -14,7 +14,7 @@ import pytest
 
 from app_client import INCLUDE, exported_masks, first_output, gradio_client, iou, new_client, run_session, wait_until
 from app_server import app_process
-from conftest import synthetic_frames
+from conftest import model_calls_for, synthetic_frames
 from tracker import handlers
 from tracker.model_loading import load_engine
 from tracker.settings import AppSettings
@@ -87,7 +87,7 @@ def user(url: str, request: Request, start: threading.Barrier, outcome: Outcome)
         x, y = request.click
         politely(lambda: client.predict(gradio_client.handle_file(request.video()), api_name="/open_video"), outcome)
         politely(lambda: client.predict(0, INCLUDE, x, y, api_name="/click"), outcome)
-        progress = politely(lambda: client.predict(api_name="/track"), outcome)[2]
+        progress = politely(lambda: client.predict(api_name="/track"), outcome)[3]
         assert progress.startswith(f"Done: {request.frames} frames"), progress
         outcome.masks = exported_masks(politely(lambda: client.predict(api_name="/export"), outcome))
     except Exception as error:  # reported by the test, with the user's index
@@ -105,9 +105,10 @@ def server_engine(app):
 
 def expected_masks(engine, request: Request) -> Dict[int, np.ndarray]:
     """The same request run through the handlers in this process."""
-    session = handlers.open_video(engine, request.video())
-    handlers.click(engine, session, 0, *request.click, handlers.INCLUDE)
-    for _ in handlers.track(engine, session):
+    calls = model_calls_for(engine)
+    session = handlers.open_video(calls, request.video())
+    handlers.click(calls, session, *request.click, handlers.INCLUDE)
+    for _ in handlers.track(calls, session):
         pass
     masks = {frame: session.masks.unpacked(frame)[1] for frame in range(request.frames)}
     session.close()
@@ -146,7 +147,7 @@ def test_concurrent_sessions_each_get_their_own_masks(app, server_engine, tmp_pa
 def stop_like_the_page(app, client) -> None:
     """Press Stop as the page does: Stop skips the queue, so it works when the queue is full
     (gradio_client would send it through the queue)."""
-    response = httpx.post(app.url + "gradio_api/run/stop", json={"data": [None], "session_hash": client.session_hash})
+    response = httpx.post(app.url + "gradio_api/run/stop", json={"data": [], "session_hash": client.session_hash})
     assert response.status_code == 200, response.text
 
 
@@ -169,7 +170,7 @@ def test_a_full_queue_says_so_and_recovers(app, tmp_path):
         latecomer.predict(0, INCLUDE, 30, 20, api_name="/click")
     for client in trackers:
         stop_like_the_page(app, client)
-    assert all(job.result()[2].startswith("Stopped:") for job in tracks)
+    assert all(job.result()[3].startswith("Stopped:") for job in tracks)
     for job in clicks:
         job.result()
     latecomer.predict(0, INCLUDE, 30, 20, api_name="/click")

@@ -15,6 +15,16 @@ def test_cpu_without_bf16_instructions_stays_in_fp32(monkeypatch):
     assert precision.fastest_safe_dtype("meta") is None
 
 
+def test_gpus_get_bf16_where_they_compute_it_else_fp16_and_mps_stays_in_fp32(monkeypatch):
+    capability = {"value": (8, 0)}
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability["value"])
+    assert precision.fastest_safe_dtype("cuda") == torch.bfloat16
+    capability["value"] = (7, 5)  # e.g. a T4
+    assert precision.fastest_safe_dtype("cuda:0") == torch.float16
+    assert precision.fastest_safe_dtype("mps") is None
+    assert [precision.dtype_name(d) for d in (torch.bfloat16, torch.float16, None)] == ["bfloat16", "float16", "float32"]
+
+
 def test_autocast_context_for_fp32_is_a_no_op():
     with precision.autocast_context("cpu", None):
         assert not torch.is_autocast_enabled("cpu")

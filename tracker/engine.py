@@ -6,8 +6,16 @@ from typing import Iterator, Optional
 
 import torch
 
-from sam2.precision import autocast_context, fastest_safe_dtype
+from sam2.precision import autocast_context, dtype_name, fastest_safe_dtype
 from sam2.sam2_video_predictor import SAM2VideoPredictor
+
+
+def device_label(device: torch.device) -> str:
+    """The device as a person would name it, e.g. "cuda (NVIDIA L4)", "mps" or "cpu"."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
 
 
 @dataclass
@@ -32,5 +40,9 @@ class Engine:
 
     @property
     def precision_name(self) -> str:
-        return "bfloat16" if self.dtype == torch.bfloat16 else "float32"
+        return dtype_name(self.dtype)
 
+    @property
+    def description(self) -> str:
+        """What the page says about the model, e.g. "**facebook/sam2.1-hiera-tiny** on cpu (float32)"."""
+        return f"**{self.name}** on {device_label(self.predictor.device)} ({self.precision_name})"

@@ -79,10 +79,15 @@ class EngineCache:
     """The loaded model shared by all sessions; choosing another model replaces it.
     Thread-safe: concurrent requests load a model once."""
 
-    def __init__(self, settings: AppSettings) -> None:
+    def __init__(self, settings: AppSettings, loaded: Optional[Engine] = None) -> None:
+        """``loaded``: the configured model, already built (tests, benchmarks)."""
         self.settings = settings
-        self._loaded: Dict[str, Engine] = {}
+        self._loaded: Dict[str, Engine] = {} if loaded is None else {settings.model_id: loaded}
         self._lock = threading.Lock()
+
+    @property
+    def default_model_id(self) -> str:
+        return self.settings.model_id
 
     def get(self, model_id: Optional[str] = None) -> Union[Engine, ModelUnavailable]:
         key = model_id or self.settings.model_id

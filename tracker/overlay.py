@@ -1,23 +1,14 @@
 """Draws masks, clicks and boxes over a video frame."""
 
-from dataclasses import dataclass
 from typing import Dict, Iterable, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from .palette import NEGATIVE_POINT, POSITIVE_POINT, object_color
+from .prompts import Click
 
 MASK_OPACITY = 0.5
-
-
-@dataclass(frozen=True)
-class Click:
-    """A prompt point in video pixels; positive=True includes, False excludes."""
-
-    x: float
-    y: float
-    positive: bool
 
 
 def _marker_radius(frame: np.ndarray) -> int:

@@ -1,4 +1,9 @@
-"""One browser session: its video, objects, prompts and tracking state (no Gradio here)."""
+"""One browser session: its video, objects, model state, masks and files (no Gradio here).
+
+Each piece has one owner: the model state holds the prompts (and the model's memory), the
+mask store the masks shown, the roster the objects (also those not clicked yet), the view
+what the page shows, and the session's files what was written for it.
+"""
 
 import contextlib
 import secrets
@@ -12,13 +17,14 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from sam2.cpu_allocator import release_free_memory
 from sam2.frame_source import FrameSource
+from sam2.tensor_spill import TensorSpill
 from sam2.video_state import InferenceState
 
+from .errors import SessionClosed, UserError
 from .mask_store import MaskStore
-from .overlay import Click
+from .model_calls import StopSignal
+from .prompts import FramePrompts, frame_prompts, prompted_frames
 from .settings import Limits
-
-Box = Tuple[float, float, float, float]
 
 
 def new_work_dir() -> Path:
@@ -26,115 +32,160 @@ def new_work_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="sam2-session-"))
 
 
-def _remove_files(work_dir: Path, outputs: Dict[str, List[Path]]) -> None:
-    for folder in [work_dir, *(f for folders in outputs.values() for f in folders)]:
+def _remove_folders(folders: List[Path]) -> None:
+    for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-class SessionClosed(Exception):
-    """The session was closed (tab closed, idle too long, or replaced) before this request ran."""
+@dataclass(frozen=True)
+class VideoClip:
+    """What the user opened: its cleaned name and the facts shown about it."""
+
+    name: str
+    width: int
+    height: int
+    num_frames: int
+    fps: float
+    notices: Tuple[str, ...] = ()
+
+    @property
+    def size(self) -> Tuple[int, int]:
+        """(height, width)."""
+        return self.height, self.width
+
+    def check_frame(self, frame_idx) -> int:
+        """``frame_idx`` as an int within the video, or a UserError saying what is wrong."""
+        try:
+            frame_idx = int(frame_idx)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise UserError(f"{frame_idx!r} is not a frame number.") from error
+        if not 0 <= frame_idx < self.num_frames:
+            raise UserError(f"Frame {frame_idx} does not exist: the video has frames 0 to {self.num_frames - 1}.")
+        return frame_idx
 
 
 @dataclass
-class ObjectPrompts:
-    """Clicks and boxes of one object, per frame."""
+class ObjectRoster:
+    """The objects of the session in the order they were added, and the one clicks go to."""
 
-    obj_id: int
-    clicks: Dict[int, List[Click]] = field(default_factory=dict)
-    boxes: Dict[int, Box] = field(default_factory=dict)
+    ids: List[int] = field(default_factory=lambda: [1])
+    current: int = 1
 
-    def frames(self) -> List[int]:
-        return sorted(set(self.clicks) | set(self.boxes))
+    def add(self) -> int:
+        obj_id = max(self.ids) + 1
+        self.ids.append(obj_id)
+        self.current = obj_id
+        return obj_id
+
+    def remove(self, obj_id: int) -> None:
+        """Drop ``obj_id``; the last object is never dropped (it is emptied by the caller)."""
+        if len(self.ids) > 1:
+            self.ids.remove(obj_id)
+        if self.current not in self.ids:
+            self.current = self.ids[0]
+
+
+@dataclass
+class View:
+    """What the page shows: the frame in the viewer (clicks land there) and a half-drawn box."""
+
+    shown_frame: int = 0
+    # (frame, x, y) of a box's first corner until the second click.
+    pending_corner: Optional[Tuple[int, float, float]] = None
+
+
+class SessionFiles:
+    """The session's folder (its video, spilled memories, stream chunks) and the files handed
+    to the user, each in its own unguessable folder under ``output_root`` (the web server's
+    file cache), so a link to one file reveals no other. Newest ``KEPT`` versions per name."""
+
+    KEPT = 2
+
+    def __init__(self, work_dir: Path, output_root: Optional[Path] = None) -> None:
+        self.work_dir = work_dir
+        self.output_root = output_root if output_root is not None else work_dir / "outputs"
+        self.spill = TensorSpill(str(work_dir))
+        self.stop = StopSignal(work_dir / "stop-tracking")
+        self._versions: Dict[str, List[Path]] = {}
+        self._finalizer = weakref.finalize(self, _remove_folders, [work_dir])
+
+    def output_path(self, filename: str) -> Path:
+        folder = self.output_root / secrets.token_hex(16)
+        folder.mkdir(parents=True)
+        versions = self._versions.setdefault(filename, [])
+        versions.append(folder)
+        while len(versions) > self.KEPT:
+            shutil.rmtree(versions.pop(0), ignore_errors=True)
+        return folder / filename
+
+    def remove_all(self) -> None:
+        self.spill.close()
+        _remove_folders([self.work_dir, *(f for folders in self._versions.values() for f in folders)])
+        self._finalizer.detach()
 
 
 @dataclass
 class Session:
-    """Everything one user works on. ``state`` is the predictor's session state.
+    """Everything one user works on. Model calls return a new ``state``, which :meth:`adopt`
+    takes in; :meth:`close` frees the video, the model state and the files, at once or, while
+    a request still uses the session, when that request ends."""
 
-    Files handed to the user are made with :meth:`output_path`, each in its own unguessable
-    folder under ``output_root`` (the web server's file cache), so a link to one file reveals
-    no other. :meth:`close` frees the video, the model state and every file of the session,
-    at once or, while a request still uses the session, when that request ends.
-    """
-
-    #: Newest files of one name kept: the page may play one while offering the other for download.
-    OUTPUTS_KEPT = 2
-
-    video_name: str
+    video: VideoClip
+    frames: FrameSource  # the app's reader of the video, for drawing and exports
+    model_id: str
+    image_size: int  # the model's input resolution, the scale of the prompts in the state
     state: InferenceState
-    fps: float
+    files: SessionFiles
     limits: Limits = field(default_factory=Limits)
-    notices: List[str] = field(default_factory=list)
-    model_id: Optional[str] = None
-    objects: Dict[int, ObjectPrompts] = field(default_factory=dict)
-    current_obj_id: int = 1
-    pending_corner: Optional[Tuple[float, float]] = None
+    objects: ObjectRoster = field(default_factory=ObjectRoster)
+    masks: MaskStore = field(default_factory=MaskStore)
+    view: View = field(default_factory=View)
     # The earliest frame whose prompts changed since the last tracking run (None: up to date).
     dirty_from: Optional[int] = None
-    masks: MaskStore = field(default_factory=MaskStore)
-    stop_requested: threading.Event = field(default_factory=threading.Event)
-    work_dir: Path = field(default_factory=new_work_dir)
-    output_root: Optional[Path] = None
     closed: bool = field(default=False, init=False)
     _users: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    # File name -> the folders of its versions handed out, oldest first.
-    _outputs: Dict[str, List[Path]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.objects.setdefault(self.current_obj_id, ObjectPrompts(self.current_obj_id))
-        weakref.finalize(self, _remove_files, self.work_dir, self._outputs)
+        self.state.spill = self.files.spill
 
-    @property
-    def frames(self) -> FrameSource:
-        """The video's frames (the predictor state reads the same source)."""
-        return self.state.images
+    # ----------------------------------------------------------------- model state
+    def adopt(self, state: InferenceState) -> None:
+        """Take the state a model call returned; delete spilled memories no longer used."""
+        self.state = state
+        self.files.spill.keep_only(state.spilled_keys())
 
-    @property
-    def num_frames(self) -> int:
-        return self.state.num_frames
+    def prompts(self, obj_id: int, frame_idx: int) -> FramePrompts:
+        return frame_prompts(self.state, obj_id, frame_idx, self.image_size)
 
-    @property
-    def size(self) -> Tuple[int, int]:
-        """(height, width) of the video."""
-        return self.state.video_height, self.state.video_width
-
-    @property
-    def current(self) -> ObjectPrompts:
-        return self.objects[self.current_obj_id]
+    def prompted_frames(self) -> List[int]:
+        return prompted_frames(self.state)
 
     def mark_dirty(self, frame_idx: int) -> None:
         self.dirty_from = frame_idx if self.dirty_from is None else min(self.dirty_from, frame_idx)
 
-    def prompted_frames(self) -> List[int]:
-        return sorted({f for obj in self.objects.values() for f in obj.frames()})
-
     def tracked_frames(self) -> List[int]:
-        """Frames that tracking has reached for every object in the predictor."""
-        if not self.state.objects:
-            return []
-        reached = [set(obj.frames_tracked) | set(obj.cond_outputs) for obj in self.state.objects]
-        return sorted(set.intersection(*reached) & set(self.masks.frames_with(self.state.obj_ids)))
+        """Frames that have a mask of every object in the model."""
+        return self.masks.frames_with(self.state.obj_ids)
 
     def backward_start(self) -> Optional[int]:
         """Where a backward pass must begin so that every object is tracked back to frame 0: the
         latest first prompt (the predictor tracks backward only from a frame after 0), or None
         when all objects already reach frame 0."""
-        reached = {obj.obj_id: set(obj.frames_tracked) | set(obj.cond_outputs) for obj in self.state.objects}
-        firsts = [min(obj.frames()) for obj in self.objects.values() if obj.frames() and 0 not in reached.get(obj.obj_id, ())]
+        firsts = []
+        for obj in self.state.objects:
+            reached = set(obj.frames_tracked) | set(obj.cond_outputs)
+            frames = prompted_frames(self.state, obj.obj_id)
+            if frames and 0 not in reached:
+                firsts.append(frames[0])
         return max(firsts) if firsts and max(firsts) > 0 else None
 
-    def output_path(self, filename: str) -> Path:
-        """Where to write a file for the user: a new unguessable folder. Older versions of the
-        file beyond ``OUTPUTS_KEPT`` are deleted, and all of them on close."""
-        root = self.output_root if self.output_root is not None else self.work_dir / "outputs"
-        folder = root / secrets.token_hex(16)
-        folder.mkdir(parents=True)
-        versions = self._outputs.setdefault(filename, [])
-        versions.append(folder)
-        while len(versions) > self.OUTPUTS_KEPT:
-            shutil.rmtree(versions.pop(0), ignore_errors=True)
-        return folder / filename
+    # ------------------------------------------------------------------- lifetime
+    @property
+    def busy(self) -> bool:
+        """Whether a request is using the session."""
+        with self._lock:
+            return self._users > 0
 
     @contextlib.contextmanager
     def in_use(self) -> Iterator["Session"]:
@@ -153,13 +204,13 @@ class Session:
                 self._release()
 
     def close(self) -> None:
-        """Stop any tracking and free the video, the predictor state and the session's files
+        """Stop any tracking and free the video, the model state and the session's files
         (deferred until the requests using the session end). Safe to call more than once."""
         with self._lock:
             if self.closed:
                 return
             self.closed = True
-            self.stop_requested.set()
+            self.files.stop.request()
             release = self._users == 0
         if release:
             self._release()
@@ -169,7 +220,5 @@ class Session:
         self.state.objects.clear()
         self.state.cached_features.clear()
         self.masks.clear()
-        if self.state.spill is not None:
-            self.state.spill.close()
-        _remove_files(self.work_dir, self._outputs)
+        self.files.remove_all()
         release_free_memory()

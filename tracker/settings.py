@@ -38,6 +38,15 @@ class Limits:
         return self.max_upload_mb * 2**20
 
 
+def best_device() -> str:
+    """CUDA when there is a GPU, then Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -77,7 +86,7 @@ class AppSettings:
     @classmethod
     def from_sources(cls, argv: Optional[Sequence[str]] = None, environ=None) -> "AppSettings":
         env = os.environ if environ is None else environ
-        device = env.get("SAM2_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = env.get("SAM2_DEVICE") or best_device()
         parser = argparse.ArgumentParser(description="SAM 2 video tracking demo")
         parser.add_argument("--model", default=env.get("SAM2_MODEL"), help="hub id, e.g. facebook/sam2.1-hiera-tiny")
         parser.add_argument("--checkpoint", default=env.get("SAM2_CHECKPOINT"), help="local .pt checkpoint")

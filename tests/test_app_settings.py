@@ -1,0 +1,123 @@
+"""App settings (environment and flags), the device and precision choice, and finding the weights."""
+
+import pytest
+import torch
+
+from conftest import model_calls_for, synthetic_frames
+from tracker import handlers
+from tracker.engine import Engine
+from tracker.video_io import write_mp4
+
+
+@pytest.fixture()
+def video(tmp_path):
+    return str(write_mp4(tmp_path / "square.mp4", synthetic_frames(8), fps=10))
+
+
+def test_the_device_is_cuda_then_mps_then_cpu(monkeypatch):
+    from tracker import settings
+
+    available = {"cuda": False, "mps": False}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available["cuda"])
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: available["mps"])
+    assert settings.best_device() == "cpu"
+    available["mps"] = True
+    assert settings.best_device() == "mps"
+    assert settings.AppSettings.from_sources([], {}).model_id == "facebook/sam2.1-hiera-tiny"
+    available["cuda"] = True
+    assert settings.best_device() == "cuda"
+    assert settings.AppSettings.from_sources([], {}).model_id == "facebook/sam2.1-hiera-base-plus"
+
+
+def test_the_page_names_device_and_precision(tiny_engine, monkeypatch):
+    from tracker import engine as engine_module
+
+    assert tiny_engine.description.startswith("**test_tiny** on cpu (")
+    assert engine_module.device_label(torch.device("mps")) == "mps"
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA L4")
+    assert engine_module.device_label(torch.device("cuda", 0)) == "cuda (NVIDIA L4)"
+
+
+def test_settings_from_environment_and_flags():
+    from tracker.settings import AppSettings
+
+    settings = AppSettings.from_sources([], {"SAM2_DEVICE": "cpu"})
+    assert (settings.model_id, settings.host, settings.port) == ("facebook/sam2.1-hiera-tiny", "127.0.0.1", 7860)
+    gpu = AppSettings.from_sources(["--port", "9000"], {"SAM2_DEVICE": "cuda", "GRADIO_SERVER_NAME": "0.0.0.0"})
+    assert (gpu.model_id, gpu.host, gpu.port) == ("facebook/sam2.1-hiera-base-plus", "0.0.0.0", 9000)
+    local = AppSettings.from_sources([], {"SAM2_CHECKPOINT": "w.pt", "SAM2_CONFIG": "sam2.1_hiera_t", "SAM2_DEVICE": "cpu"})
+    assert (local.checkpoint, local.config) == ("w.pt", "sam2.1_hiera_t")
+    with pytest.raises(SystemExit):
+        AppSettings.from_sources([], {"SAM2_CHECKPOINT": "w.pt", "SAM2_DEVICE": "cpu"})
+
+
+def test_limits_from_environment_and_flags():
+    from tracker.settings import AppSettings, Limits
+
+    assert AppSettings.from_sources([], {"SAM2_DEVICE": "cpu"}).limits == Limits()
+    env = {"SAM2_DEVICE": "cpu", "SAM2_MAX_FRAMES": "50", "SAM2_MAX_JOBS": "2", "SAM2_SESSION_TTL": "60"}
+    limits = AppSettings.from_sources(["--max-jobs", "3", "--queue-size", "4", "--max-upload-mb", "5"], env).limits
+    assert (limits.max_frames, limits.max_jobs, limits.queue_size, limits.session_ttl) == (50, 3, 4, 60)
+    assert limits.max_upload_bytes == 5 * 2**20
+    for bad in ({"SAM2_MAX_POINTS": "0"}, {"SAM2_MAX_SIDE": "big"}):
+        with pytest.raises(SystemExit):
+            AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", **bad})
+
+
+def test_image_size_setting_from_environment_and_flag():
+    from tracker.settings import AppSettings
+
+    assert AppSettings.from_sources([], {"SAM2_DEVICE": "cpu"}).image_size is None
+    assert AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", "SAM2_IMAGE_SIZE": "512"}).image_size == 512
+    env = {"SAM2_DEVICE": "cpu", "SAM2_IMAGE_SIZE": "512"}
+    assert AppSettings.from_sources(["--image-size", "768"], env).image_size == 768
+    for bad in ("500", "0", "small"):
+        with pytest.raises(SystemExit):
+            AppSettings.from_sources(["--image-size", bad], {"SAM2_DEVICE": "cpu"})
+
+
+def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
+    from sam2.random_weights import save_random_checkpoint
+    from tracker import model_loading
+    from tracker.settings import AppSettings
+
+    checkpoint = tmp_path / "w.pt"
+    save_random_checkpoint("sam2.1_hiera_t", str(checkpoint))
+    env = {"SAM2_DEVICE": "cpu", "SAM2_CHECKPOINT": str(checkpoint), "SAM2_CONFIG": "sam2.1_hiera_t"}
+    engine = model_loading.load_engine(AppSettings.from_sources(["--image-size", "256"], env))
+    assert engine.name == "w.pt (sam2.1_hiera_t) at 256 px" and engine.predictor.image_size == 256
+    calls = model_calls_for(engine)
+    session = handlers.open_video(calls, video)
+    handlers.click(calls, session, 20, 20, handlers.INCLUDE)
+    assert session.state.cached_features[0].vision.shape[-2:] == (16, 16)  # stride 16 at 256 px
+    list(handlers.track(calls, session))
+    assert [session.masks.unpacked(i)[1].shape for i in range(8)] == [(48, 64)] * 8
+    session.close()
+
+
+def test_missing_weights_say_what_to_do(monkeypatch, tmp_path):
+    from tracker import model_loading
+    from tracker.settings import AppSettings
+
+    def offline(model_id, filename):
+        raise OSError("no network")
+
+    monkeypatch.setattr(model_loading, "_download", offline)
+    settings = AppSettings.from_sources(["--checkpoints-dir", str(tmp_path)], {"SAM2_DEVICE": "cpu"})
+    result = model_loading.load_engine(settings)
+    assert isinstance(result, model_loading.ModelUnavailable)
+    assert "sam2.1_hiera_tiny.pt" in result.message and str(tmp_path) in result.message
+    assert "SAM2_CHECKPOINT" in result.message
+
+
+def test_weights_in_checkpoints_folder_are_used_before_downloading(monkeypatch, tmp_path):
+    from sam2.random_weights import save_random_checkpoint
+    from tracker import model_loading
+    from tracker.settings import AppSettings
+
+    save_random_checkpoint("sam2.1_hiera_t", str(tmp_path / "sam2.1_hiera_tiny.pt"))
+    monkeypatch.setattr(model_loading, "_download", lambda *a: pytest.fail("should not download"))
+    settings = AppSettings.from_sources(["--checkpoints-dir", str(tmp_path)], {"SAM2_DEVICE": "cpu"})
+    engine = model_loading.load_engine(settings)
+    assert isinstance(engine, Engine) and engine.name == "facebook/sam2.1-hiera-tiny"
+    assert engine.predictor.add_all_frames_to_correct_as_cond

@@ -1,0 +1,31 @@
+"""The app put together: the shared models, the open sessions, the page and its events."""
+
+from pathlib import Path
+
+import gradio as gr
+
+from .events import CAN_STREAM_VIDEO, PageEvents, wire
+from .model_calls import ModelCalls
+from .model_loading import EngineCache, ModelUnavailable, model_choices
+from .page import build_page
+from .sessions import SessionStore
+from .settings import AppSettings
+
+EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets").glob("*.mp4"))
+
+
+def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
+    """The whole page. The configured model is loaded here, before the app serves (and, on
+    ZeroGPU, before any worker is forked: each worker starts with it)."""
+    limits = settings.limits
+    models = model_choices(settings)
+    loaded = engines.get()
+    model_note = loaded.message if isinstance(loaded, ModelUnavailable) else f"Model: {loaded.description}."
+    sessions = SessionStore(ttl=limits.session_ttl)
+    events = PageEvents(ModelCalls(engines), sessions, limits, models)
+    # Gradio deletes uploads older than a session may idle; a session keeps its own link to its video.
+    with gr.Blocks(title="SAM 2 video tracker", delete_cache=(min(limits.session_ttl, 600), limits.session_ttl)) as demo:
+        page = build_page(model_note, models, settings.model_id, EXAMPLES, CAN_STREAM_VIDEO)
+        wire(page, events, Path(demo.GRADIO_CACHE))
+        demo.unload(events.unload)
+    return demo
