@@ -8,13 +8,16 @@ between them, peak resident memory, and the median seconds per frame early and l
 """
 
 import argparse
-import resource
+import math
 import statistics
 import time
+from dataclasses import dataclass
+from typing import Callable, ContextManager, Dict, List, Optional
 
 import torch
 
 from bench.media import long_video, random_checkpoint
+from bench.speed_worker import peak_memory_mb, synchronize
 from sam2.build_sam import build_sam2_video_predictor
 from sam2.precision import autocast_context, fastest_safe_dtype
 
@@ -28,8 +31,64 @@ def resident_mb() -> float:
     raise RuntimeError("VmRSS not found")
 
 
-def peak_resident_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def device_memory_mb(device) -> float:
+    """MiB in use on ``device``: allocated GPU memory on CUDA, this process's resident set elsewhere."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.memory_allocated(device) / 2**20
+    return resident_mb()
+
+
+@dataclass
+class LongVideoRun:
+    """One object tracked through a whole video: timings and memory in use along the way."""
+
+    num_frames: int
+    width: int
+    height: int
+    init_seconds: float
+    frame_seconds: List[float]  # per yielded frame, frame 0 included
+    memory_mb: Dict[int, float]  # frame index -> device_memory_mb after that frame
+
+    @property
+    def last(self) -> int:
+        return self.num_frames - 1
+
+    def growth_kib_per_frame(self, start: int) -> float:
+        """KiB added per frame from frame ``start`` to the last one (NaN if ``start`` was not sampled)."""
+        if start not in self.memory_mb:
+            return float("nan")
+        return (self.memory_mb[self.last] - self.memory_mb[start]) * 1024 / max(self.last - start, 1)
+
+
+def track_long_video(
+    predictor, video: str, autocast: ContextManager, sample_every: int = 50,
+    on_sample: Optional[Callable[[int, "LongVideoRun"], None]] = None,
+) -> LongVideoRun:
+    """Track one object, clicked at the centre of frame 0, through ``video`` under ``autocast``.
+
+    Memory in use on the predictor's device is sampled after frame 0, every ``sample_every``
+    frames and after the last frame; ``on_sample(frame_idx, run)`` is called after each sample.
+    """
+    device = predictor.device
+    with autocast:
+        start = time.perf_counter()
+        state = predictor.init_state(video_path=video)
+        run = LongVideoRun(
+            state["num_frames"], state["video_width"], state["video_height"], time.perf_counter() - start, [], {}
+        )
+        predictor.add_new_points_or_box(state, 0, 1, points=[[run.width / 2, run.height / 2]], labels=[1])
+        tick = time.perf_counter()
+        for frame_idx, _, _ in predictor.propagate_in_video(state):
+            synchronize(device)
+            now = time.perf_counter()
+            run.frame_seconds.append(now - tick)
+            tick = now
+            if frame_idx % sample_every == 0 or frame_idx == run.last:
+                run.memory_mb[frame_idx] = device_memory_mb(device)
+                if on_sample is not None:
+                    on_sample(frame_idx, run)
+    return run
 
 
 def main() -> None:
@@ -54,39 +113,26 @@ def main() -> None:
     predictor = build_sam2_video_predictor(args.config, checkpoint, device="cpu", hydra_overrides_extra=overrides)
     dtype = {"auto": fastest_safe_dtype("cpu"), "bf16": torch.bfloat16, "fp32": None}[args.precision]
     precision = "bf16" if dtype == torch.bfloat16 else "fp32"
-    autocast = autocast_context("cpu", dtype)
     baseline = resident_mb()
-    with autocast:
-        start = time.perf_counter()
-        state = predictor.init_state(video_path=video)
-        init_seconds = time.perf_counter() - start
-        height, width = state["video_height"], state["video_width"]
-        predictor.add_new_points_or_box(state, 0, 1, points=[[width / 2, height / 2]], labels=[1])
-        seconds, memory = [], {}
-        tick = time.perf_counter()
-        for frame_idx, _, _ in predictor.propagate_in_video(state):
-            now = time.perf_counter()
-            seconds.append(now - tick)
-            tick = now
-            if frame_idx in (100, state["num_frames"] - 1):
-                memory[frame_idx] = resident_mb()
-            if frame_idx % 50 == 0:
-                print(f"frame {frame_idx}/{state['num_frames']}: {seconds[-1]:.2f} s, {resident_mb():.0f} MiB", flush=True)
 
-    last = state["num_frames"] - 1
-    early, late = seconds[20:40], seconds[-20:]
-    growth_kb = (memory[last] - memory[100]) * 1024 / max(last - 100, 1) if 100 in memory else float("nan")
+    def progress(frame_idx: int, run: LongVideoRun) -> None:
+        if frame_idx % 50 == 0:
+            print(f"frame {frame_idx}/{run.num_frames}: {run.frame_seconds[-1]:.2f} s, "
+                  f"{run.memory_mb[frame_idx]:.0f} MiB", flush=True)
+
+    run = track_long_video(predictor, video, autocast_context("cpu", dtype), on_sample=progress)
+    early, late = run.frame_seconds[20:40], run.frame_seconds[-20:]
     print()
     print(
-        f"video: {video} ({state['num_frames']} frames, {width}x{height}); model {args.config} "
+        f"video: {video} ({run.num_frames} frames, {run.width}x{run.height}); model {args.config} "
         f"at {predictor.image_size} px, {precision}"
     )
-    print(f"init_state:                  {init_seconds:.2f} s")
+    print(f"init_state:                  {run.init_seconds:.2f} s")
     print(f"resident before init_state:  {baseline:.0f} MiB")
-    print(f"resident at frame 100:       {memory.get(100, float('nan')):.0f} MiB")
-    print(f"resident at the end:         {memory[last]:.0f} MiB")
-    print(f"growth per frame (100..end): {growth_kb:.1f} KiB")
-    print(f"peak resident:               {peak_resident_mb():.0f} MiB")
+    print(f"resident at frame 100:       {run.memory_mb.get(100, math.nan):.0f} MiB")
+    print(f"resident at the end:         {run.memory_mb[run.last]:.0f} MiB")
+    print(f"growth per frame (100..end): {run.growth_kib_per_frame(100):.1f} KiB")
+    print(f"peak resident:               {peak_memory_mb(predictor.device):.0f} MiB")
     print(f"median s/frame, frames 20-40: {statistics.median(early):.3f}")
     print(f"median s/frame, last 20:      {statistics.median(late):.3f}")
     print(f"late / early:                 {statistics.median(late) / statistics.median(early):.3f}")

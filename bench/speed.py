@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -52,6 +52,8 @@ class RunResult:
     masks: np.ndarray  # (frames, objects, H, W) bool
     dense_flops: Optional[float] = None
     attention_flops: Optional[float] = None
+    peak_memory_mb: Optional[float] = None  # of the timed session (see speed_worker.peak_memory_mb)
+    warmup_seconds: Optional[float] = None  # the warm-up session, compilation included
 
     @property
     def flops(self) -> Optional[float]:
@@ -110,7 +112,12 @@ def extract_frames(video: Path, count: int) -> Path:
     return target
 
 
-def run_worker(run: Run, frames: Path, checkpoint: Path, reference_path: Optional[str], count_flops: bool) -> RunResult:
+def run_worker(
+    run: Run, frames: Path, checkpoint: Path, reference_path: Optional[str], count_flops: bool,
+    config: str = REFERENCE_CONFIG, options: Sequence[str] = (),
+) -> RunResult:
+    """One ``speed_worker`` run in a subprocess; ``options`` are further worker arguments
+    (``--device``, ``--vos-optimized``, ...)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = reference_path if run.impl == "reference" else str(REPO)
     env["TQDM_DISABLE"] = "1"  # the reference draws progress bars
@@ -118,8 +125,8 @@ def run_worker(run: Run, frames: Path, checkpoint: Path, reference_path: Optiona
         out = Path(scratch) / "result.npz"
         command = [
             sys.executable, str(WORKER), "--frames", str(frames), "--checkpoint", str(checkpoint),
-            "--config", REFERENCE_CONFIG, "--objects", str(run.objects), "--precision", run.precision,
-            "--out", str(out),
+            "--config", config, "--objects", str(run.objects), "--precision", run.precision,
+            "--out", str(out), *options,
         ]
         if run.impl == "reference":
             command.append("--reference")
@@ -130,7 +137,10 @@ def run_worker(run: Run, frames: Path, checkpoint: Path, reference_path: Optiona
         data = np.load(out)
         shape = tuple(data["mask_shape"])
         masks = np.unpackbits(data["masks"], axis=-1, count=shape[-1]).astype(bool).reshape(shape)
-        result = RunResult(float(np.mean(data["frame_seconds"])), masks)
+        result = RunResult(
+            float(np.mean(data["frame_seconds"])), masks, peak_memory_mb=float(data["peak_memory_mb"]),
+            warmup_seconds=float(data["warmup_seconds"]),
+        )
         if count_flops:
             result.dense_flops = float(data["dense_flops_per_frame"])
             result.attention_flops = float(data["attention_flops_per_frame"])

@@ -4,17 +4,23 @@ Run by ``bench/speed.py`` in a subprocess, never imported by it: both packages a
 ``sam2``. Only the official public API is used, so the same code drives both.
 
     PYTHONPATH=... python bench/speed_worker.py --frames DIR --checkpoint W.pt --objects 2 \
-        --precision bf16 --out result.npz [--count-flops] [--reference]
+        --precision bf16 --out result.npz [--count-flops] [--reference] \
+        [--device cuda] [--vos-optimized] [--warmup-frames N] [--image-size S]
 
-The run: a short warm-up session; then a new session (init_state on a folder of JPEG frames),
-one click per object on frame 0 and a timed propagation over every frame. Writes seconds per tracked frame, the masks (bit-packed) and, with --count-flops, the
-FLOPs of one more propagation: ``torch.utils.flop_counter`` plus every
-``scaled_dot_product_attention`` call, which that counter does not see on CPU.
+The run: a short warm-up session (``--warmup-frames`` tracked frames; it also absorbs the
+compilation of ``--vos-optimized``, the official builder flag); then a new session (init_state on
+a folder of JPEG frames), one click per object on frame 0 and a timed propagation over every
+frame. Writes seconds per tracked frame, the warm-up seconds, the peak memory of the timed
+session (allocated GPU memory on CUDA; the process's peak resident set on CPU), the masks
+(bit-packed) and, with --count-flops, the FLOPs of one more propagation:
+``torch.utils.flop_counter`` plus every ``scaled_dot_product_attention`` call, which that
+counter does not see on CPU.
 """
 
 import argparse
 import collections
 import contextlib
+import resource
 import sys
 import time
 from pathlib import Path
@@ -85,6 +91,25 @@ def flop_counter() -> FlopCounterMode:
     return FlopCounterMode(display=False, custom_mapping=custom)
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work (no-op elsewhere), so that a clock reading covers it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak for :func:`peak_memory_mb` on CUDA (the CPU's peak resident set cannot be reset)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """MiB: peak allocated GPU memory since the last reset on CUDA, else the process's peak resident set."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def prompt(predictor, state, num_objects: int) -> None:
     width, height = state["video_width"], state["video_height"]
     for obj_id, (fx, fy) in enumerate(CLICKS[:num_objects], start=1):
@@ -102,27 +127,36 @@ def propagate(predictor, state, max_frames=None):
         last = now
 
 
-def measure(predictor, frames: str, objects: int, count_flops: bool) -> Tuple[Dict[str, np.ndarray], Optional[AttentionFlops]]:
-    """One measurement, under the caller's inference mode and autocast: a warm-up session, a
-    timed session (seconds per tracked frame, masks) and, with ``count_flops``, one more that
-    counts FLOPs per tracked frame. Returns the result arrays and, when FLOPs were counted,
-    the attention tally (with its calls by shape)."""
+def measure(
+    predictor, frames: str, objects: int, count_flops: bool, warmup_frames: int = WARMUP_FRAMES
+) -> Tuple[Dict[str, np.ndarray], Optional[AttentionFlops]]:
+    """One measurement, under the caller's inference mode and autocast: a warm-up session of
+    ``warmup_frames`` tracked frames, a timed session (seconds per tracked frame, peak memory,
+    masks) and, with ``count_flops``, one more that counts FLOPs per tracked frame. Returns the
+    result arrays and, when FLOPs were counted, the attention tally (with its calls by shape)."""
+    device = predictor.device
     result = {}
     # Every run gets a new session, so no run reuses image features another one cached.
+    started = time.perf_counter()
     warmup = predictor.init_state(frames)
     prompt(predictor, warmup, objects)
-    for _ in propagate(predictor, warmup, WARMUP_FRAMES):
+    for _ in propagate(predictor, warmup, warmup_frames):
         pass
     del warmup
+    synchronize(device)
+    result["warmup_seconds"] = time.perf_counter() - started
+    reset_peak_memory(device)
     started = time.perf_counter()
     state = predictor.init_state(frames)
     result["init_seconds"] = time.perf_counter() - started
     prompt(predictor, state, objects)
+    synchronize(device)
     frame_seconds, masks = [], []
     for frame_idx, seconds, frame_masks in propagate(predictor, state):
         if frame_idx > 0:  # frame 0 holds the clicks: returned, not tracked
             frame_seconds.append(seconds)
         masks.append(frame_masks)
+    result["peak_memory_mb"] = peak_memory_mb(device)
     result["frame_seconds"] = np.array(frame_seconds)
     result["masks"] = np.packbits(np.stack(masks), axis=-1)
     result["mask_shape"] = np.array(np.stack(masks).shape)
@@ -147,20 +181,29 @@ def main() -> None:
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="bf16")
     parser.add_argument("--reference", action="store_true", help="the package is Meta's")
     parser.add_argument("--count-flops", action="store_true")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    parser.add_argument("--vos-optimized", action="store_true", help="build with the official vos_optimized flag")
+    parser.add_argument("--warmup-frames", type=int, default=WARMUP_FRAMES, help="tracked frames of the warm-up session")
+    parser.add_argument("--image-size", type=int, help="model input size (default: the config's)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
     from sam2.build_sam import build_sam2_video_predictor
 
-    predictor = build_sam2_video_predictor(args.config, args.checkpoint, device="cpu")
+    overrides = [f"++model.image_size={args.image_size}"] if args.image_size else []
+    predictor = build_sam2_video_predictor(
+        args.config, args.checkpoint, device=args.device, hydra_overrides_extra=overrides,
+        vos_optimized=args.vos_optimized,
+    )
     predictor.fill_hole_area = 0  # the reference cannot fill holes on CPU; same work on both sides
     if args.reference and args.precision == "fp32":
         cast_memory_to_fp32(predictor)
     autocast = (
-        torch.autocast("cpu", dtype=torch.bfloat16) if args.precision == "bf16" else contextlib.nullcontext()
+        torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16)
+        if args.precision == "bf16" else contextlib.nullcontext()
     )
     with torch.inference_mode(), autocast:
-        result, _ = measure(predictor, args.frames, args.objects, args.count_flops)
+        result, _ = measure(predictor, args.frames, args.objects, args.count_flops, args.warmup_frames)
     np.savez(args.out, **result)
 
 

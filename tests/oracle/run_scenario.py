@@ -21,6 +21,7 @@ Output: an ``.npz`` with, for step ``i`` (zero-padded to 3 digits), ``stepNNN_la
 ``stepNNN_masks`` (or ``stepNNN_mask_logits`` for ``return_logits=True``) /
 ``stepNNN_ious`` / ``stepNNN_low_res`` (image predictor), plus
 ``meta_*`` entries (``meta_package_dir`` says which ``sam2`` was imported). Scenarios are data (tables of operations) interpreted below.
+``--device cuda`` runs both packages on a GPU (in strict fp32: TF32 is turned off).
 """
 
 from __future__ import annotations
@@ -226,7 +227,7 @@ def _run_video(args, scenario: VideoScenario, overrides: list, rec: Recorder) ->
     from sam2.build_sam import build_sam2_video_predictor
 
     predictor = build_sam2_video_predictor(
-        args.config, args.checkpoint, device="cpu", hydra_overrides_extra=overrides
+        args.config, args.checkpoint, device=args.device, hydra_overrides_extra=overrides
     )
     predictor.fill_hole_area = 0
     if args.impl == "reference":
@@ -300,7 +301,7 @@ def _run_image(args, overrides: list, rec: Recorder) -> dict:
     from sam2.build_sam import build_sam2
     from sam2.sam2_image_predictor import SAM2ImagePredictor
 
-    model = build_sam2(args.config, args.checkpoint, device="cpu", hydra_overrides_extra=overrides)
+    model = build_sam2(args.config, args.checkpoint, device=args.device, hydra_overrides_extra=overrides)
     predictor = SAM2ImagePredictor(model)
     if args.impl == "reference" and args.image_size:
         _rescale_image_predictor_feats(predictor, args.image_size)
@@ -390,10 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", required=True, help="folder of 00000.jpg, 00001.jpg, ...")
     parser.add_argument("--out", required=True)
     parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--device", default="cpu", help="torch device both packages run on (cpu, cuda)")
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)
     torch.set_num_threads(2)
+    # Strict fp32 on GPUs: cuDNN would otherwise run convolutions in TF32 (10-bit mantissa).
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     overrides = [] if args.image_size is None else [f"++model.image_size={args.image_size}"]
 
     import sam2  # whichever package PYTHONPATH selected; recorded so tests can check it
@@ -411,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         impl=args.impl,
         scenario=args.scenario,
         config=args.config,
+        device=args.device,
         total_seconds=total,
         package_dir=str(Path(sam2.__file__).resolve().parent),
         **meta,
