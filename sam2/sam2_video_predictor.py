@@ -18,6 +18,14 @@ from .video_state import InferenceState, ObjectState
 PREVIOUS_MASK_CLAMP = 32.0
 
 
+def _own_row(batch: Optional[torch.Tensor], row: int) -> Optional[torch.Tensor]:
+    """Row ``row`` of a batch as (1, ...) with storage of its own: a view would keep (and
+    spill, and pickle) the whole batch's."""
+    if batch is None:
+        return None
+    return batch if batch.shape[0] == 1 else batch[row : row + 1].clone()
+
+
 class UnknownObjectError(ValueError, RuntimeError):
     """An object id that the session does not know."""
 
@@ -255,10 +263,10 @@ class SAM2VideoPredictor(SAM2Base):
         stored_masks = masks.to(state.storage_device)
         outputs = [
             FrameOutput(
-                pred_masks=stored_masks[row : row + 1],
-                obj_ptr=step.obj_ptr[row : row + 1],
-                object_score_logits=step.object_score_logits[row : row + 1],
-                maskmem_features=None if memory is None else memory[row : row + 1],
+                pred_masks=_own_row(stored_masks, row),
+                obj_ptr=_own_row(step.obj_ptr, row),
+                object_score_logits=_own_row(step.object_score_logits, row),
+                maskmem_features=_own_row(memory, row),
             )
             for row in range(masks.shape[0])
         ]

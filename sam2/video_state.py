@@ -108,6 +108,20 @@ class InferenceState:
             obj.to(device, storage_device)
         return self
 
+    def spill_outputs(self) -> None:
+        """Move the large tensors of every output to the spill folder (a state at rest between
+        processes then carries only prompts, pointers and file names)."""
+        for obj in self.objects:
+            for output in obj.outputs():
+                output.spill(self.spill_store())
+
+    def restore_prompted_outputs(self) -> None:
+        """Bring the outputs of prompted frames back into memory: every tracked frame reads them."""
+        for obj in self.objects:
+            for container in (obj.cond_outputs, obj.temp_cond_outputs, obj.temp_non_cond_outputs):
+                for output in container.values():
+                    output.restore()
+
     def spilled_keys(self) -> Set[str]:
         """The spill files that the session's outputs refer to."""
         return {output.spill_key for obj in self.objects for output in obj.outputs() if output.spill_key is not None}

@@ -33,7 +33,7 @@ class GpuBudget:
     track_overhead_seconds: float = 10.0
     track_seconds_per_frame: float = 0.05
     track_seconds_per_frame_and_object: float = 0.1
-    max_call_seconds: int = 120
+    max_call_seconds: int = 60
 
     def track_seconds(self, frames: int, objects: int) -> int:
         per_frame = self.track_seconds_per_frame + self.track_seconds_per_frame_and_object * max(objects, 1)
@@ -138,8 +138,23 @@ class ModelCalls:
         """How many frames one track call may cover (None: all, when calls run in-process)."""
         return self.budget.frames_per_track_call(objects) if self.crosses_processes else None
 
+    def _wake(self, engine: Engine, state: InferenceState) -> InferenceState:
+        """The state ready for the model: on its device, prompted frames' outputs in memory."""
+        state.to(engine.predictor.device)
+        if self.crosses_processes:
+            state.restore_prompted_outputs()
+        return state
+
     def _rest(self, engine: Engine, state: InferenceState) -> InferenceState:
-        return state.to("cpu" if self.crosses_processes else engine.predictor.device)
+        """The state as it waits for the next call: when calls run in another process, on the
+        CPU with every output's large tensors (memories, low-resolution logits) in the spill
+        folder, which the app and the workers share; then only prompts, object pointers and
+        file names cross."""
+        if not self.crosses_processes:
+            return state
+        state.to("cpu")
+        state.spill_outputs()
+        return state
 
     # ------------------------------------------------------------------ GPU calls
     def _open_video(self, model_id: str, frames: FrameSource) -> InferenceState:
@@ -152,7 +167,7 @@ class ModelCalls:
     def _edit_prompts(self, model_id: str, state: InferenceState, edit: PromptEdit) -> PromptResult:
         engine = self.engine(model_id)
         predictor = engine.predictor
-        state.to(predictor.device)
+        self._wake(engine, state)
         masks, removed = {}, False
         with engine.compute():
             if edit.clicks or edit.box is not None:
@@ -176,7 +191,7 @@ class ModelCalls:
     def _track(self, model_id: str, state: InferenceState, run: TrackRun, stop: StopSignal) -> Iterator[TrackEvent]:
         """Each tracked frame's masks as it is done, then the state (also after a stop)."""
         engine = self.engine(model_id)
-        state.to(engine.predictor.device)
+        self._wake(engine, state)
         frames = engine.predictor.propagate_in_video(
             state, start_frame_idx=run.start, max_frame_num_to_track=run.count - 1, reverse=run.reverse)
         try:

@@ -46,7 +46,7 @@ class Crossing:
     function: str
     duration: float
     argument_bytes: int = 0
-    argument_seconds: float = 0.0  # pickling in the app + unpickling in the worker
+    argument_seconds: float = 0.0  # pickling in the app + unpickling in the worker (not the fork)
     result_bytes: List[int] = field(default_factory=list)
     result_seconds: List[float] = field(default_factory=list)  # pickling in the worker + unpickling here
 
@@ -124,13 +124,14 @@ def _start(task: Callable, crossing: Crossing, args, kwargs):
     start = time.perf_counter()
     data = pickle.dumps((args, kwargs))  # raises here when an argument cannot cross
     crossing.argument_bytes = len(data)
+    pickling = time.perf_counter() - start
     here, there = _FORK.Pipe()
     stop = _FORK.Event()
     process = _FORK.Process(target=_worker, args=(task, there, stop), daemon=True)
     process.start()
     there.close()
     here.send_bytes(data)
-    crossing.argument_seconds = time.perf_counter() - start + here.recv()
+    crossing.argument_seconds = pickling + here.recv()
     return process, here, stop
 
 
@@ -141,6 +142,8 @@ def _receive(connection, crossing: Crossing):
         raise gr.Error("GPU task aborted", title="ZeroGPU worker error") from None
     start = time.perf_counter()
     value = pickle.loads(data)
+    if isinstance(value, str) and value == _END:
+        return value
     crossing.result_bytes.append(len(data))
     crossing.result_seconds.append(worker_seconds + time.perf_counter() - start)
     if isinstance(value, _Failed):

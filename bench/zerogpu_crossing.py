@@ -1,0 +1,95 @@
+"""What crosses the process boundary on ZeroGPU, per click and per tracked frame.
+
+    python -m bench.zerogpu_crossing                  # hiera-t 2.1 random weights, dog.mp4 (720p), 2 objects
+    python -m bench.zerogpu_crossing --frames 20 --video my.mp4
+
+Runs the app's handlers with every model call under the strict ZeroGPU stand-in
+(tests/zerogpu_standin: a process forked per call, arguments and results pickled both ways)
+and prints, per call, the bytes pickled in each direction and the seconds spent pickling and
+unpickling them (not the fork, nor the model's own time). Tracking runs on one CPU thread in
+the forked workers, as it would on ZeroGPU where the GPU does the work.
+"""
+
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+from pathlib import Path
+
+from bench.media import REPO, SHARED_DATA, random_checkpoint
+from tracker import gpu, handlers
+from tracker.model_calls import ModelCalls
+from tracker.model_loading import EngineCache
+from tracker.settings import AppSettings
+
+STANDIN = REPO / "tests" / "zerogpu_standin" / "spaces" / "__init__.py"
+
+
+def load_standin():
+    """The stand-in module, registered under its own name (pickle looks its types up by it)."""
+    spec = importlib.util.spec_from_file_location("spaces_standin", STANDIN)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["spaces_standin"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def kib(count: float) -> str:
+    return f"{count / 1024:9.1f} KiB"
+
+
+def describe(label: str, crossing) -> str:
+    returned = sum(crossing.result_bytes)
+    seconds = crossing.argument_seconds + sum(crossing.result_seconds)
+    return f"{label:<34} in {kib(crossing.argument_bytes)}  out {kib(returned)}  {seconds * 1000:8.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", default=str(SHARED_DATA / "dog.mp4"))
+    parser.add_argument("--config", default="sam2.1_hiera_t")
+    parser.add_argument("--checkpoint", help="weights (default: seeded random weights)")
+    parser.add_argument("--frames", type=int, default=8, help="frames to track")
+    args = parser.parse_args()
+    checkpoint = args.checkpoint or str(random_checkpoint(args.config))
+
+    standin = load_standin()
+    gpu.spaces = standin
+    os.environ["SPACES_ZERO_GPU"] = "true"
+    settings = AppSettings.from_sources(["--checkpoint", checkpoint, "--config", args.config, "--device", "cpu"], {})
+    calls = ModelCalls(EngineCache(settings))
+    engine = calls.engine(None)
+
+    session = handlers.open_video(calls, args.video)
+    height, width = session.video.size
+    handlers.click(calls, session, width / 2, height / 2, handlers.INCLUDE)
+    handlers.add_object(session)
+    handlers.click(calls, session, width / 4, height / 3, handlers.INCLUDE)
+    before = len(standin.CALLS)
+    for update in handlers.track(calls, session, stream_seconds=0.0):
+        if update.done == args.frames:
+            handlers.request_stop(session)
+    track_calls = standin.CALLS[before:]
+    handlers.show(session, args.frames // 2)
+    handlers.click(calls, session, width / 3, height / 2, handlers.EXCLUDE)
+    session.close()
+
+    crossings = standin.CALLS
+    print(f"video {args.video} ({width}x{height}), {args.config} at {engine.predictor.image_size} px, "
+          f"{engine.precision_name}, 2 objects, {args.frames} frames tracked")
+    print(describe("open video", crossings[0]))
+    print(describe("click (object 1, frame 0)", crossings[1]))
+    print(describe("click (object 2, frame 0)", crossings[2]))
+    print(describe(f"click after tracking (frame {args.frames // 2})", crossings[-1]))
+    for call in track_calls:
+        frames = call.result_bytes[:-1]  # the last item is the state
+        print(describe(f"track call ({len(frames)} frames, state at end)", call))
+        print(f"  per tracked frame: median {kib(statistics.median(frames))}, "
+              f"{statistics.median(call.result_seconds[:-1]) * 1000:.2f} ms; state in {kib(call.argument_bytes)}, "
+              f"state out {kib(call.result_bytes[-1])} ({call.result_seconds[-1] * 1000:.1f} ms): the state grows "
+              f"{kib((call.result_bytes[-1] - call.argument_bytes) / len(frames))} per tracked frame")
+
+
+if __name__ == "__main__":
+    main()
