@@ -12,13 +12,17 @@ from PIL import Image
 from app_server import REPO, running_app
 from sam2.frame_source import open_frame_source
 from sam2.mask_rle import decode, from_coco
+from zerogpu import server_environment
 
 gradio_client = pytest.importorskip("gradio_client")
 VIDEO = REPO / "assets" / "balls.mp4"
 
 
-def test_full_flow_through_the_api(tmp_path):
-    with running_app(tmp_path) as url:
+@pytest.mark.parametrize("zerogpu", [False, True], ids=["in-process", "zerogpu-standin"])
+def test_full_flow_through_the_api(tmp_path, zerogpu):
+    """Also with every model call in a forked ZeroGPU worker (the strict stand-in)."""
+    crossings = tmp_path / "zerogpu-calls.jsonl"
+    with running_app(tmp_path, extra_env=server_environment(crossings) if zerogpu else None) as url:
         client = gradio_client.Client(url, verbose=False)
         info = client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")[2]
         assert info == "balls.mp4: 640x360, 96 frames, 24.00 fps, 4.0 s"
@@ -52,6 +56,9 @@ def test_full_flow_through_the_api(tmp_path):
                 assert png.shape == (360, 640)
                 assert np.array_equal(png, rle)
                 assert np.array_equal(labels == obj_id, png & (labels == obj_id)) and (labels == obj_id).sum() <= png.sum()
+    if zerogpu:
+        names = [json.loads(line)["function"] for line in crossings.read_text().splitlines()]
+        assert names.count("_open_video") == 1 and names.count("_edit_prompts") == 3 and names.count("_track") >= 2
 
 
 def test_page_opens_without_weights_and_says_what_to_do(tmp_path):

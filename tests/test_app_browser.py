@@ -1,7 +1,8 @@
 """The app in headless Chromium, as a new user drives it.
 
 * The viewer always shows the frame the page names (after Track, while it streams, after
-  Stop, Add object, Prev/Next, typing a number, arrow keys, undo), and a click lands there.
+  Stop, Add/Remove object, Prev/Next, a slider drag, typing a number, arrow keys, undo), and a
+  click lands there.
 * The whole flow on a real video (upload, two objects, Track with streaming, a correction,
   Track again, the four exports cross-checked), in-process and with every model call in a
   ZeroGPU worker (the strict stand-in of ``spaces.GPU``).
@@ -165,18 +166,31 @@ def test_the_viewer_shows_the_frame_the_page_names_and_clicks_land_there(page, t
         click_frame(page, 0.7, 0.6)
         assert_in_sync(page, identify, 29)
 
+        page.click("#remove-object")
+        page.wait_for_function("() => document.querySelector('#object-choice input').value === '1'")
+        assert_in_sync(page, identify, 29)
+
         page.click("#prev-frame")
         page.click("#prev-frame")
         assert_in_sync(page, identify, 27)
+        track = page.locator("#frame-slider input[type=range]").bounding_box()
+        middle = track["y"] + track["height"] / 2
+        page.mouse.move(track["x"] + track["width"] * 0.9, middle)
+        page.mouse.down()
+        page.mouse.move(track["x"] + track["width"] * 0.6, middle, steps=8)
+        page.mouse.move(track["x"] + track["width"] * 0.3, middle, steps=8)
+        page.mouse.up()
+        dragged_to = assert_in_sync(page, identify)
+        assert dragged_to < 27, "the drag moved the frame back"
+        page.focus("#frame-slider input[type=range]")
+        page.keyboard.press("ArrowRight")
+        assert_in_sync(page, identify, dragged_to + 1)
         page.fill(SLIDER_NUMBER, "12")
         page.press(SLIDER_NUMBER, "Enter")
         assert_in_sync(page, identify, 12)
-        page.focus("#frame-slider input[type=range]")
-        page.keyboard.press("ArrowRight")
-        assert_in_sync(page, identify, 13)
         click_frame(page, 0.4, 0.6)
         page.click("#undo")
-        assert_in_sync(page, identify, 13)
+        assert_in_sync(page, identify, 12)
 
         page.click("#track")
         page.wait_for_function("() => document.querySelector('#progress').innerText.includes('Tracking')")

@@ -169,3 +169,19 @@ def test_an_error_in_the_worker_reaches_the_page_as_a_clear_message(monkeypatch,
             page_handler(handlers.click)(calls, session, 20, 20, handlers.INCLUDE)
     assert session.state.obj_ids == [] and session.masks.unpacked(0) == {}
     session.close()
+
+
+def test_stop_reaches_the_worker_and_keeps_what_was_tracked(monkeypatch, tiny_engine, video):
+    with zero_gpu(monkeypatch):
+        calls = model_calls_for(tiny_engine)
+        session = handlers.open_video(calls, video)
+        handlers.click(calls, session, 20, 20, handlers.INCLUDE)
+        done = []
+        for update in handlers.track(calls, session, stream_seconds=0.0):
+            done.append(update.frame_idx)
+            if len(done) == 2:
+                handlers.request_stop(session)
+    tracked = session.tracked_frames()
+    assert 2 <= len(tracked) < 10 and tracked == list(range(len(tracked))) and session.dirty_from == 0
+    assert sorted(session.state.objects[0].frames_tracked) == tracked, "the worker's state came back"
+    session.close()

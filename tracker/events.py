@@ -114,6 +114,11 @@ class PageEvents:
 
     @page_handler
     def show_frame(self, frame_idx, request: gr.Request):
+        """The frame the slider names (not sent again when it is shown already: a redraw could
+        swallow a click on the viewer)."""
+        session = self.sessions.get(request.session_hash)
+        if session is not None and frame_idx == session.view.shown_frame:
+            return gr.skip(), gr.skip()
         return self._on_session(request, lambda session: handlers.show(session, frame_idx))
 
     @page_handler
@@ -219,9 +224,8 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     viewer = [page.frame_slider, page.frame_view]
     opened = [*viewer, page.info, page.object_choice, page.progress, page.final_video, page.export_files]
     page.video_in.change(events.open_video, [page.video_in, page.model_choice], opened, api_name="open_video", **heavy)
-    page.frame_slider.release(events.show_frame, page.frame_slider, viewer, api_name="show_frame", **navigate)
-    page.frame_slider.input(events.show_frame, page.frame_slider, viewer, api_name=False, trigger_mode="always_last",
-                            **navigate)
+    page.frame_slider.input(events.show_frame, page.frame_slider, viewer, api_name="show_frame",
+                            trigger_mode="always_last", **navigate)
     page.prev_button.click(events.previous_frame, None, viewer, api_name=False, **navigate)
     page.next_button.click(events.next_frame, None, viewer, api_name=False, **navigate)
     page.frame_view.select(events.click, page.mode, viewer, api_name=False, **heavy)

@@ -246,7 +246,8 @@ def track(calls: ModelCalls, session: Session, stream_seconds: float = 1.0) -> I
     stop = session.files.stop
     stop.clear()
     total = sum(run.count for run in runs)
-    streamer = ChunkStreamer(session.files.work_dir / f"stream_{time.monotonic_ns()}", session.video.fps, stream_seconds)
+    stream_folder = session.files.work_dir / f"stream_{time.monotonic_ns()}"
+    streamer = ChunkStreamer(stream_folder, session.video.fps, stream_seconds)
     done, began, viewed = 0, time.monotonic(), 0.0
     frame_idx = overlay = None
     try:

@@ -72,7 +72,8 @@ class SessionStore:
         """Close sessions idle for more than ``ttl`` seconds; returns how many."""
         now = self._clock()
         with self._lock:
-            idle = [tab for tab, (session, used) in self._sessions.items() if now - used > self.ttl and not session.busy]
+            idle = [tab for tab, (session, used) in self._sessions.items()
+                    if now - used > self.ttl and not session.busy]
             closing = [self._sessions.pop(tab)[0] for tab in idle]
         for session in closing:
             session.close()

@@ -91,7 +91,8 @@ class AppSettings:
         parser.add_argument("--model", default=env.get("SAM2_MODEL"), help="hub id, e.g. facebook/sam2.1-hiera-tiny")
         parser.add_argument("--checkpoint", default=env.get("SAM2_CHECKPOINT"), help="local .pt checkpoint")
         parser.add_argument("--config", default=env.get("SAM2_CONFIG"), help="config of --checkpoint, e.g. sam2.1_hiera_t")
-        parser.add_argument("--device", default=device)
+        parser.add_argument("--device", default=device,
+                            help="cuda, mps or cpu (SAM2_DEVICE; default: the first of them available)")
         parser.add_argument("--checkpoints-dir", default=env.get("SAM2_CHECKPOINTS_DIR", str(REPO / "checkpoints")))
         host = env.get("SAM2_HOST") or env.get("GRADIO_SERVER_NAME") or "127.0.0.1"
         port = env.get("SAM2_PORT") or env.get("GRADIO_SERVER_PORT") or env.get("PORT") or "7860"

@@ -5,6 +5,7 @@ from pathlib import Path
 import gradio as gr
 
 from .events import CAN_STREAM_VIDEO, PageEvents, wire
+from .gpu import zero_gpu_active
 from .model_calls import ModelCalls
 from .model_loading import EngineCache, ModelUnavailable, model_choices
 from .page import build_page
@@ -18,13 +19,16 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
     """The whole page. The configured model is loaded here, before the app serves (and, on
     ZeroGPU, before any worker is forked: each worker starts with it)."""
     limits = settings.limits
-    models = model_choices(settings)
+    # On ZeroGPU a model must be on the GPU before the first worker is forked: only the
+    # configured one is offered there.
+    models = [settings.model_id] if zero_gpu_active() else model_choices(settings)
     loaded = engines.get()
     model_note = loaded.message if isinstance(loaded, ModelUnavailable) else f"Model: {loaded.description}."
     sessions = SessionStore(ttl=limits.session_ttl)
     events = PageEvents(ModelCalls(engines), sessions, limits, models)
     # Gradio deletes uploads older than a session may idle; a session keeps its own link to its video.
-    with gr.Blocks(title="SAM 2 video tracker", delete_cache=(min(limits.session_ttl, 600), limits.session_ttl)) as demo:
+    delete_cache = (min(limits.session_ttl, 600), limits.session_ttl)
+    with gr.Blocks(title="SAM 2 video tracker", delete_cache=delete_cache) as demo:
         page = build_page(model_note, models, settings.model_id, EXAMPLES, CAN_STREAM_VIDEO)
         wire(page, events, Path(demo.GRADIO_CACHE))
         demo.unload(events.unload)
