@@ -11,11 +11,9 @@ the forked workers, as it would on ZeroGPU where the GPU does the work.
 """
 
 import argparse
-import importlib.util
 import os
 import statistics
 import sys
-from pathlib import Path
 
 from bench.media import REPO, SHARED_DATA, random_checkpoint
 from tracker import gpu, handlers
@@ -23,16 +21,8 @@ from tracker.model_calls import ModelCalls
 from tracker.model_loading import EngineCache
 from tracker.settings import AppSettings
 
-STANDIN = REPO / "tests" / "zerogpu_standin" / "spaces" / "__init__.py"
-
-
-def load_standin():
-    """The stand-in module, registered under its own name (pickle looks its types up by it)."""
-    spec = importlib.util.spec_from_file_location("spaces_standin", STANDIN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["spaces_standin"] = module
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(REPO / "tests"))  # the stand-in's loader, as the tests use it
+from zerogpu import load_standin  # noqa: E402
 
 
 def kib(count: float) -> str:

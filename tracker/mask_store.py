@@ -48,7 +48,3 @@ class MaskStore:
 
     def clear(self) -> None:
         self._frames.clear()
-
-    @property
-    def nbytes(self) -> int:
-        return sum(mask.nbytes for masks in self._frames.values() for mask in masks.values())

@@ -139,9 +139,10 @@ class ModelCalls:
         return self.budget.frames_per_track_call(objects) if self.crosses_processes else None
 
     def _wake(self, engine: Engine, state: InferenceState) -> InferenceState:
-        """The state ready for the model: on its device, prompted frames' outputs in memory."""
-        state.to(engine.predictor.device)
+        """The state ready for the model: on its device, prompted frames' outputs in memory
+        (in-process it never left them)."""
         if self.crosses_processes:
+            state.to(engine.predictor.device)
             state.restore_prompted_outputs()
         return state
 
@@ -176,8 +177,8 @@ class ModelCalls:
                 _, obj_ids, logits = predictor.add_new_points_or_box(
                     state, edit.frame_idx, edit.obj_id, points=points, labels=labels, box=edit.box)
                 masks = packed_from_logits(obj_ids, logits)
-            elif edit.frame_idx in prompted_frames(state, edit.obj_id):
-                if prompted_frames(state, edit.obj_id) != [edit.frame_idx]:
+            elif edit.frame_idx in (frames := prompted_frames(state, edit.obj_id)):
+                if frames != [edit.frame_idx]:
                     _, obj_ids, logits = predictor.clear_all_prompts_in_frame(state, edit.frame_idx, edit.obj_id)
                     masks = packed_from_logits(obj_ids, logits)
                 else:
