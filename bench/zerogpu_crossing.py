@@ -57,7 +57,7 @@ def main() -> None:
     handlers.add_object(session)
     handlers.click(calls, session, width / 4, height / 3, handlers.INCLUDE)
     before = len(standin.CALLS)
-    for update in handlers.track(calls, session, stream_seconds=0.0):
+    for update in handlers.track(calls, session):
         if update.done == args.frames:
             handlers.request_stop(session)
     track_calls = standin.CALLS[before:]

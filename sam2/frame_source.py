@@ -143,6 +143,11 @@ class FrameSource(abc.ABC):
                 return tensor.clone()
             return tensor
 
+    def frame_times(self) -> np.ndarray:
+        """(num_frames,) float64: when each frame starts, in seconds from the first (steady
+        at ``fps``, 30 when unknown; sources that know their timestamps override this)."""
+        return np.arange(self.num_frames, dtype=np.float64) / (self.fps or 30.0)
+
     def cache_info(self) -> CacheInfo:
         """Hits, misses, capacity and current size of the model-input cache."""
         with self._lock:

@@ -133,6 +133,12 @@ class VideoFileSource(FrameSource):
         if self._seekable and gaps.size:
             self._tolerance = min(0.5, 0.25 * float(gaps.min()))
 
+    def frame_times(self) -> np.ndarray:
+        """Each frame's presentation time in seconds from the first frame's (from the file)."""
+        if not self._seekable:
+            return super().frame_times()
+        return (self._times - self._times[0]) / 1000.0
+
     def _last_frame_checks_out(self) -> bool:
         """Decode the last counted frame and make sure nothing follows it."""
         if not self._seekable:

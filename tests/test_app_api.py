@@ -24,15 +24,17 @@ def test_full_flow_through_the_api(tmp_path, zerogpu):
     crossings = tmp_path / "zerogpu-calls.jsonl"
     with running_app(tmp_path, extra_env=server_environment(crossings) if zerogpu else None) as url:
         client = gradio_client.Client(url, verbose=False)
-        info = client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")[2]
-        assert info == "balls.mp4: 640x360, 96 frames, 24.00 fps, 4.0 s"
+        info = client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")[3]
+        assert info == "balls.mp4: 640x360, 96 frames, 24.00 fps, 4.0 s. Working on frames 0-95 (0.0-4.0 s)."
         client.predict(0, "Include (green)", 180, 250, api_name="/click")
         result = client.submit(api_name="/track").result()
-        assert result[3] == "Done: 96 frames tracked. Overlay video ready."
-        assert result[4].endswith("balls_overlay.mp4")
+        assert result[3] == "Done: 96 of 96 frames tracked in frames 0-95 (0.0-4.0 s). Overlay video ready."
+        assert result[4].endswith("balls_f0-95_overlay.mp4")
 
-        choices = client.predict(api_name="/add_object")[2]
-        assert choices["value"] == "2"
+        choices = client.predict(api_name="/add_object")[3]
+        assert choices["value"] == "2: object 2"
+        choices = client.predict("ball", api_name="/rename_object")[3]
+        assert choices["value"] == "2: ball"
         client.predict(10, "Include (green)", 540, 120, api_name="/click")
         client.predict(30, "Exclude (red)", 500, 100, api_name="/click")
         result = client.submit(api_name="/track").result()
@@ -40,18 +42,21 @@ def test_full_flow_through_the_api(tmp_path, zerogpu):
 
         files = client.predict(api_name="/export")
         names = [f.rsplit("/", 1)[-1] for f in files]
-        assert names == ["balls_overlay.mp4", "balls_masks.zip", "balls_davis.zip", "balls_coco_rle.json"]
+        assert names == ["balls_f0-95_overlay.mp4", "balls_f0-95_masks.zip", "balls_f0-95_davis.zip",
+                         "balls_f0-95_coco_rle.json"]
 
     overlay = open_frame_source(files[0])
     assert (overlay.num_frames, overlay.video_width, overlay.video_height, overlay.fps) == (96, 640, 360, 24.0)
     coco = json.loads(open(files[3]).read())
+    assert [c["name"] for c in coco["categories"]] == ["object 1", "ball"]
     by_key = {(a["image_id"], a["object_id"]): a for a in coco["annotations"]}
     assert len(by_key) == 2 * 96
     with zipfile.ZipFile(files[1]) as pngs, zipfile.ZipFile(files[2]) as davis:
         for frame_idx in (0, 10, 30, 95):
             labels = np.array(Image.open(davis.open(f"{frame_idx:05d}.png")))
             for obj_id in (1, 2):
-                png = np.array(Image.open(pngs.open(f"{obj_id}/{frame_idx:05d}.png"))) > 0
+                folder = {1: "1_object_1", 2: "2_ball"}[obj_id]
+                png = np.array(Image.open(pngs.open(f"{folder}/{frame_idx:05d}.png"))) > 0
                 rle = decode(from_coco(by_key[(frame_idx, obj_id)]["segmentation"]))
                 assert png.shape == (360, 640)
                 assert np.array_equal(png, rle)

@@ -22,16 +22,16 @@ def good_video(tmp_path):
 
 
 def track_and_export(calls, session) -> None:
-    """A click in the middle of the last frame, tracking and the exports work, for every frame."""
+    """A click in the middle of the window's last frame, tracking and the exports work, for
+    every frame of the window."""
     height, width = session.video.size
-    frames = session.video.num_frames
-    handlers.click(calls, session, width / 2, height / 2, handlers.INCLUDE, frame_idx=frames - 1)
-    for _ in handlers.track(calls, session, stream_seconds=0.0):
+    handlers.click(calls, session, width / 2, height / 2, handlers.INCLUDE, frame_idx=session.window.last)
+    for _ in handlers.track(calls, session):
         pass
-    assert session.tracked_frames() == list(range(frames))
+    assert session.tracked_frames() == list(session.window)
     files = handlers.export_all(session)
     overlay = open_frame_source(str(files.overlay_video))
-    assert overlay.num_frames == frames
+    assert overlay.num_frames == len(session.window)
     overlay.close()
 
 
@@ -79,7 +79,7 @@ def test_path_like_and_markup_names_are_cleaned(tiny_calls, tmp_path):
     files = handlers.export_all(session).as_list()
     for path in files:
         relative = path.split(str(tmp_path / "served") + "/", 1)[1]
-        assert re.fullmatch(r"[0-9a-f]{32}/2F\.\._2F_script_clip _1_(overlay\.mp4|masks\.zip|davis\.zip|coco_rle\.json)",
+        assert re.fullmatch(r"[0-9a-f]{32}/2F\.\._2F_script_clip _1_f0-2_(overlay\.mp4|masks\.zip|davis\.zip|coco_rle\.json)",
                             relative), path
     session.close()
     assert not any((tmp_path / "served").iterdir())

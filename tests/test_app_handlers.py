@@ -40,7 +40,8 @@ def click(calls, session, frame_idx, x, y, mode=handlers.INCLUDE):
 
 
 def test_open_video_reports_size_length_and_fps(session):
-    assert handlers.video_info(session) == "square.mp4: 64x48, 8 frames, 10.00 fps, 0.8 s"
+    assert handlers.video_info(session) == ("square.mp4: 64x48, 8 frames, 10.00 fps, 0.8 s. "
+                                            "Working on frames 0-7 (0.0-0.8 s).")
     view = handlers.show(session, 0)
     assert view.frame_idx == 0 and view.image.shape == (48, 64, 3)
 
@@ -93,7 +94,7 @@ def test_undoing_the_last_prompt_takes_the_object_out_of_the_model(calls, sessio
         (lambda c, s: handlers.undo(c, s), "Nothing to undo"),
         (lambda c, s: list(handlers.track(c, s)), "Click on the object"),
         (lambda c, s: handlers.export_all(s), "track the objects first"),
-        (lambda c, s: handlers.select_object(s, 7), "no object 7"),
+        (lambda c, s: handlers.select_object(s, "7: cat"), "no object 7"),
     ],
 )
 def test_mistakes_get_a_clear_message(calls, session, call, message):
@@ -136,17 +137,15 @@ def test_objects_are_limited_and_removable(calls, video):
     session.close()
 
 
-def test_track_streams_chunks_then_tracks_backwards(calls, session):
+def test_track_goes_forward_then_backwards_with_progress_and_time_left(calls, session):
     click(calls, session, 3, 20, 20)
-    updates, chunk_sizes = [], []
-    for update in handlers.track(calls, session, stream_seconds=0.0):
-        updates.append(update)
-        chunk_sizes.append(update.chunk.stat().st_size if update.chunk else None)
-    assert [u.frame_idx for u in updates if u.chunk is not None] == [3, 4, 5, 6, 7, 3, 2, 1, 0]
+    updates = list(handlers.track(calls, session))
+    assert [u.frame_idx for u in updates[:-1]] == [3, 4, 5, 6, 7, 3, 2, 1, 0]
     assert updates[-1].done == updates[-1].total == 9
-    assert all(size > 0 for size in chunk_sizes if size is not None)
+    assert updates[0].text.startswith("Tracking frame 3: 1 of 9 frames (11%), ")
+    assert "frames/s, about " in updates[0].text and updates[0].text.endswith(" s left")
+    assert updates[0].seconds_left == pytest.approx(8 / updates[0].frames_per_second)
     assert session.tracked_frames() == list(range(8)) and session.dirty_from is None
-    assert not updates[0].chunk.parent.exists(), "the stream's chunks are deleted once tracking ends"
 
 
 def test_the_viewer_shows_the_frame_it_names_and_clicks_land_there(calls, session, monkeypatch):
@@ -154,7 +153,7 @@ def test_the_viewer_shows_the_frame_it_names_and_clicks_land_there(calls, sessio
     adding an object; each view that tracking sends is the frame it names."""
     monkeypatch.setattr(handlers, "VIEW_INTERVAL_SECONDS", 0.0)
     click(calls, session, 0, 20, 20)
-    updates = list(handlers.track(calls, session, stream_seconds=0.0))
+    updates = list(handlers.track(calls, session))
     for update in updates:
         expected = handlers.show(session, update.view.frame_idx).image
         assert np.array_equal(update.view.image, expected)
@@ -168,7 +167,7 @@ def test_the_viewer_shows_the_frame_it_names_and_clicks_land_there(calls, sessio
 
 def test_a_prompt_on_frame_1_is_tracked_back_to_frame_0(calls, session):
     click(calls, session, 1, 20, 20)
-    frames = [u.frame_idx for u in handlers.track(calls, session, stream_seconds=0.0)]
+    frames = [u.frame_idx for u in handlers.track(calls, session)]
     assert frames == [1, 2, 3, 4, 5, 6, 7, 1, 0, 0]
     assert session.tracked_frames() == list(range(8))
 
@@ -176,7 +175,7 @@ def test_a_prompt_on_frame_1_is_tracked_back_to_frame_0(calls, session):
 def test_stop_keeps_what_was_done(calls, session):
     click(calls, session, 0, 20, 20)
     updates = []
-    for update in handlers.track(calls, session, stream_seconds=0.0):
+    for update in handlers.track(calls, session):
         updates.append(update)
         if update.frame_idx == 2:
             handlers.request_stop(session)
@@ -205,10 +204,10 @@ def test_close_waits_for_the_request_using_the_session(calls, session):
 
 def test_correction_retracks_only_from_the_corrected_frame(calls, session):
     click(calls, session, 0, 20, 20)
-    list(handlers.track(calls, session, stream_seconds=0.0))
+    list(handlers.track(calls, session))
     before = {f: session.masks.unpacked(f)[1] for f in range(8)}
     click(calls, session, 5, 45, 30, handlers.EXCLUDE)
-    frames = [u.frame_idx for u in handlers.track(calls, session, stream_seconds=0.0) if u.chunk is not None]
+    frames = [u.frame_idx for u in handlers.track(calls, session)][:-1]
     assert frames == [5, 6, 7]
     for f in range(5):
         assert np.array_equal(session.masks.unpacked(f)[1], before[f])
@@ -218,14 +217,14 @@ def test_exports_contain_every_mask(calls, session):
     click(calls, session, 0, 20, 20)
     handlers.add_object(session)
     handlers.click(calls, session, 50, 40, handlers.INCLUDE)
-    list(handlers.track(calls, session, stream_seconds=0.0))
+    list(handlers.track(calls, session))
     files = handlers.export_all(session)
     overlay = open_frame_source(str(files.overlay_video))
     assert (overlay.num_frames, overlay.video_width, overlay.video_height, overlay.fps) == (8, 64, 48, 10.0)
     with zipfile.ZipFile(files.mask_pngs) as archive:
         names = sorted(archive.namelist())
-        assert len(names) == 16 and names[0] == "1/00000.png"
-        png = np.array(Image.open(archive.open("2/00004.png")))
+        assert len(names) == 16 and names[0] == "1_object_1/00000.png"
+        png = np.array(Image.open(archive.open("2_object_2/00004.png")))
         assert png.shape == (48, 64) and np.array_equal(png > 0, session.masks.unpacked(4)[2])
     with zipfile.ZipFile(files.davis_pngs) as archive:
         label = Image.open(archive.open("00003.png"))
@@ -240,11 +239,11 @@ def test_exports_contain_every_mask(calls, session):
 def test_spilled_memories_that_no_state_uses_are_deleted(calls, session, monkeypatch):
     monkeypatch.setattr(calls.engine(None).predictor, "resident_memory_frames", 1)
     click(calls, session, 0, 20, 20)
-    list(handlers.track(calls, session, stream_seconds=0.0))
+    list(handlers.track(calls, session))
     spill = session.files.spill
     files = set(spill_files(spill))
     assert files and files == {key.rsplit("/", 1)[-1] for key in session.state.spilled_keys()}
-    list(handlers.track(calls, session, stream_seconds=0.0))  # every frame again: new memories
+    list(handlers.track(calls, session))  # every frame again: new memories
     assert set(spill_files(spill)) == {key.rsplit("/", 1)[-1] for key in session.state.spilled_keys()}
 
 

@@ -79,14 +79,16 @@ def test_image_size_setting_from_environment_and_flag():
 def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
     from sam2.random_weights import save_random_checkpoint
     from tracker import model_loading
+    from tracker.model_calls import ModelCalls
     from tracker.settings import AppSettings
 
     checkpoint = tmp_path / "w.pt"
     save_random_checkpoint("sam2.1_hiera_t", str(checkpoint))
     env = {"SAM2_DEVICE": "cpu", "SAM2_CHECKPOINT": str(checkpoint), "SAM2_CONFIG": "sam2.1_hiera_t"}
-    engine = model_loading.load_engine(AppSettings.from_sources(["--image-size", "256"], env))
+    engines = model_loading.EngineCache(AppSettings.from_sources(["--image-size", "256"], env))
+    engine = engines.get()
     assert engine.name == "w.pt (sam2.1_hiera_t) at 256 px" and engine.predictor.image_size == 256
-    calls = model_calls_for(engine)
+    calls = ModelCalls(engines)
     session = handlers.open_video(calls, video)
     handlers.click(calls, session, 20, 20, handlers.INCLUDE)
     assert session.state.cached_features[0].vision.shape[-2:] == (16, 16)  # stride 16 at 256 px

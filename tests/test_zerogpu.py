@@ -114,10 +114,10 @@ def scripted_session(calls, video):
     shown = [handlers.click(calls, session, 20, 20, handlers.INCLUDE).image]
     handlers.add_object(session)
     shown.append(handlers.click(calls, session, 50, 40, handlers.INCLUDE).image)
-    shown += [u.view.image for u in handlers.track(calls, session, stream_seconds=0.0)]
+    shown += [u.view.image for u in handlers.track(calls, session)]
     handlers.show(session, 5)
     shown.append(handlers.click(calls, session, 45, 30, handlers.EXCLUDE).image)
-    shown += [u.view.image for u in handlers.track(calls, session, stream_seconds=0.0)]
+    shown += [u.view.image for u in handlers.track(calls, session)]
     return session, shown
 
 
@@ -177,7 +177,7 @@ def test_stop_reaches_the_worker_and_keeps_what_was_tracked(monkeypatch, tiny_en
         session = handlers.open_video(calls, video)
         handlers.click(calls, session, 20, 20, handlers.INCLUDE)
         done = []
-        for update in handlers.track(calls, session, stream_seconds=0.0):
+        for update in handlers.track(calls, session):
             done.append(update.frame_idx)
             if len(done) == 2:
                 handlers.request_stop(session)

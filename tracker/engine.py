@@ -2,12 +2,17 @@
 
 import contextlib
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional
 
 import torch
 
 from sam2.precision import autocast_context, dtype_name, fastest_safe_dtype
 from sam2.sam2_video_predictor import SAM2VideoPredictor
+
+from .settings import AppSettings
+
+# Input sizes offered besides the model's own: fewer pixels track faster on a CPU, with coarser masks.
+SMALLER_SIZES = (512, 768)
 
 
 def device_label(device: torch.device) -> str:
@@ -20,11 +25,20 @@ def device_label(device: torch.device) -> str:
 
 @dataclass
 class Engine:
-    """A loaded predictor, the name shown to users, and the autocast dtype it runs in."""
+    """A loaded predictor, the name shown to users, and the autocast dtype it runs in.
+
+    ``native_image_size``: the input size of the checkpoint (default: the predictor's); an
+    engine at another size shares the parameters of the one at this size.
+    """
 
     predictor: SAM2VideoPredictor
     name: str
     dtype: Optional[torch.dtype] = None
+    native_image_size: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.native_image_size is None:
+            self.native_image_size = self.predictor.image_size
 
     @classmethod
     def wrap(cls, predictor: SAM2VideoPredictor, name: str) -> "Engine":
@@ -39,6 +53,11 @@ class Engine:
             yield
 
     @property
+    def image_size(self) -> int:
+        """The predictor's input size (frames are resized to this square)."""
+        return self.predictor.image_size
+
+    @property
     def precision_name(self) -> str:
         return dtype_name(self.dtype)
 
@@ -46,3 +65,20 @@ class Engine:
     def description(self) -> str:
         """What the page says about the model, e.g. "**facebook/sam2.1-hiera-tiny** on cpu (float32)"."""
         return f"**{self.name}** on {device_label(self.predictor.device)} ({self.precision_name})"
+
+
+def size_choices(engine: Engine) -> List[int]:
+    """Input sizes offered for ``engine``'s model: 512, 768 and its native size, none above that."""
+    native = engine.native_image_size
+    return sorted({size for size in SMALLER_SIZES if size < native} | {native})
+
+
+def default_image_size(engine: Engine, settings: AppSettings) -> int:
+    """The input size a session starts at: ``settings.image_size`` when set; else the native size
+    on GPUs and on CPUs that run the model in bfloat16; else (float32 CPUs) 512, or the native
+    size when that is smaller."""
+    if settings.image_size is not None:
+        return settings.image_size
+    if engine.predictor.device.type in ("cuda", "mps") or engine.dtype == torch.bfloat16:
+        return engine.native_image_size
+    return min(SMALLER_SIZES[0], engine.native_image_size)

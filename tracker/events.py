@@ -4,24 +4,25 @@ its result (or its error) into component updates. ``wire`` connects them to the 
 import functools
 import inspect
 import logging
-import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Dict, List, Optional
 
 import gradio as gr
 
 from . import handlers
+from .compare import Comparison, compare
 from .errors import ModelCallFailed, SessionClosed, UserError
 from .handlers import FrameView
-from .model_calls import ModelCalls
+from .mask_image import mask_from_editor, mask_from_image
+from .model_calls import ModelCalls, ModelChoice
 from .page import MODE_LABELS, Page
 from .session import Session
 from .sessions import SessionStore
 from .settings import Limits
+from .window import FRAMES, duration
 
 logger = logging.getLogger(__name__)
-# Gradio's streaming video player needs ffmpeg and ffprobe on the PATH.
-CAN_STREAM_VIDEO = bool(shutil.which("ffmpeg") and shutil.which("ffprobe"))
 CLOSED = "This video was closed (the tab was idle too long, or another video was opened): upload it again."
 NO_VIDEO_INFO = "No video loaded."
 
@@ -63,48 +64,79 @@ def page_handler(function: Callable) -> Callable:
 
 
 def _viewer(view: FrameView):
-    """(frame slider, frame view) updates: the number and the picture always change together."""
-    return gr.update(value=view.frame_idx), view.image
+    """(frame slider, frame view, timeline) updates: the number and the pictures change together."""
+    return gr.update(value=view.frame_idx), view.image, view.timeline
+
+
+SKIP_VIEWER = (gr.skip(), gr.skip(), gr.skip())
 
 
 def _objects(session: Session):
-    return gr.update(choices=[str(i) for i in session.objects.ids], value=str(session.objects.current))
+    return gr.update(choices=session.objects.labels(), value=session.objects.label(session.objects.current))
+
+
+def _window_fields(session: Session, unit: str):
+    """(slider properties, from, to) for the session's window: the slider spans it."""
+    window, times = session.window, session.video.frame_times
+    if unit == FRAMES:
+        start, end = window.start, window.last
+    else:
+        end_time = times[window.stop] if window.stop < len(times) else duration(times)
+        start, end = round(float(times[window.start]), 3), round(float(end_time), 3)
+    slider = dict(minimum=window.start, maximum=max(window.last, window.start + 1), interactive=len(window) > 1)
+    return slider, start, end
+
+
+@dataclass
+class ModelMenu:
+    """The models and input sizes the page offers, by their labels."""
+
+    models: List[str]
+    default_size: int
+    sizes: List[int] = field(default_factory=list)
+    compare: Dict[str, ModelChoice] = field(default_factory=dict)
 
 
 class PageEvents:
     """The page's event functions over the shared model calls and the open sessions."""
 
-    def __init__(self, calls: ModelCalls, sessions: SessionStore, limits: Limits, models: list) -> None:
+    def __init__(self, calls: ModelCalls, sessions: SessionStore, limits: Limits, menu: ModelMenu) -> None:
         self.calls = calls
         self.sessions = sessions
         self.limits = limits
-        self.models = models
+        self.menu = menu
         self.output_root: Optional[Path] = None  # the web server's file cache, set by wire()
 
-    def _model(self, model_id: Optional[str]) -> str:
+    def _model(self, model_id: Optional[str], image_size=None) -> ModelChoice:
         model_id = model_id or self.calls.engines.default_model_id
-        if model_id not in self.models:
-            raise UserError(f"Unknown model {model_id!r}: choose one of {', '.join(self.models)}.")
-        self.calls.engine(model_id)
-        return model_id
+        if model_id not in self.menu.models:
+            raise UserError(f"Unknown model {model_id!r}: choose one of {', '.join(self.menu.models)}.")
+        size = int(image_size) if image_size and self.menu.sizes else None
+        if size is not None and size not in self.menu.sizes:
+            raise UserError(f"Input size {size} is not offered: choose one of {self.menu.sizes}.")
+        choice = ModelChoice(model_id, size)
+        self.calls.engine(choice)
+        return choice
 
     @page_handler
-    def open_video(self, path, model_id, request: gr.Request):
-        """-> frame slider, frame view, video info, objects, progress, overlay video, downloads."""
+    def open_video(self, path, model_id, image_size, unit, request: gr.Request):
+        """-> slider, frame view, timeline, video info, window from, to, objects, progress, overlay
+        video, downloads."""
         if not path:
             self.sessions.close(request.session_hash)
-            return (gr.update(maximum=1, value=0), None, NO_VIDEO_INFO, gr.update(choices=["1"], value="1"), "",
-                    None, None)
+            return (gr.update(minimum=0, maximum=1, value=0), None, None, NO_VIDEO_INFO, 0, 0,
+                    gr.update(choices=["1: object 1"], value="1: object 1"), "", None, None)
         # The open video stays until the new one has opened: a bad upload loses nothing.
-        session = handlers.open_video(self.calls, path, self._model(model_id), self.limits, self.output_root)
+        session = handlers.open_video(self.calls, path, self._model(model_id, image_size), self.limits,
+                                      self.output_root)
         self.sessions.put(request.session_hash, session)
         for notice in session.video.notices:
             gr.Warning(notice)
         with session.in_use():
-            view = handlers.show(session, 0)
-        frames = session.video.num_frames
-        slider = gr.update(maximum=max(frames - 1, 1), value=0, interactive=frames > 1)
-        return slider, view.image, handlers.video_info(session), _objects(session), "", None, None
+            view = handlers.show(session, session.window.start)
+        slider, start, end = _window_fields(session, unit)
+        return (gr.update(**slider, value=view.frame_idx), view.image, view.timeline, handlers.video_info(session),
+                start, end, _objects(session), "", None, None)
 
     def _on_session(self, request: gr.Request, action: Callable[[Session], FrameView], objects: bool = False):
         """``action`` on the tab's session -> the viewer's updates (then the object list)."""
@@ -118,7 +150,7 @@ class PageEvents:
         swallow a click on the viewer)."""
         session = self.sessions.get(request.session_hash)
         if session is not None and frame_idx == session.view.shown_frame:
-            return gr.skip(), gr.skip()
+            return SKIP_VIEWER
         return self._on_session(request, lambda session: handlers.show(session, frame_idx))
 
     @page_handler
@@ -128,6 +160,28 @@ class PageEvents:
     @page_handler
     def next_frame(self, request: gr.Request):
         return self._on_session(request, lambda session: handlers.step(session, 1))
+
+    @page_handler
+    def timeline_click(self, event: gr.SelectData, request: gr.Request):
+        x = event.index[0]
+        return self._on_session(request, lambda session: handlers.timeline_click(session, float(x)))
+
+    @page_handler
+    def set_window(self, unit, start, end, request: gr.Request):
+        """-> slider, frame view, timeline, video info, from, to."""
+        with self.sessions.using(request.session_hash) as session:
+            view = handlers.set_window(session, start, end, unit)
+            slider, start, end = _window_fields(session, unit)
+            return gr.update(**slider, value=view.frame_idx), view.image, view.timeline, \
+                handlers.video_info(session), start, end
+
+    @page_handler
+    def window_unit(self, unit, request: gr.Request):
+        """-> from, to: the window in the unit chosen."""
+        session = self.sessions.get(request.session_hash)
+        if session is None:
+            return gr.skip(), gr.skip()
+        return _window_fields(session, unit)[1:]
 
     @page_handler
     def click(self, mode_label, event: gr.SelectData, request: gr.Request):
@@ -146,6 +200,30 @@ class PageEvents:
             request, lambda session: handlers.click(self.calls, session, float(x), float(y), mode, frame_idx))
 
     @page_handler
+    def paint_frame(self, request: gr.Request):
+        """-> mask editor: the shown frame to paint on."""
+        with self.sessions.using(request.session_hash) as session:
+            frame = session.frames.read_rgb(session.view.shown_frame)
+            return {"background": frame, "layers": [], "composite": None}
+
+    @page_handler
+    def use_painted_mask(self, value, request: gr.Request):
+        def action(session: Session) -> FrameView:
+            return handlers.mask_prompt(self.calls, session, mask_from_editor(value, session.video.size))
+
+        return self._on_session(request, action)
+
+    @page_handler
+    def use_uploaded_mask(self, path, request: gr.Request):
+        if not path:
+            return SKIP_VIEWER
+
+        def action(session: Session) -> FrameView:
+            return handlers.mask_prompt(self.calls, session, mask_from_image(path, session.video.size))
+
+        return self._on_session(request, action)
+
+    @page_handler
     def undo(self, request: gr.Request):
         return self._on_session(request, functools.partial(handlers.undo, self.calls))
 
@@ -162,35 +240,48 @@ class PageEvents:
         return self._on_session(request, handlers.add_object, objects=True)
 
     @page_handler
-    def select_object(self, obj_id, request: gr.Request):
-        if obj_id is None:
-            return gr.skip(), gr.skip()
-        return self._on_session(request, lambda session: handlers.select_object(session, obj_id))
+    def select_object(self, label, request: gr.Request):
+        if label is None:
+            return (*SKIP_VIEWER, gr.skip())
+        with self.sessions.using(request.session_hash) as session:
+            view = handlers.select_object(session, label)
+            return (*_viewer(view), session.objects.names.get(session.objects.current, ""))
+
+    @page_handler
+    def rename_object(self, name, request: gr.Request):
+        return self._on_session(request, lambda session: handlers.rename_object(session, name), objects=True)
 
     @page_handler
     def remove_object(self, request: gr.Request):
         return self._on_session(request, functools.partial(handlers.remove_object, self.calls), objects=True)
 
     @page_handler
+    def change_size(self, image_size, request: gr.Request):
+        """A new input size for the open video (the prompts stay; tracking is to be redone)."""
+        if self.sessions.get(request.session_hash) is None:
+            return SKIP_VIEWER
+        self._model(None, image_size)
+        return self._on_session(request, lambda session: handlers.change_image_size(self.calls, session, image_size))
+
+    @page_handler
     def track(self, request: gr.Request):
-        """-> stream chunk, frame slider, frame view, progress, overlay video; one update per frame."""
+        """-> slider, frame view, timeline, progress, overlay video; one update per frame."""
         with self.sessions.using(request.session_hash) as session:
             last = None
             for update in handlers.track(self.calls, session):
                 last = update
-                chunk = str(update.chunk) if update.chunk is not None and CAN_STREAM_VIDEO else gr.skip()
-                viewer = _viewer(update.view) if update.view is not None else (gr.skip(), gr.skip())
-                yield chunk, *viewer, update.text, gr.skip()
+                viewer = _viewer(update.view) if update.view is not None else SKIP_VIEWER
+                yield *viewer, update.text, gr.skip()
             if session.closed:  # the tab went away while tracking: nobody waits for the video
                 return
             if last is None:
-                yield gr.skip(), gr.skip(), gr.skip(), "Nothing to track.", gr.skip()
+                yield *SKIP_VIEWER, "Nothing to track.", gr.skip()
                 return
-            stopped = "Stopped" if session.files.stop.requested else "Done"
-            text = f"{stopped}: {last.done} frames tracked."
-            yield gr.skip(), gr.skip(), gr.skip(), f"{text} Writing the overlay video...", gr.skip()
+            stopped = "Stopped (what was tracked is kept)" if session.files.stop.requested else "Done"
+            text = f"{stopped}: {last.done} of {last.total} frames tracked in {handlers.window_text(session)}."
+            yield *SKIP_VIEWER, f"{text} Writing the overlay video...", gr.skip()
             video = handlers.overlay_video(session)
-            yield gr.skip(), gr.skip(), gr.skip(), f"{text} Overlay video ready.", str(video)
+            yield *SKIP_VIEWER, f"{text} Overlay video ready.", str(video)
 
     def stop(self, request: gr.Request):
         session = self.sessions.get(request.session_hash)
@@ -203,12 +294,25 @@ class PageEvents:
             return handlers.export_all(session).as_list()
 
     @page_handler
+    def compare(self, label, request: gr.Request):
+        """-> compare text, side-by-side video, IoU table; progress lines while it runs."""
+        if label not in self.menu.compare:
+            raise UserError("Choose a model to compare with.")
+        with self.sessions.using(request.session_hash) as session:
+            for item in compare(self.calls, session, self.menu.compare[label]):
+                if isinstance(item, Comparison):
+                    table = gr.update(value=item.rows, headers=item.headers)
+                    yield item.text, str(item.video), table
+                else:
+                    yield item, gr.skip(), gr.skip()
+
+    @page_handler
     def change_model(self, model_id, request: gr.Request):
-        """-> frame slider, frame view, video info, objects: the open video is closed."""
+        """-> slider, frame view, timeline, video info, objects: the open video is closed."""
         self._model(model_id)
         self.sessions.close(request.session_hash)
-        return (gr.update(maximum=1, value=0), None, "Model changed: upload the video again.",
-                gr.update(choices=["1"], value="1"))
+        return (gr.update(minimum=0, maximum=1, value=0), None, None, "Model changed: upload the video again.",
+                gr.update(choices=["1: object 1"], value="1: object 1"))
 
     def unload(self, request: gr.Request):
         self.sessions.close(request.session_hash)
@@ -216,31 +320,46 @@ class PageEvents:
 
 def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     """Connect the page's events. Every event that runs the model shares one queue with the
-    configured concurrency; the viewer and the frame number are always outputs together."""
+    configured concurrency; the viewer, the frame number and the timeline are always outputs together."""
     events.output_root = output_root
     heavy = dict(concurrency_id="model", concurrency_limit=events.limits.max_jobs)
     # Frame changes run one at a time, in the order they came: the last one asked is shown.
     navigate = dict(concurrency_id="navigate", concurrency_limit=1)
-    viewer = [page.frame_slider, page.frame_view]
-    opened = [*viewer, page.info, page.object_choice, page.progress, page.final_video, page.export_files]
-    page.video_in.change(events.open_video, [page.video_in, page.model_choice], opened, api_name="open_video", **heavy)
+    viewer = [page.frame_slider, page.frame_view, page.timeline]
+    with_objects = [*viewer, page.object_choice]
+    opened = [*viewer, page.info, page.window_start, page.window_end, page.object_choice, page.progress,
+              page.final_video, page.export_files]
+    page.video_in.change(events.open_video, [page.video_in, page.model_choice, page.size_choice, page.window_unit],
+                         opened, api_name="open_video", **heavy)
+    page.window_button.click(events.set_window, [page.window_unit, page.window_start, page.window_end],
+                             [*viewer, page.info, page.window_start, page.window_end], api_name="set_window",
+                             **navigate)
+    page.window_unit.input(events.window_unit, page.window_unit, [page.window_start, page.window_end],
+                           api_name=False)
     page.frame_slider.input(events.show_frame, page.frame_slider, viewer, api_name="show_frame",
                             trigger_mode="always_last", **navigate)
     page.prev_button.click(events.previous_frame, None, viewer, api_name=False, **navigate)
     page.next_button.click(events.next_frame, None, viewer, api_name=False, **navigate)
+    page.timeline.select(events.timeline_click, None, viewer, api_name=False, **navigate)
     page.frame_view.select(events.click, page.mode, viewer, api_name=False, **heavy)
     page.api_click.click(events.api_click, [page.frame_slider, page.mode, page.click_x, page.click_y], viewer,
                          api_name="click", **heavy)
+    page.paint_button.click(events.paint_frame, None, page.mask_editor, api_name=False)
+    page.use_painted_button.click(events.use_painted_mask, page.mask_editor, viewer, api_name=False, **heavy)
+    page.mask_upload.upload(events.use_uploaded_mask, page.mask_upload, viewer, api_name="mask_prompt", **heavy)
     page.undo_button.click(events.undo, None, viewer, api_name="undo", **heavy)
     page.clear_button.click(events.clear_object, None, viewer, api_name="clear_object", **heavy)
-    page.reset_button.click(events.reset, None, [*viewer, page.object_choice], api_name="reset", **heavy)
-    page.add_button.click(events.add_object, None, [*viewer, page.object_choice], api_name="add_object")
-    page.object_choice.input(events.select_object, page.object_choice, viewer, api_name="select_object")
-    page.remove_button.click(events.remove_object, None, [*viewer, page.object_choice], api_name="remove_object",
-                             **heavy)
-    page.track_button.click(events.track, None, [page.stream, *viewer, page.progress, page.final_video],
-                            api_name="track", **heavy)
+    page.reset_button.click(events.reset, None, with_objects, api_name="reset", **heavy)
+    page.add_button.click(events.add_object, None, with_objects, api_name="add_object")
+    page.object_choice.input(events.select_object, page.object_choice, [*viewer, page.object_name],
+                             api_name="select_object")
+    page.object_name.submit(events.rename_object, page.object_name, with_objects, api_name="rename_object")
+    page.remove_button.click(events.remove_object, None, with_objects, api_name="remove_object", **heavy)
+    page.size_choice.input(events.change_size, page.size_choice, viewer, api_name="change_size", **heavy)
+    page.track_button.click(events.track, None, [*viewer, page.progress, page.final_video], api_name="track", **heavy)
     page.stop_button.click(events.stop, None, None, api_name="stop", queue=False)
     page.export_button.click(events.export, None, page.export_files, api_name="export", **heavy)
-    page.model_choice.input(events.change_model, page.model_choice, [*viewer, page.info, page.object_choice],
-                            api_name=False, **heavy)
+    page.compare_button.click(events.compare, page.compare_choice,
+                              [page.compare_text, page.compare_video, page.compare_table], api_name="compare", **heavy)
+    page.model_choice.input(events.change_model, page.model_choice,
+                            [*viewer, page.info, page.object_choice], api_name=False, **heavy)

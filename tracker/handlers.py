@@ -15,42 +15,58 @@ import numpy as np
 
 from . import exports
 from .errors import UserError
-from .model_calls import ModelCalls, PromptEdit, TrackDone, TrackRun
-from .overlay import draw_masks, draw_prompts
+from .model_calls import ModelCalls, ModelChoice, PromptEdit, TrackDone
+from .overlay import draw_legend, draw_masks, draw_prompts
+from .packed_mask import pack
 from .prompts import Click, FramePrompts
+from .replay import replay
 from .session import Session, SessionFiles, VideoClip, new_work_dir
 from .settings import Limits
+from .timeline import TimelineRow, draw_timeline, frame_at
+from .track_plan import track_runs
 from .video_input import BadVideo, display_name, prepare_video
-from .video_io import ChunkStreamer, write_mp4
+from .video_io import write_mp4
+from .window import describe, window_from
 
 INCLUDE, EXCLUDE, BOX = "include", "exclude", "box"
-# While tracking, the viewer shows a new frame at most this often (every frame still streams).
+# While tracking, the viewer shows a new frame at most this often.
 VIEW_INTERVAL_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
 class FrameView:
-    """A frame number and that frame drawn with its masks and the current object's prompts."""
+    """A frame number, that frame drawn with its masks and the current object's prompts, and
+    the objects' timeline with the frame marked."""
 
     frame_idx: int
     image: np.ndarray
+    timeline: np.ndarray
+
+
+def _time_text(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
 
 
 @dataclass(frozen=True)
 class TrackUpdate:
-    """One step of tracking: progress, the viewer's new frame (if due) and a finished stream
-    chunk (if any)."""
+    """One step of tracking: progress and the viewer's new frame (if due)."""
 
     frame_idx: int
     done: int
     total: int
     frames_per_second: float
     view: Optional[FrameView]
-    chunk: Optional[Path]
+
+    @property
+    def seconds_left(self) -> float:
+        return (self.total - self.done) / max(self.frames_per_second, 1e-6)
 
     @property
     def text(self) -> str:
-        return f"Tracking: frame {self.frame_idx} ({self.done} of {self.total}), {self.frames_per_second:.2f} frames/s"
+        percent = 100 * self.done // max(self.total, 1)
+        return (f"Tracking frame {self.frame_idx}: {self.done} of {self.total} frames ({percent}%), "
+                f"{self.frames_per_second:.2f} frames/s, about {_time_text(self.seconds_left)} left")
 
 
 @dataclass(frozen=True)
@@ -65,19 +81,19 @@ class ExportFiles:
 
 
 # ------------------------------------------------------------------------------- video
-def open_video(calls: ModelCalls, path: str, model_id: Optional[str] = None, limits: Limits = Limits(),
+def open_video(calls: ModelCalls, path: str, model: Optional[ModelChoice] = None, limits: Limits = Limits(),
                output_root: Optional[Path] = None) -> Session:
-    """Open an uploaded video within ``limits`` (its first frame encoded, so the first click is
-    quick). What was changed to fit the limits is in ``session.video.notices``."""
+    """Open an uploaded video whole (its first frame encoded, so the first click is quick); the
+    window tracked starts at the beginning. What the user should know is in ``session.video.notices``."""
     if not path:
         raise UserError("Choose a video file first.")
-    engine = calls.engine(model_id)
-    model_id = model_id or calls.engines.default_model_id
+    model = model or ModelChoice(calls.engines.default_model_id)
+    model = ModelChoice(model.model_id, calls.engine(model).image_size)
     work_dir = new_work_dir()
     try:
         video = prepare_video(Path(path), work_dir, limits)
         try:
-            state = calls.open_video(model_id, video.frames)
+            state = calls.open_video(model, video.frames)
         except BaseException:
             video.frames.close()
             raise
@@ -88,21 +104,31 @@ def open_video(calls: ModelCalls, path: str, model_id: Optional[str] = None, lim
         raise
     frames = video.frames
     clip = VideoClip(display_name(Path(path).name), frames.video_width, frames.video_height, frames.num_frames,
-                     frames.fps or 30.0, tuple(video.notices))
-    return Session(clip, frames, model_id, engine.predictor.image_size, state, SessionFiles(work_dir, output_root),
-                   limits)
+                     frames.fps or 30.0, frames.frame_times(), tuple(video.notices))
+    return Session(clip, frames, model, state, SessionFiles(work_dir, output_root), limits)
 
 
 def video_info(session: Session) -> str:
-    """One line about the video, then what was changed to fit the app's limits (if anything)."""
+    """One line about the video and the window worked on, then the notices (if any)."""
     video = session.video
     line = (f"{video.name}: {video.width}x{video.height}, {video.num_frames} frames, {video.fps:.2f} fps, "
-            f"{video.num_frames / video.fps:.1f} s")
+            f"{video.num_frames / video.fps:.1f} s. Working on {window_text(session)}.")
     return "\n\n".join([line, *video.notices])
 
 
-def _overlay(session: Session, frame_idx: int) -> np.ndarray:
+def window_text(session: Session) -> str:
+    return describe(session.window, session.video.frame_times)
+
+
+def _masks_on(session: Session, frame_idx: int) -> np.ndarray:
     return draw_masks(session.frames.read_rgb(frame_idx), session.masks.unpacked(frame_idx))
+
+
+def timeline(session: Session) -> np.ndarray:
+    """Where each object has a mask in the window, the shown frame marked."""
+    rows = [TimelineRow(obj_id, session.objects.name(obj_id), session.masks.areas(obj_id))
+            for obj_id in session.objects.ids]
+    return draw_timeline(rows, session.window.start, session.window.last, session.view.shown_frame)
 
 
 def _with_prompts(session: Session, frame_idx: int, overlay: np.ndarray) -> FrameView:
@@ -110,39 +136,57 @@ def _with_prompts(session: Session, frame_idx: int, overlay: np.ndarray) -> Fram
     corner = session.view.pending_corner
     corner = corner[1:] if corner and corner[0] == frame_idx else None
     session.view.shown_frame = frame_idx
-    return FrameView(frame_idx, draw_prompts(overlay, prompts.clicks, prompts.box, corner))
+    return FrameView(frame_idx, draw_prompts(overlay, prompts.clicks, prompts.box, corner), timeline(session))
 
 
 def show(session: Session, frame_idx) -> FrameView:
     """The frame with every object's mask and the current object's prompts; clicks go there."""
-    frame_idx = session.video.check_frame(frame_idx)
-    return _with_prompts(session, frame_idx, _overlay(session, frame_idx))
+    frame_idx = session.check_frame(frame_idx)
+    return _with_prompts(session, frame_idx, _masks_on(session, frame_idx))
 
 
 def step(session: Session, offset: int) -> FrameView:
-    """The frame ``offset`` frames from the shown one (kept within the video)."""
-    frame_idx = session.view.shown_frame + offset
-    return show(session, min(max(frame_idx, 0), session.video.num_frames - 1))
+    """The frame ``offset`` frames from the shown one (kept within the window)."""
+    return show(session, session.window.clamp(session.view.shown_frame + offset))
+
+
+def timeline_click(session: Session, x: float) -> FrameView:
+    """The frame under pixel column ``x`` of the timeline (the label column keeps the frame)."""
+    frame_idx = frame_at(x, session.window.start, session.window.last)
+    return show(session, session.view.shown_frame if frame_idx is None else frame_idx)
+
+
+def set_window(session: Session, start, end, unit: str) -> FrameView:
+    """Work on another window (by seconds or frames). Prompts and masks stay; Track covers the
+    new window, and the viewer moves into it when it showed a frame outside."""
+    session.window = window_from(start, end, unit, session.video.frame_times, session.limits.max_frames)
+    session.view.pending_corner = None
+    return show(session, session.window.clamp(session.view.shown_frame))
 
 
 # ----------------------------------------------------------------------------- prompts
+def _apply(calls: ModelCalls, session: Session, edit: PromptEdit) -> FrameView:
+    """Run a prompt edit of the current object and show its frame."""
+    result = calls.edit_prompts(session.model, session.state, edit)
+    session.adopt(result.state)
+    if edit.mask is not None:
+        session.mask_prompts[(edit.obj_id, edit.frame_idx)] = edit.mask
+    if result.object_removed:
+        session.masks.forget_object(edit.obj_id)
+    else:
+        session.masks.put(edit.frame_idx, result.masks)
+    session.mark_dirty(edit.frame_idx)
+    return show(session, edit.frame_idx)
+
+
 def _edit(calls: ModelCalls, session: Session, frame_idx: int, prompts: FramePrompts) -> FrameView:
     """Make ``prompts`` the current object's prompts on the frame and show the result."""
-    obj_id = session.objects.current
-    edit = PromptEdit(obj_id, frame_idx, prompts.clicks, prompts.box)
-    result = calls.edit_prompts(session.model_id, session.state, edit)
-    session.adopt(result.state)
-    if result.object_removed:
-        session.masks.forget_object(obj_id)
-    else:
-        session.masks.put(frame_idx, result.masks)
-    session.mark_dirty(frame_idx)
-    return show(session, frame_idx)
+    return _apply(calls, session, PromptEdit(session.objects.current, frame_idx, prompts.clicks, prompts.box))
 
 
 def click(calls: ModelCalls, session: Session, x: float, y: float, mode: str, frame_idx=None) -> FrameView:
     """A click on the shown frame (or on ``frame_idx``): include/exclude point, or a box corner."""
-    frame_idx = session.view.shown_frame if frame_idx is None else session.video.check_frame(frame_idx)
+    frame_idx = session.view.shown_frame if frame_idx is None else session.check_frame(frame_idx)
     height, width = session.video.size
     if not (0 <= x <= width and 0 <= y <= height):
         raise UserError(f"The click ({x:.0f}, {y:.0f}) is outside the {width}x{height} frame.")
@@ -165,8 +209,20 @@ def click(calls: ModelCalls, session: Session, x: float, y: float, mode: str, fr
     return _edit(calls, session, frame_idx, prompts.with_click(Click(x, y, mode == INCLUDE)))
 
 
+def mask_prompt(calls: ModelCalls, session: Session, mask: np.ndarray) -> FrameView:
+    """Make an (H, W) bool mask the current object's prompt on the shown frame (it replaces the
+    object's clicks there, as the model keeps one kind of prompt per frame)."""
+    if mask.shape != session.video.size:
+        raise UserError(f"The mask is {mask.shape[1]}x{mask.shape[0]}, the video "
+                        f"{session.video.width}x{session.video.height}.")
+    session.view.pending_corner = None
+    edit = PromptEdit(session.objects.current, session.view.shown_frame, mask=pack(mask))
+    return _apply(calls, session, edit)
+
+
 def undo(calls: ModelCalls, session: Session) -> FrameView:
-    """Remove the current object's last click on the shown frame (or its box when no click is left)."""
+    """Remove the current object's last click on the shown frame (or its box when no click is
+    left, or its mask prompt)."""
     frame_idx = session.view.shown_frame
     session.view.pending_corner = None
     prompts = session.prompts(session.objects.current, frame_idx)
@@ -178,7 +234,7 @@ def undo(calls: ModelCalls, session: Session) -> FrameView:
 def clear_object(calls: ModelCalls, session: Session) -> FrameView:
     """Forget the current object's prompts and masks (the object stays, selected)."""
     obj_id = session.objects.current
-    session.adopt(calls.remove_object(session.model_id, session.state, obj_id))
+    session.adopt(calls.remove_object(session.model, session.state, obj_id))
     session.masks.forget_object(obj_id)
     session.view.pending_corner = None
     return show(session, session.view.shown_frame)
@@ -186,11 +242,29 @@ def clear_object(calls: ModelCalls, session: Session) -> FrameView:
 
 def reset_all(calls: ModelCalls, session: Session) -> FrameView:
     """Forget every object, prompt and result; start again with object 1."""
-    session.adopt(calls.reset(session.model_id, session.state))
+    session.adopt(calls.reset(session.model, session.state))
     session.masks.clear()
     session.objects.ids, session.objects.current = [1], 1
+    session.objects.names.clear()
     session.view.pending_corner = None
     session.dirty_from = None
+    return show(session, session.view.shown_frame)
+
+
+def change_image_size(calls: ModelCalls, session: Session, image_size) -> FrameView:
+    """Run the session at another model input size: the same weights, the prompts added again
+    (their masks shown); what was tracked must be tracked again."""
+    model = ModelChoice(session.model.model_id, int(image_size))
+    model = ModelChoice(model.model_id, calls.engine(model).image_size)
+    if model != session.model:
+        replayed = replay(calls, session, model, session.files.spill)
+        session.model = model
+        session.adopt(replayed.state)
+        session.masks.clear()
+        for frame_idx, masks in replayed.masks.items():
+            session.masks.put(frame_idx, masks)
+        session.dirty_from = None
+    session.view.pending_corner = None
     return show(session, session.view.shown_frame)
 
 
@@ -204,19 +278,23 @@ def add_object(session: Session) -> FrameView:
     return show(session, session.view.shown_frame)
 
 
-def select_object(session: Session, obj_id) -> FrameView:
-    obj_id = int(obj_id)
-    if obj_id not in session.objects.ids:
-        raise UserError(f"There is no object {obj_id}.")
-    session.objects.current = obj_id
+def select_object(session: Session, label) -> FrameView:
+    """Make the object of a list label (e.g. "2: dog") current."""
+    session.objects.current = session.objects.id_from_label(label)
     session.view.pending_corner = None
+    return show(session, session.view.shown_frame)
+
+
+def rename_object(session: Session, name: str) -> FrameView:
+    """Name the current object (an empty name restores "object <id>")."""
+    session.objects.rename(session.objects.current, name)
     return show(session, session.view.shown_frame)
 
 
 def remove_object(calls: ModelCalls, session: Session) -> FrameView:
     """Delete the current object with its prompts and masks (the last one is emptied instead)."""
     obj_id = session.objects.current
-    session.adopt(calls.remove_object(session.model_id, session.state, obj_id))
+    session.adopt(calls.remove_object(session.model, session.state, obj_id))
     session.masks.forget_object(obj_id)
     session.objects.remove(obj_id)
     session.view.pending_corner = None
@@ -224,54 +302,31 @@ def remove_object(calls: ModelCalls, session: Session) -> FrameView:
 
 
 # ------------------------------------------------------------------------------ tracking
-def _track_runs(calls: ModelCalls, session: Session) -> List[TrackRun]:
-    """Forward from the earliest changed frame, then backward to frame 0 for objects whose
-    first prompt is later; each split into calls as long as one model call may take."""
-    prompted = session.prompted_frames()
-    if not prompted:
-        raise UserError("Click on the object to track first.")
-    start = prompted[0] if session.dirty_from is None else session.dirty_from
-    runs = [TrackRun(start, False, session.video.num_frames - start)]
-    backward = session.backward_start()
-    if backward is not None:
-        runs.append(TrackRun(backward, True, backward + 1))
+def track(calls: ModelCalls, session: Session) -> Iterator[TrackUpdate]:
+    """Track every object over the window, one update per frame (the viewer's frame at most
+    every ``VIEW_INTERVAL_SECONDS``). Stops within a frame when asked; what was tracked is kept."""
     per_call = calls.frames_per_track_call(len(session.state.objects))
-    return [chunk for run in runs for chunk in (run.chunks(per_call) if per_call else [run])]
-
-
-def track(calls: ModelCalls, session: Session, stream_seconds: float = 1.0) -> Iterator[TrackUpdate]:
-    """Track every object, one update per frame. Stops within a frame when asked (what was
-    tracked is kept)."""
-    runs = _track_runs(calls, session)
+    runs = track_runs(session.state, session.window, session.dirty_from, per_call)
     stop = session.files.stop
     stop.clear()
     total = sum(run.count for run in runs)
-    stream_folder = session.files.work_dir / f"stream_{time.monotonic_ns()}"
-    streamer = ChunkStreamer(stream_folder, session.video.fps, stream_seconds)
-    done, began, viewed = 0, time.monotonic(), 0.0
-    frame_idx = overlay = None
-    try:
-        for run in runs:
-            for event in calls.track(session.model_id, session.state, run, stop):
-                if isinstance(event, TrackDone):
-                    session.adopt(event.state)
-                    continue
-                frame_idx, done = event.frame_idx, done + 1
-                session.masks.put(frame_idx, event.masks)
-                overlay = _overlay(session, frame_idx)
-                chunk = streamer.add(overlay)
-                view = None
-                if time.monotonic() - viewed >= VIEW_INTERVAL_SECONDS:
-                    view, viewed = _with_prompts(session, frame_idx, overlay), time.monotonic()
-                yield TrackUpdate(frame_idx, done, total, done / (time.monotonic() - began), view, chunk)
-            if stop.requested:
-                break
-        if frame_idx is not None:
-            yield TrackUpdate(frame_idx, done, total, done / max(time.monotonic() - began, 1e-6),
-                              _with_prompts(session, frame_idx, overlay), streamer.flush())
-    finally:
-        # Every chunk was read before we were resumed (or abandoned): the stream's files can go.
-        shutil.rmtree(streamer.folder, ignore_errors=True)
+    done, began, viewed, frame_idx = 0, time.monotonic(), 0.0, None
+    for run in runs:
+        for event in calls.track(session.model, session.state, run, stop):
+            if isinstance(event, TrackDone):
+                session.adopt(event.state)
+                continue
+            frame_idx, done = event.frame_idx, done + 1
+            session.masks.put(frame_idx, event.masks)
+            view = None
+            if time.monotonic() - viewed >= VIEW_INTERVAL_SECONDS:
+                view, viewed = show(session, frame_idx), time.monotonic()
+            yield TrackUpdate(frame_idx, done, total, done / max(time.monotonic() - began, 1e-6), view)
+        if stop.requested:
+            break
+    if frame_idx is not None:
+        yield TrackUpdate(frame_idx, done, total, done / max(time.monotonic() - began, 1e-6),
+                          show(session, frame_idx))
     if not stop.requested:
         session.dirty_from = None
 
@@ -281,24 +336,41 @@ def request_stop(session: Session) -> None:
 
 
 # ------------------------------------------------------------------------------- exports
+def _legend(session: Session) -> List[tuple]:
+    return [(obj_id, session.objects.name(obj_id)) for obj_id in session.objects.ids]
+
+
+def overlay_frame(session: Session, frame_idx: int) -> np.ndarray:
+    """A frame with its masks and the objects' legend, as in the overlay video."""
+    return draw_legend(_masks_on(session, frame_idx), _legend(session))
+
+
+def _window_stem(session: Session) -> str:
+    return f"{Path(session.video.name).stem}_f{session.window.start}-{session.window.last}"
+
+
 def overlay_video(session: Session) -> Path:
-    """The whole video with masks drawn on it (H.264 mp4, original fps and size)."""
-    path = session.files.output_path(f"{Path(session.video.name).stem}_overlay.mp4")
-    frames = (_overlay(session, frame_idx) for frame_idx in range(session.video.num_frames))
+    """The window with masks and a legend drawn on it (H.264 mp4, original fps and size); its
+    name carries the window's source frames."""
+    path = session.files.output_path(f"{_window_stem(session)}_overlay.mp4")
+    frames = (overlay_frame(session, frame_idx) for frame_idx in session.window)
     return write_mp4(path, frames, session.video.fps)
 
 
 def export_all(session: Session) -> ExportFiles:
-    """Overlay video, per-object PNG masks, DAVIS indexed PNGs and COCO RLE JSON."""
+    """Overlay video, per-object PNG masks, DAVIS indexed PNGs and COCO RLE JSON of the window's
+    tracked frames, named by source frame number (the JSON also has each frame's time)."""
     frames = session.tracked_frames()
     if not frames:
         raise UserError("Nothing to export yet: track the objects first.")
-    stem = Path(session.video.name).stem
-    masks_on, output_path = session.masks.unpacked, session.files.output_path
+    stem = _window_stem(session)
+    names = {obj_id: session.objects.name(obj_id) for obj_id in session.objects.ids}
+    masks_on, output_path, video = session.masks.unpacked, session.files.output_path, session.video
     return ExportFiles(
         overlay_video=overlay_video(session),
-        mask_pngs=exports.write_mask_pngs(output_path(f"{stem}_masks.zip"), frames, masks_on),
-        davis_pngs=exports.write_davis_pngs(output_path(f"{stem}_davis.zip"), frames, masks_on, session.video.size),
+        mask_pngs=exports.write_mask_pngs(output_path(f"{stem}_masks.zip"), frames, masks_on, names),
+        davis_pngs=exports.write_davis_pngs(output_path(f"{stem}_davis.zip"), frames, masks_on, video.size),
         coco_json=exports.write_coco_rle(output_path(f"{stem}_coco_rle.json"), frames, masks_on,
-                                         session.video.name, session.video.size, session.video.fps),
+                                         exports.VideoFacts(video.name, video.size, video.fps, video.frame_times),
+                                         names),
     )

@@ -42,6 +42,10 @@ class MaskStore:
             return []
         return sorted(f for f, masks in self._frames.items() if wanted <= masks.keys())
 
+    def areas(self, obj_id: int) -> Dict[int, int]:
+        """frame index -> the object's mask area in pixels, on frames where it has a mask."""
+        return {f: masks[obj_id].area for f, masks in self._frames.items() if obj_id in masks}
+
     def forget_object(self, obj_id: int) -> None:
         for masks in self._frames.values():
             masks.pop(obj_id, None)

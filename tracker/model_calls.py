@@ -18,6 +18,7 @@ from .engine import Engine
 from .errors import UserError
 from .gpu import on_gpu, zero_gpu_active
 from .mask_store import FrameMasks, packed_from_logits
+from .packed_mask import PackedMask
 from .model_loading import EngineCache, ModelUnavailable
 from .prompts import Box, Click, prompted_frames
 
@@ -45,14 +46,27 @@ class GpuBudget:
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """Which model runs a session's calls, and at which input size (None: its default)."""
+
+    model_id: str
+    image_size: Optional[int] = None
+
+
+@dataclass(frozen=True)
 class PromptEdit:
-    """Set one object's prompts on one frame to exactly ``clicks`` and ``box`` (video pixels);
-    none withdraws them."""
+    """Set one object's prompts on one frame to exactly ``clicks`` and ``box`` (video pixels),
+    or to a ``mask`` (video size); none withdraws them."""
 
     obj_id: int
     frame_idx: int
     clicks: Tuple[Click, ...] = ()
     box: Optional[Box] = None
+    mask: Optional[PackedMask] = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.clicks and self.box is None and self.mask is None
 
 
 @dataclass
@@ -128,8 +142,8 @@ class ModelCalls:
         self.edit_prompts = on_gpu(self._edit_prompts, duration=budget.prompt_seconds)
         self.track = on_gpu(self._track, duration=self._track_duration)
 
-    def engine(self, model_id: Optional[str]) -> Engine:
-        engine = self.engines.get(model_id)
+    def engine(self, model: Optional[ModelChoice] = None) -> Engine:
+        engine = self.engines.get(model.model_id, model.image_size) if model else self.engines.get()
         if isinstance(engine, ModelUnavailable):
             raise UserError(engine.message)
         return engine
@@ -158,20 +172,23 @@ class ModelCalls:
         return state
 
     # ------------------------------------------------------------------ GPU calls
-    def _open_video(self, model_id: str, frames: FrameSource) -> InferenceState:
+    def _open_video(self, model: ModelChoice, frames: FrameSource) -> InferenceState:
         """A new state for the video (its first frame encoded)."""
-        engine = self.engine(model_id)
+        engine = self.engine(model)
         with engine.compute():
             state = engine.predictor.init_state(video_path=frames)
         return self._rest(engine, state)
 
-    def _edit_prompts(self, model_id: str, state: InferenceState, edit: PromptEdit) -> PromptResult:
-        engine = self.engine(model_id)
+    def _edit_prompts(self, model: ModelChoice, state: InferenceState, edit: PromptEdit) -> PromptResult:
+        engine = self.engine(model)
         predictor = engine.predictor
         self._wake(engine, state)
         masks, removed = {}, False
         with engine.compute():
-            if edit.clicks or edit.box is not None:
+            if edit.mask is not None:
+                _, obj_ids, logits = predictor.add_new_mask(state, edit.frame_idx, edit.obj_id, edit.mask.unpack())
+                masks = packed_from_logits(obj_ids, logits)
+            elif edit.clicks or edit.box is not None:
                 points = [[c.x, c.y] for c in edit.clicks] or None
                 labels = [1 if c.positive else 0 for c in edit.clicks] or None
                 _, obj_ids, logits = predictor.add_new_points_or_box(
@@ -186,12 +203,12 @@ class ModelCalls:
                     removed = True
         return PromptResult(self._rest(engine, state), edit.frame_idx, masks, removed)
 
-    def _track_duration(self, model_id: str, state: InferenceState, run: TrackRun, stop: StopSignal) -> int:
+    def _track_duration(self, model: ModelChoice, state: InferenceState, run: TrackRun, stop: StopSignal) -> int:
         return self.budget.track_seconds(run.count, len(state.objects))
 
-    def _track(self, model_id: str, state: InferenceState, run: TrackRun, stop: StopSignal) -> Iterator[TrackEvent]:
+    def _track(self, model: ModelChoice, state: InferenceState, run: TrackRun, stop: StopSignal) -> Iterator[TrackEvent]:
         """Each tracked frame's masks as it is done, then the state (also after a stop)."""
-        engine = self.engine(model_id)
+        engine = self.engine(model)
         self._wake(engine, state)
         frames = engine.predictor.propagate_in_video(
             state, start_frame_idx=run.start, max_frame_num_to_track=run.count - 1, reverse=run.reverse)
@@ -208,14 +225,14 @@ class ModelCalls:
         yield TrackDone(self._rest(engine, state))
 
     # ------------------------------------------------------- calls that compute nothing
-    def remove_object(self, model_id: str, state: InferenceState, obj_id: int) -> InferenceState:
+    def remove_object(self, model: ModelChoice, state: InferenceState, obj_id: int) -> InferenceState:
         """The state without ``obj_id`` (only bookkeeping: runs where the app runs)."""
         if obj_id in state.obj_ids:
-            self.engine(model_id).predictor.remove_object(state, obj_id, need_output=False)
+            self.engine(model).predictor.remove_object(state, obj_id, need_output=False)
         return state
 
-    def reset(self, model_id: str, state: InferenceState) -> InferenceState:
+    def reset(self, model: ModelChoice, state: InferenceState) -> InferenceState:
         """The state without any object, prompt or result (bookkeeping only)."""
-        self.engine(model_id).predictor.reset_state(state)
+        self.engine(model).predictor.reset_state(state)
         return state
 

@@ -1,14 +1,27 @@
-"""Finds and loads the weights: a local file, then checkpoints/, then the Hugging Face Hub."""
+"""Finds and loads the weights (a local file, then checkpoints/, then the Hugging Face Hub) and
+runs them at other input sizes without loading them again."""
 
+import functools
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
-from sam2.build_sam import HF_MODEL_ID_TO_FILENAMES, build_sam2_video_predictor
+import torch
 
-from .engine import Engine
+from sam2.build_sam import (
+    _DECODER_OVERRIDES, _MODEL_OVERRIDES, _PREDICTOR_OVERRIDES, HF_MODEL_ID_TO_FILENAMES, build_model,
+    build_sam2_video_predictor,
+)
+from sam2.configs import PRESETS, ModelConfig, checked_image_size, with_image_size
+from sam2.sam2_video_predictor import SAM2VideoPredictor
+
+from .engine import Engine, default_image_size
 from .settings import AppSettings
+
+# Models kept loaded (with all their sizes), so two can be compared; the least recently used goes first.
+MODELS_KEPT = 2
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,7 @@ def model_choices(settings: AppSettings) -> List[str]:
 
 
 def load_engine(settings: AppSettings, model_id: Optional[str] = None) -> Union[Engine, ModelUnavailable]:
-    """The configured model (or ``model_id``) as an Engine, or why it cannot be had."""
+    """The configured model (or ``model_id``) at its checkpoint's input size, or why it cannot be had."""
     if settings.checkpoint and model_id in (None, settings.model_id):
         name = f"{Path(settings.checkpoint).name} ({settings.config})"
         return _build(settings.config, settings.checkpoint, settings, name)
@@ -63,38 +76,111 @@ def load_engine(settings: AppSettings, model_id: Optional[str] = None) -> Union[
 
 
 def _build(config: str, checkpoint: str, settings: AppSettings, name: str) -> Union[Engine, ModelUnavailable]:
-    """The predictor for ``checkpoint`` on the settings' device, at their image size if one is set
-    (then named with it, e.g. "facebook/sam2.1-hiera-tiny at 512 px")."""
-    overrides = [] if settings.image_size is None else [f"++model.image_size={settings.image_size}"]
+    """The predictor for ``checkpoint`` on the settings' device."""
     try:
-        predictor = build_sam2_video_predictor(config, checkpoint, device=settings.device, hydra_overrides_extra=overrides)
+        predictor = build_sam2_video_predictor(config, checkpoint, device=settings.device)
     except Exception as error:  # wrong file, wrong config, bad device
         return ModelUnavailable(f"Could not load {name} from {checkpoint}: {error}")
-    if settings.image_size is not None:
-        name = f"{name} at {settings.image_size} px"
     return Engine.wrap(predictor, name)
 
 
+@functools.lru_cache(maxsize=None)
+def _layout(preset: str) -> FrozenSet[Tuple[str, Tuple[int, ...]]]:
+    """Names and shapes of a preset's parameters and buffers (built on the meta device: no memory)."""
+    with torch.device("meta"):
+        model = build_model(PRESETS[preset])
+    return frozenset((key, tuple(tensor.shape)) for key, tensor in model.state_dict().items())
+
+
+def model_config(model: SAM2VideoPredictor) -> ModelConfig:
+    """The preset ``model`` was built from, known by its parameter names and shapes (which do not
+    depend on the input size); ValueError if no preset or several have them."""
+    layout = frozenset((key, tuple(tensor.shape)) for key, tensor in model.state_dict().items())
+    matches = [name for name in PRESETS if _layout(name) == layout]
+    if len(matches) != 1:
+        raise ValueError(f"its parameters match {len(matches)} known configs ({', '.join(matches) or 'none'})")
+    return PRESETS[matches[0]]
+
+
+def _build_options(model: SAM2VideoPredictor) -> Dict[str, Any]:
+    """What ``model`` was built with besides its config: the values of build_sam's override keys."""
+    options = {key: getattr(model, key) for key in _MODEL_OVERRIDES | _PREDICTOR_OVERRIDES}
+    options.update({key: getattr(model.sam_mask_decoder, key) for key in _DECODER_OVERRIDES})
+    return options
+
+
+def resized_engine(base: Engine, config: ModelConfig, image_size: int) -> Engine:
+    """``base`` (built from ``config``) at another input size, e.g. "facebook/sam2.1-hiera-tiny at
+    512 px": the same modules and options, holding ``base``'s parameter and buffer tensors (the
+    same objects: nothing is read or copied); the same precision."""
+    model = base.predictor
+    with torch.device("meta"):  # no memory for the parameters replaced just below
+        resized = build_model(with_image_size(config, image_size), type(model), **_build_options(model))
+    resized.load_state_dict(model.state_dict(keep_vars=True), assign=True)
+    resized.train(model.training)
+    return Engine(resized, f"{base.name} at {image_size} px", base.dtype, base.native_image_size)
+
+
+class _LoadedModel:
+    """One model's engines by input size, all sharing the parameters of ``base`` (the checkpoint's size)."""
+
+    def __init__(self, base: Engine) -> None:
+        self.base = base
+        self.engines: Dict[int, Engine] = {base.image_size: base}
+        self._config: Optional[ModelConfig] = None
+
+    def at_size(self, image_size: int) -> Union[Engine, ModelUnavailable]:
+        if image_size not in self.engines:
+            try:
+                self._config = self._config or model_config(self.base.predictor)
+                self.engines[image_size] = resized_engine(self.base, self._config, image_size)
+            except (ValueError, RuntimeError) as error:  # unknown config; parameters that do not fit it
+                return ModelUnavailable(f"Could not run {self.base.name} at {image_size} px: {error}")
+        return self.engines[image_size]
+
+
 class EngineCache:
-    """The loaded model shared by all sessions; choosing another model replaces it.
-    Thread-safe: concurrent requests load a model once."""
+    """The models shared by all sessions, at the input sizes asked for. The :data:`MODELS_KEPT`
+    most recently used models stay loaded with all their sizes; a model's weights are read once,
+    its other sizes share its parameters. Thread-safe: concurrent requests load a model (or
+    build a size) once."""
 
     def __init__(self, settings: AppSettings, loaded: Optional[Engine] = None) -> None:
         """``loaded``: the configured model, already built (tests, benchmarks)."""
         self.settings = settings
-        self._loaded: Dict[str, Engine] = {} if loaded is None else {settings.model_id: loaded}
+        self._models: "OrderedDict[str, _LoadedModel]" = OrderedDict()
+        if loaded is not None:
+            self._models[settings.model_id] = _LoadedModel(loaded)
         self._lock = threading.Lock()
 
     @property
     def default_model_id(self) -> str:
         return self.settings.model_id
 
-    def get(self, model_id: Optional[str] = None) -> Union[Engine, ModelUnavailable]:
-        key = model_id or self.settings.model_id
+    def get(self, model_id: Optional[str] = None, image_size: Optional[int] = None) -> Union[Engine, ModelUnavailable]:
+        """``model_id`` (default: the configured model) at ``image_size`` (default:
+        :func:`default_image_size`), or why not: the model cannot be loaded, or the size is not
+        a positive multiple of 32."""
+        if image_size is not None:
+            try:
+                checked_image_size(image_size)
+            except ValueError as error:
+                return ModelUnavailable(f"Cannot run a model at {image_size} px: {error}.")
         with self._lock:
-            if key not in self._loaded:
-                engine = load_engine(self.settings, model_id)
-                if isinstance(engine, ModelUnavailable):
-                    return engine
-                self._loaded = {key: engine}
-            return self._loaded[key]
+            model = self._model(model_id or self.settings.model_id)
+            if isinstance(model, ModelUnavailable):
+                return model
+            return model.at_size(default_image_size(model.base, self.settings) if image_size is None else image_size)
+
+    def _model(self, model_id: str) -> Union[_LoadedModel, ModelUnavailable]:
+        """``model_id``, now the most recently used; loaded if new (dropping the least recently
+        used beyond :data:`MODELS_KEPT`)."""
+        if model_id not in self._models:
+            base = load_engine(self.settings, model_id)
+            if isinstance(base, ModelUnavailable):
+                return base
+            self._models[model_id] = _LoadedModel(base)
+            while len(self._models) > MODELS_KEPT:
+                self._models.popitem(last=False)
+        self._models.move_to_end(model_id)
+        return self._models[model_id]

@@ -1,6 +1,6 @@
 """Draws masks, clicks and boxes over a video frame."""
 
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -9,6 +9,8 @@ from .palette import NEGATIVE_POINT, POSITIVE_POINT, object_color
 from .prompts import Click
 
 MASK_OPACITY = 0.5
+LEGEND_OPACITY = 0.6
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def _marker_radius(frame: np.ndarray) -> int:
@@ -45,4 +47,41 @@ def draw_prompts(frame: np.ndarray, clicks: Iterable[Click], box: Optional[Tuple
         center = (int(round(click.x)), int(round(click.y)))
         cv2.circle(out, center, radius + 2, (255, 255, 255), -1)
         cv2.circle(out, center, radius, POSITIVE_POINT if click.positive else NEGATIVE_POINT, -1)
+    return out
+
+
+def fit_text(text: str, max_width: int, scale: float, thickness: int = 1) -> str:
+    """``text``, cut and ended with ".." when needed so that it draws within ``max_width`` px in ``FONT``."""
+    def width(candidate: str) -> int:
+        return cv2.getTextSize(candidate, FONT, scale, thickness)[0][0]
+
+    if width(text) <= max_width:
+        return text
+    while text and width(text + "..") > max_width:
+        text = text[:-1]
+    return text + ".."
+
+
+def draw_legend(frame: np.ndarray, entries: Sequence[Tuple[int, str]]) -> np.ndarray:
+    """A copy of the (H, W, 3) frame with a top-left box listing (obj_id, name) entries: colour swatch, white name."""
+    out = frame.copy()
+    if not entries:
+        return out
+    height, width = frame.shape[:2]
+    scale = max(0.4, min(height, width) / 900)
+    thickness = max(1, round(scale * 1.5))
+    (_, text_height), baseline = cv2.getTextSize("Ag", FONT, scale, thickness)
+    pad = max(2, text_height // 3)
+    line_height = text_height + baseline + pad
+    names = [fit_text(name, width - 5 * pad - text_height, scale, thickness) for _, name in entries]
+    text_width = max(cv2.getTextSize(name, FONT, scale, thickness)[0][0] for name in names)
+    x1 = min(width, 3 * pad + text_height + text_width + pad)
+    y1 = min(height, 2 * pad + len(entries) * line_height)
+    box = out[pad:y1, pad:x1]
+    box[:] = (box * (1 - LEGEND_OPACITY)).astype(np.uint8)
+    for row, ((obj_id, _), name) in enumerate(zip(entries, names)):
+        top = 2 * pad + row * line_height
+        cv2.rectangle(out, (2 * pad, top), (2 * pad + text_height - 1, top + text_height - 1), object_color(obj_id), -1)
+        cv2.putText(out, name, (3 * pad + text_height, top + text_height), FONT, scale, (255, 255, 255), thickness,
+                    cv2.LINE_AA)
     return out

@@ -5,85 +5,172 @@ from typing import List
 
 import gradio as gr
 
+from sam2.frame_source import VIDEO_EXTENSIONS
+
 from .handlers import BOX, EXCLUDE, INCLUDE
+from .window import FRAMES, SECONDS
 
 MODE_LABELS = {"Include (green)": INCLUDE, "Exclude (red)": EXCLUDE, "Box (two corners)": BOX}
 
 INTRO = """# SAM 2 video tracker
 1. Upload a video (or pick an example). 2. Click the object on any frame (green = include,
-red = exclude, or draw a box). 3. Press **Track** and watch the masks appear. Correct any frame
-with more clicks and track again; add objects; download the results."""
+red = exclude, or draw a box; or give a mask). 3. Press **Track** and watch the masks appear.
+Correct any frame with more clicks and track again; add and name objects; download the results.
+A long video opens whole: choose the window of it to work on."""
+
+
+@dataclass(frozen=True)
+class PageOptions:
+    """What the page offers: the models, the input sizes (empty: not a choice here) and examples."""
+
+    model_note: str
+    models: List[str]
+    default_model: str
+    sizes: List[int]
+    default_size: int
+    compare_choices: List[str]
+    examples: List[str]
 
 
 @dataclass
 class Page:
     """Every component that an event reads or writes."""
 
-    video_in: gr.Video
+    video_in: gr.File
     info: gr.Markdown
+    window_unit: gr.Radio
+    window_start: gr.Number
+    window_end: gr.Number
+    window_button: gr.Button
     frame_view: gr.Image
     prev_button: gr.Button
     frame_slider: gr.Slider
     next_button: gr.Button
+    timeline: gr.Image
     mode: gr.Radio
     undo_button: gr.Button
     clear_button: gr.Button
     reset_button: gr.Button
     object_choice: gr.Dropdown
+    object_name: gr.Textbox
     add_button: gr.Button
     remove_button: gr.Button
+    mask_editor: gr.ImageEditor
+    paint_button: gr.Button
+    use_painted_button: gr.Button
+    mask_upload: gr.File
     model_choice: gr.Dropdown
+    size_choice: gr.Dropdown
     track_button: gr.Button
     stop_button: gr.Button
     progress: gr.Markdown
-    stream: gr.Video
     final_video: gr.Video
     export_button: gr.Button
     export_files: gr.File
+    compare_choice: gr.Dropdown
+    compare_button: gr.Button
+    compare_text: gr.Markdown
+    compare_video: gr.Video
+    compare_table: gr.Dataframe
     click_x: gr.Number
     click_y: gr.Number
     api_click: gr.Button
 
 
-def build_page(model_note: str, models: List[str], default_model: str, examples: List[str],
-               can_stream: bool) -> Page:
+def _video_and_window(options: PageOptions) -> dict:
+    video_in = gr.File(label="Video", file_types=list(VIDEO_EXTENSIONS), file_count="single", height=90,
+                       elem_id="video-input")
+    if options.examples:
+        gr.Examples(options.examples, inputs=video_in, label="Examples (made by assets/make_examples.py)")
+    info = gr.Markdown("No video loaded.", elem_id="video-info")
+    with gr.Row(equal_height=True):
+        window_unit = gr.Radio([SECONDS, FRAMES], value=SECONDS, label="Window in", min_width=120, elem_id="window-unit")
+        window_start = gr.Number(0, label="From", minimum=0, min_width=80, elem_id="window-start")
+        window_end = gr.Number(0, label="To", minimum=0, min_width=80, elem_id="window-end")
+        window_button = gr.Button("Set window", size="sm", min_width=80, elem_id="set-window")
+    return dict(video_in=video_in, info=info, window_unit=window_unit, window_start=window_start,
+                window_end=window_end, window_button=window_button)
+
+
+def _viewer() -> dict:
+    frame_view = gr.Image(label="Click the object", type="numpy", interactive=False, elem_id="frame-view")
+    with gr.Row():
+        prev_button = gr.Button("◀ Prev", size="sm", elem_id="prev-frame")
+        frame_slider = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="frame-slider")
+        next_button = gr.Button("Next ▶", size="sm", elem_id="next-frame")
+    timeline = gr.Image(label="Where each object is (click to go there)", type="numpy", interactive=False,
+                        buttons=[], elem_id="timeline")
+    return dict(frame_view=frame_view, prev_button=prev_button, frame_slider=frame_slider, next_button=next_button,
+                timeline=timeline)
+
+
+def _prompts_and_objects() -> dict:
+    mode = gr.Radio(list(MODE_LABELS), value="Include (green)", label="Click adds", elem_id="click-mode")
+    with gr.Row():
+        undo_button = gr.Button("Undo last point", elem_id="undo")
+        clear_button = gr.Button("Clear object", elem_id="clear-object")
+        reset_button = gr.Button("Reset all", elem_id="reset")
+    with gr.Row(equal_height=True):
+        object_choice = gr.Dropdown(["1: object 1"], value="1: object 1", label="Object", elem_id="object-choice")
+        object_name = gr.Textbox(label="Name (Enter to set)", placeholder="e.g. dog", max_length=40,
+                                 elem_id="object-name")
+        add_button = gr.Button("Add object", elem_id="add-object")
+        remove_button = gr.Button("Remove object", elem_id="remove-object")
+    with gr.Accordion("Mask prompt: paint or upload the object's mask on the shown frame", open=False,
+                      elem_id="mask-prompt"):
+        mask_editor = gr.ImageEditor(label="Paint over the object", type="numpy", image_mode="RGBA",
+                                     sources=[], elem_id="mask-editor")
+        with gr.Row():
+            paint_button = gr.Button("Paint on the shown frame", size="sm", elem_id="paint-frame")
+            use_painted_button = gr.Button("Use the painted mask", size="sm", variant="primary",
+                                           elem_id="use-painted")
+        mask_upload = gr.File(label="...or upload a mask image (white object on black, PNG)",
+                              file_types=["image"], height=90, elem_id="mask-upload")
+    return dict(mode=mode, undo_button=undo_button, clear_button=clear_button, reset_button=reset_button,
+                object_choice=object_choice, object_name=object_name, add_button=add_button,
+                remove_button=remove_button, mask_editor=mask_editor, paint_button=paint_button,
+                use_painted_button=use_painted_button, mask_upload=mask_upload)
+
+
+def _results(options: PageOptions) -> dict:
+    with gr.Row():
+        model_choice = gr.Dropdown(options.models, value=options.default_model, label="Model",
+                                   visible=len(options.models) > 1)
+        size_choice = gr.Dropdown(options.sizes or [options.default_size], value=options.default_size,
+                                  label="Input size (smaller: faster, coarser)", visible=len(options.sizes) > 1,
+                                  elem_id="size-choice")
+    with gr.Row():
+        track_button = gr.Button("Track", variant="primary", elem_id="track")
+        stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
+    progress = gr.Markdown("", elem_id="progress")
+    final_video = gr.Video(label="Overlay video", interactive=False, elem_id="overlay-video")
+    export_button = gr.Button("Export masks", elem_id="export")
+    export_files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
+    with gr.Accordion("Compare models", open=False, visible=bool(options.compare_choices), elem_id="compare"):
+        compare_choice = gr.Dropdown(options.compare_choices, value=(options.compare_choices or [None])[0],
+                                     label="Compare with", elem_id="compare-choice")
+        compare_button = gr.Button("Compare (same prompts, same window)", elem_id="compare-button")
+        compare_text = gr.Markdown("", elem_id="compare-text")
+        compare_video = gr.Video(label="Side by side", interactive=False, elem_id="compare-video")
+        compare_table = gr.Dataframe(label="IoU per object and frame", interactive=False, elem_id="compare-table")
+    return dict(model_choice=model_choice, size_choice=size_choice, track_button=track_button,
+                stop_button=stop_button, progress=progress, final_video=final_video, export_button=export_button,
+                export_files=export_files, compare_choice=compare_choice, compare_button=compare_button,
+                compare_text=compare_text, compare_video=compare_video, compare_table=compare_table)
+
+
+def build_page(options: PageOptions) -> Page:
     """Lay out the page inside the open ``gr.Blocks``."""
     gr.Markdown(INTRO)
-    gr.Markdown(model_note, elem_id="model-status")
+    gr.Markdown(options.model_note, elem_id="model-status")
     with gr.Row():
         with gr.Column(scale=3):
-            video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
-            if examples:
-                gr.Examples(examples, inputs=video_in, label="Examples (made by assets/make_examples.py)")
-            info = gr.Markdown("No video loaded.", elem_id="video-info")
-            frame_view = gr.Image(label="Click the object", type="numpy", interactive=False, elem_id="frame-view")
-            with gr.Row():
-                prev_button = gr.Button("◀ Prev", size="sm", elem_id="prev-frame")
-                frame_slider = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="frame-slider")
-                next_button = gr.Button("Next ▶", size="sm", elem_id="next-frame")
-            mode = gr.Radio(list(MODE_LABELS), value="Include (green)", label="Click adds", elem_id="click-mode")
-            with gr.Row():
-                undo_button = gr.Button("Undo last point", elem_id="undo")
-                clear_button = gr.Button("Clear object", elem_id="clear-object")
-                reset_button = gr.Button("Reset all", elem_id="reset")
-            with gr.Row():
-                object_choice = gr.Dropdown(["1"], value="1", label="Object", elem_id="object-choice")
-                add_button = gr.Button("Add object", elem_id="add-object")
-                remove_button = gr.Button("Remove object", elem_id="remove-object")
-            model_choice = gr.Dropdown(models, value=default_model, label="Model", visible=len(models) > 1)
-        with gr.Column(scale=3):
-            with gr.Row():
-                track_button = gr.Button("Track", variant="primary", elem_id="track")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
-            progress = gr.Markdown("", elem_id="progress")
-            stream = gr.Video(label="Tracking (live)", streaming=True, autoplay=True, interactive=False,
-                              elem_id="stream", visible=can_stream)
-            final_video = gr.Video(label="Overlay video", interactive=False, elem_id="overlay-video")
-            export_button = gr.Button("Export masks", elem_id="export")
-            export_files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
+            parts = _video_and_window(options)
+            parts.update(_viewer())
+            parts.update(_prompts_and_objects())
+        with gr.Column(scale=2):
+            parts.update(_results(options))
     with gr.Row(visible=False):  # the click as an API call (x, y in video pixels), for scripts
         click_x, click_y = gr.Number(label="x"), gr.Number(label="y")
         api_click = gr.Button("click")
-    return Page(video_in, info, frame_view, prev_button, frame_slider, next_button, mode, undo_button, clear_button,
-                reset_button, object_choice, add_button, remove_button, model_choice, track_button, stop_button,
-                progress, stream, final_video, export_button, export_files, click_x, click_y, api_click)
+    return Page(**parts, click_x=click_x, click_y=click_y, api_click=api_click)

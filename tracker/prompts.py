@@ -25,14 +25,16 @@ class Click:
 
 @dataclass(frozen=True)
 class FramePrompts:
-    """One object's clicks and box on one frame, in video pixels."""
+    """One object's clicks and box on one frame, in video pixels, or whether a mask prompts it
+    there (a mask and clicks exclude each other: the predictor keeps the latest kind)."""
 
     clicks: Tuple[Click, ...] = ()
     box: Optional[Box] = None
+    has_mask: bool = False
 
     @property
     def empty(self) -> bool:
-        return not self.clicks and self.box is None
+        return not self.clicks and self.box is None and not self.has_mask
 
     def with_click(self, click: Click) -> "FramePrompts":
         return replace(self, clicks=(*self.clicks, click))
@@ -41,10 +43,12 @@ class FramePrompts:
         return replace(self, box=box)
 
     def without_last(self) -> "FramePrompts":
-        """The last click removed, or the box when no click is left."""
+        """The last click removed, or the box when no click is left, or the mask."""
         if self.clicks:
             return replace(self, clicks=self.clicks[:-1])
-        return replace(self, box=None)
+        if self.box is not None:
+            return replace(self, box=None)
+        return FramePrompts()
 
 
 def _object(state: InferenceState, obj_id: int) -> Optional[ObjectState]:
@@ -56,7 +60,7 @@ def frame_prompts(state: InferenceState, obj_id: int, frame_idx: int, image_size
     obj = _object(state, obj_id)
     prompt = obj.point_inputs.get(frame_idx) if obj is not None else None
     if prompt is None:
-        return FramePrompts()
+        return FramePrompts(has_mask=obj is not None and frame_idx in obj.mask_inputs)
     scale_x, scale_y = state.video_width / image_size, state.video_height / image_size
     points = [(x * scale_x, y * scale_y) for x, y in prompt.point_coords[0].tolist()]
     labels = prompt.point_labels[0].tolist()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
+import numpy as np
 from sam2.cpu_allocator import release_free_memory
 from sam2.frame_source import FrameSource
 from sam2.tensor_spill import TensorSpill
@@ -22,9 +23,11 @@ from sam2.video_state import InferenceState
 
 from .errors import SessionClosed, UserError
 from .mask_store import MaskStore
-from .model_calls import StopSignal
+from .model_calls import ModelChoice, StopSignal
+from .packed_mask import PackedMask
 from .prompts import FramePrompts, frame_prompts, prompted_frames
 from .settings import Limits
+from .window import FrameWindow, describe, first_window
 
 
 def new_work_dir() -> Path:
@@ -39,13 +42,15 @@ def _remove_folders(folders: List[Path]) -> None:
 
 @dataclass(frozen=True)
 class VideoClip:
-    """What the user opened: its cleaned name and the facts shown about it."""
+    """What the user opened: its cleaned name, the facts shown about it and when each of its
+    frames starts ((num_frames,) seconds)."""
 
     name: str
     width: int
     height: int
     num_frames: int
     fps: float
+    frame_times: np.ndarray = field(repr=False, compare=False)
     notices: Tuple[str, ...] = ()
 
     @property
@@ -53,23 +58,30 @@ class VideoClip:
         """(height, width)."""
         return self.height, self.width
 
-    def check_frame(self, frame_idx) -> int:
-        """``frame_idx`` as an int within the video, or a UserError saying what is wrong."""
+    def check_frame(self, frame_idx, window: Optional[FrameWindow] = None) -> int:
+        """``frame_idx`` as an int within the video (and ``window``), or a UserError saying what is wrong."""
         try:
             frame_idx = int(frame_idx)
         except (TypeError, ValueError, OverflowError) as error:
             raise UserError(f"{frame_idx!r} is not a frame number.") from error
         if not 0 <= frame_idx < self.num_frames:
             raise UserError(f"Frame {frame_idx} does not exist: the video has frames 0 to {self.num_frames - 1}.")
+        if window is not None and frame_idx not in window:
+            raise UserError(f"Frame {frame_idx} is outside the window ({describe(window, self.frame_times)}): "
+                            "move the window to work there.")
         return frame_idx
 
 
 @dataclass
 class ObjectRoster:
-    """The objects of the session in the order they were added, and the one clicks go to."""
+    """The objects of the session in the order they were added, their names, and the one
+    clicks go to."""
+
+    MAX_NAME = 40
 
     ids: List[int] = field(default_factory=lambda: [1])
     current: int = 1
+    names: Dict[int, str] = field(default_factory=dict)
 
     def add(self) -> int:
         obj_id = max(self.ids) + 1
@@ -79,10 +91,42 @@ class ObjectRoster:
 
     def remove(self, obj_id: int) -> None:
         """Drop ``obj_id``; the last object is never dropped (it is emptied by the caller)."""
+        self.names.pop(obj_id, None)
         if len(self.ids) > 1:
             self.ids.remove(obj_id)
         if self.current not in self.ids:
             self.current = self.ids[0]
+
+    def name(self, obj_id: int) -> str:
+        """The name the user gave, else "object <id>"."""
+        return self.names.get(obj_id) or f"object {obj_id}"
+
+    def rename(self, obj_id: int, name: str) -> None:
+        """Name ``obj_id`` (an empty name restores the default)."""
+        name = " ".join(str(name or "").split())
+        if len(name) > self.MAX_NAME:
+            raise UserError(f"Names have at most {self.MAX_NAME} characters.")
+        if name:
+            self.names[obj_id] = name
+        else:
+            self.names.pop(obj_id, None)
+
+    def label(self, obj_id: int) -> str:
+        """How the object list shows it, e.g. "2: dog"."""
+        return f"{obj_id}: {self.name(obj_id)}"
+
+    def labels(self) -> List[str]:
+        return [self.label(obj_id) for obj_id in self.ids]
+
+    def id_from_label(self, label) -> int:
+        """The object id of a label from the list (or a bare id)."""
+        try:
+            obj_id = int(str(label).split(":", 1)[0])
+        except ValueError as error:
+            raise UserError(f"There is no object {label!r}.") from error
+        if obj_id not in self.ids:
+            raise UserError(f"There is no object {obj_id}.")
+        return obj_id
 
 
 @dataclass
@@ -132,11 +176,15 @@ class Session:
 
     video: VideoClip
     frames: FrameSource  # the app's reader of the video, for drawing and exports
-    model_id: str
-    image_size: int  # the model's input resolution, the scale of the prompts in the state
+    model: ModelChoice  # its image_size is the scale of the prompts in the state
     state: InferenceState
     files: SessionFiles
     limits: Limits = field(default_factory=Limits)
+    # What tracking and exports cover; default: from the start of the video up to the limit.
+    window: Optional[FrameWindow] = None
+    # The user's mask prompts in video pixels, (object id, frame) -> mask, for as long as the
+    # model state holds them (the state keeps them only at the model's input size).
+    mask_prompts: Dict[Tuple[int, int], PackedMask] = field(default_factory=dict)
     objects: ObjectRoster = field(default_factory=ObjectRoster)
     masks: MaskStore = field(default_factory=MaskStore)
     view: View = field(default_factory=View)
@@ -148,37 +196,37 @@ class Session:
 
     def __post_init__(self) -> None:
         self.state.spill = self.files.spill
+        if self.window is None:
+            self.window = first_window(self.video.num_frames, self.limits.max_frames)
+
+    def check_frame(self, frame_idx) -> int:
+        """``frame_idx`` as an int within the window, or a UserError."""
+        return self.video.check_frame(frame_idx, self.window)
 
     # ----------------------------------------------------------------- model state
     def adopt(self, state: InferenceState) -> None:
-        """Take the state a model call returned; delete spilled memories no longer used."""
+        """Take the state a model call returned; delete spilled memories no longer used and
+        mask prompts the state dropped."""
         self.state = state
         self.files.spill.keep_only(state.spilled_keys())
+        held = {(obj.obj_id, f) for obj in state.objects for f in obj.mask_inputs}
+        self.mask_prompts = {key: mask for key, mask in self.mask_prompts.items() if key in held}
 
     def prompts(self, obj_id: int, frame_idx: int) -> FramePrompts:
-        return frame_prompts(self.state, obj_id, frame_idx, self.image_size)
+        return frame_prompts(self.state, obj_id, frame_idx, self.model.image_size)
 
     def prompted_frames(self) -> List[int]:
         return prompted_frames(self.state)
+
+    def prompted_frames_of(self, obj_id: int) -> List[int]:
+        return prompted_frames(self.state, obj_id)
 
     def mark_dirty(self, frame_idx: int) -> None:
         self.dirty_from = frame_idx if self.dirty_from is None else min(self.dirty_from, frame_idx)
 
     def tracked_frames(self) -> List[int]:
-        """Frames that have a mask of every object in the model."""
-        return self.masks.frames_with(self.state.obj_ids)
-
-    def backward_start(self) -> Optional[int]:
-        """Where a backward pass must begin so that every object is tracked back to frame 0: the
-        latest first prompt (the predictor tracks backward only from a frame after 0), or None
-        when all objects already reach frame 0."""
-        firsts = []
-        for obj in self.state.objects:
-            reached = set(obj.frames_tracked) | set(obj.cond_outputs)
-            frames = prompted_frames(self.state, obj.obj_id)
-            if frames and 0 not in reached:
-                firsts.append(frames[0])
-        return max(firsts) if firsts and max(firsts) > 0 else None
+        """Frames of the window that have a mask of every object in the model."""
+        return [f for f in self.masks.frames_with(self.state.obj_ids) if f in self.window]
 
     # ------------------------------------------------------------------- lifetime
     @property

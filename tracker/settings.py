@@ -25,7 +25,7 @@ class Limits:
     ``SAM2_<NAME>`` or the flag ``--<name>`` (e.g. SAM2_MAX_FRAMES / --max-frames)."""
 
     max_upload_mb: int = _limit(200, "larger uploads are refused")
-    max_frames: int = _limit(900, "longer videos are trimmed to their first frames, with a notice")
+    max_frames: int = _limit(900, "frames tracked at once: longer videos open whole and the user picks a window of them")
     max_side: int = _limit(1920, "larger videos are scaled down to this many pixels on the long side, with a notice")
     max_objects: int = _limit(8, "objects per session")
     max_points: int = _limit(16, "clicks per object on one frame")

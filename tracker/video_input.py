@@ -2,8 +2,8 @@
 
 The upload's own name is only shown (after cleaning); files are written under names chosen here.
 Videos larger than the size limit are scaled down by ffmpeg in a subprocess, so the app never
-holds a decoder of a huge video; longer ones are cut to their first frames. Each such change is
-reported as a notice for the user.
+holds a decoder of a huge video. Long videos open whole (frames are decoded on demand); the
+user tracks a window of them. What the user should know is reported as a notice.
 """
 
 import os
@@ -35,23 +35,6 @@ class PreparedVideo:
     notices: List[str] = field(default_factory=list)
 
 
-class FirstFrames(FrameSource):
-    """The first ``count`` frames of another source (closing this closes that)."""
-
-    def __init__(self, source: FrameSource, count: int) -> None:
-        super().__init__(source.cache_size)
-        self.source = source
-        self.num_frames = count
-        self.video_height, self.video_width, self.fps = source.video_height, source.video_width, source.fps
-
-    def _load(self, index: int):
-        return self.source.read_rgb(index)
-
-    def close(self) -> None:
-        super().close()
-        self.source.close()
-
-
 def display_name(upload_name: str) -> str:
     """The upload's file name reduced to letters, digits, spaces, dots and dashes (never a path)."""
     name = Path(upload_name.replace("\\", "/")).name
@@ -67,11 +50,11 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def _scale_down(source: Path, target: Path, max_side: int, max_frames: int) -> Path:
-    """Re-encode at most ``max_frames + 1`` frames to fit ``max_side`` (upright, every frame kept)."""
+def _scale_down(source: Path, target: Path, max_side: int) -> Path:
+    """Re-encode the video to fit ``max_side`` (upright, every frame and its timestamp kept)."""
     command = [
         imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(source),
-        "-map", "0:v:0", "-an", "-sn", "-frames:v", str(max_frames + 1), "-fps_mode", "passthrough",
+        "-map", "0:v:0", "-an", "-sn", "-fps_mode", "passthrough",
         "-vf", f"scale={max_side}:{max_side}:force_original_aspect_ratio=decrease:force_divisible_by=2",
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(target),
     ]
@@ -109,7 +92,7 @@ def prepare_video(upload: Path, work_dir: Path, limits: Limits) -> PreparedVideo
     probe = probe_video(path)
     long_side = max(probe.width, probe.height)
     if long_side > limits.max_side:
-        path = _scale_down(path, work_dir / "scaled.mp4", limits.max_side, limits.max_frames)
+        path = _scale_down(path, work_dir / "scaled.mp4", limits.max_side)
     frames = _open(path)
     notices = []
     if long_side > limits.max_side:
@@ -119,10 +102,8 @@ def prepare_video(upload: Path, work_dir: Path, limits: Limits) -> PreparedVideo
         notices.append(f"Only {frames.num_frames} of the {frames.container_frame_count} frames could be read: "
                        "the file seems cut short.")
     if frames.num_frames > limits.max_frames:
-        frames = FirstFrames(frames, limits.max_frames)
-        seconds = f" ({limits.max_frames / frames.fps:.1f} s)" if frames.fps else ""
-        notices.append(f"The video is longer than this app's limit of {limits.max_frames} frames: "
-                       f"only the first {limits.max_frames}{seconds} are used.")
+        notices.append(f"The video has {frames.num_frames} frames; this app tracks at most {limits.max_frames} "
+                       "at once: choose the window to work on under the viewer (it starts at the beginning).")
     if probe.variable_frame_rate and frames.fps:
         notices.append(f"The video has a variable frame rate: the overlay video plays at a steady {frames.fps:.2f} fps.")
     return PreparedVideo(frames, notices)

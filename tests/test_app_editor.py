@@ -1,0 +1,178 @@
+"""The editor's features as plain handlers on the tiny model: a window of a long video, named
+objects, mask prompts, the timeline, the input size per session and Compare."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from conftest import synthetic_frames
+from sam2.frame_source import open_frame_source
+from tracker import handlers
+from tracker.compare import Comparison, compare, iou
+from tracker.errors import UserError
+from tracker.model_calls import ModelChoice
+from tracker.settings import Limits
+from tracker.timeline import LABEL_WIDTH, frame_at
+from tracker.video_io import write_mp4
+from tracker.window import FRAMES, SECONDS, FrameWindow
+
+FPS = 10
+
+
+@pytest.fixture()
+def long_session(tiny_calls, tmp_path):
+    """30 frames at 10 fps in an app that tracks at most 10 frames at once."""
+    video = write_mp4(tmp_path / "long.mp4", synthetic_frames(30), fps=FPS)
+    session = handlers.open_video(tiny_calls, str(video), limits=Limits(max_frames=10))
+    yield session
+    session.close()
+
+
+def square_mask(session, frame_idx):
+    """The bright square of synthetic_frames on ``frame_idx`` as an (H, W) bool mask."""
+    mask = np.zeros(session.video.size, dtype=bool)
+    left = 8 + 3 * frame_idx
+    mask[12:32, left:left + 16] = True
+    return mask
+
+
+def test_a_long_video_opens_whole_with_a_window_up_to_the_limit(long_session):
+    assert long_session.video.num_frames == 30 and long_session.window == FrameWindow(0, 10)
+    assert "30 frames" in handlers.video_info(long_session) and "frames 0-9 (0.0-1.0 s)" in handlers.video_info(long_session)
+    assert any("at most 10" in notice for notice in long_session.video.notices)
+    assert handlers.step(long_session, 50).frame_idx == 9, "navigation stays in the window"
+    with pytest.raises(UserError, match="outside the window"):
+        handlers.show(long_session, 12)
+
+
+def test_the_window_is_chosen_by_seconds_or_frames_and_checked(long_session):
+    view = handlers.set_window(long_session, 2, 2.5, SECONDS)
+    assert long_session.window == FrameWindow(20, 25) and view.frame_idx == 20
+    handlers.set_window(long_session, 12, 18, FRAMES)
+    assert long_session.window == FrameWindow(12, 19)
+    for start, end, unit, message in [(5, 3, SECONDS, "after the end"), (0, 2.5, SECONDS, "at most 10"),
+                                      (9, 4, FRAMES, "no frame"), ("x", 4, FRAMES, "must be a number")]:
+        with pytest.raises(UserError, match=message):
+            handlers.set_window(long_session, start, end, unit)
+    assert long_session.window == FrameWindow(12, 19), "a refused window changes nothing"
+
+
+def test_tracking_and_exports_cover_the_window_with_source_frame_numbers(tiny_calls, long_session):
+    handlers.set_window(long_session, 2, 2.5, SECONDS)
+    handlers.show(long_session, 22)
+    handlers.click(tiny_calls, long_session, 40, 20, handlers.INCLUDE)
+    frames = [u.frame_idx for u in handlers.track(tiny_calls, long_session)][:-1]
+    assert frames == [22, 23, 24, 22, 21, 20], "forward to the window's end, back to its start"
+    assert long_session.tracked_frames() == [20, 21, 22, 23, 24]
+    files = handlers.export_all(long_session)
+    assert files.overlay_video.name == "long_f20-24_overlay.mp4"
+    assert open_frame_source(str(files.overlay_video)).num_frames == 5
+    with zipfile.ZipFile(files.davis_pngs) as archive:
+        assert sorted(archive.namelist()) == [f"{f:05d}.png" for f in range(20, 25)]
+    coco = json.loads(files.coco_json.read_text())
+    assert [(i["id"], i["frame_index"], i["timestamp"]) for i in coco["images"]] == \
+        [(f, f, pytest.approx(f / FPS)) for f in range(20, 25)]
+
+
+def test_moving_the_window_keeps_prompts_and_masks(tiny_calls, long_session):
+    handlers.click(tiny_calls, long_session, 20, 20, handlers.INCLUDE)
+    list(handlers.track(tiny_calls, long_session))
+    before = long_session.masks.packed(5)
+    handlers.set_window(long_session, 10, 19, FRAMES)
+    frames = [u.frame_idx for u in handlers.track(tiny_calls, long_session)][:-1]
+    assert frames == list(range(10, 20)), "an object prompted before the window is tracked through it"
+    handlers.set_window(long_session, 0, 9, FRAMES)
+    assert long_session.masks.packed(5) == before and long_session.prompted_frames() == [0]
+
+
+def test_named_objects_reach_the_list_the_legend_and_every_export(tiny_calls, long_session):
+    handlers.rename_object(long_session, "  red   car ")
+    handlers.add_object(long_session)
+    assert long_session.objects.labels() == ["1: red car", "2: object 2"]
+    handlers.select_object(long_session, "1: red car")
+    handlers.click(tiny_calls, long_session, 20, 20, handlers.INCLUDE)
+    handlers.select_object(long_session, "2: object 2")
+    handlers.rename_object(long_session, "dog/cat")
+    handlers.click(tiny_calls, long_session, 50, 40, handlers.INCLUDE)
+    list(handlers.track(tiny_calls, long_session))
+    files = handlers.export_all(long_session)
+    with zipfile.ZipFile(files.mask_pngs) as archive:
+        assert {name.split("/")[0] for name in archive.namelist()} == {"1_red_car", "2_dog_cat"}
+    coco = json.loads(files.coco_json.read_text())
+    assert coco["categories"] == [{"id": 1, "name": "red car"}, {"id": 2, "name": "dog/cat"}]
+    assert {(a["object_id"], a["category_id"]) for a in coco["annotations"]} == {(1, 1), (2, 2)}
+    plain = handlers._masks_on(long_session, 0)
+    assert not np.array_equal(handlers.overlay_frame(long_session, 0)[:20, :40], plain[:20, :40]), "legend drawn"
+    with pytest.raises(UserError, match="at most 40"):
+        handlers.rename_object(long_session, "x" * 41)
+
+
+def test_a_mask_prompt_is_shown_tracked_undone_and_replaced_by_clicks(tiny_calls, long_session):
+    handlers.show(long_session, 3)
+    mask = square_mask(long_session, 3)
+    handlers.mask_prompt(tiny_calls, long_session, mask)
+    assert long_session.prompts(1, 3).has_mask and (1, 3) in long_session.mask_prompts
+    assert 1 in long_session.masks.unpacked(3)
+    frames = [u.frame_idx for u in handlers.track(tiny_calls, long_session)][:-1]
+    assert frames == [3, 4, 5, 6, 7, 8, 9, 3, 2, 1, 0]
+    handlers.show(long_session, 3)
+    handlers.undo(tiny_calls, long_session)
+    assert long_session.state.obj_ids == [] and long_session.mask_prompts == {}
+    handlers.mask_prompt(tiny_calls, long_session, mask)
+    handlers.click(tiny_calls, long_session, 20, 20, handlers.INCLUDE)
+    assert not long_session.prompts(1, 3).has_mask and long_session.mask_prompts == {}
+    with pytest.raises(UserError, match="the video 64x48"):
+        handlers.mask_prompt(tiny_calls, long_session, np.ones((10, 10), dtype=bool))
+
+
+def test_the_timeline_marks_where_objects_are_and_takes_the_viewer_there(tiny_calls, long_session):
+    handlers.click(tiny_calls, long_session, 20, 20, handlers.INCLUDE)
+    view = handlers.show(long_session, 4)
+    assert view.timeline.shape[1] == 800 and view.timeline.shape[0] > 18
+    x = next(x for x in range(LABEL_WIDTH, 800) if frame_at(x, 0, 9) == 7)
+    assert handlers.timeline_click(long_session, x).frame_idx == 7
+    assert handlers.timeline_click(long_session, 5).frame_idx == 7, "the label column keeps the frame"
+
+
+def test_another_input_size_keeps_the_prompts_with_the_same_weights(tiny_calls, long_session):
+    handlers.click(tiny_calls, long_session, 20, 20, handlers.INCLUDE)
+    clicks = long_session.prompts(1, 0).clicks
+    handlers.change_image_size(tiny_calls, long_session, 64)
+    assert long_session.model == ModelChoice(long_session.model.model_id, 64)
+    assert np.allclose([(c.x, c.y) for c in long_session.prompts(1, 0).clicks], [(c.x, c.y) for c in clicks])
+    assert 1 in long_session.masks.unpacked(0)
+    assert [u.frame_idx for u in handlers.track(tiny_calls, long_session)][:-1] == list(range(10))
+    small = tiny_calls.engine(long_session.model).predictor
+    base = tiny_calls.engine().predictor
+    assert all(a.data_ptr() == b.data_ptr() for a, b in zip(small.parameters(), base.parameters()))
+
+
+def test_compare_runs_the_same_prompts_through_another_model(tiny_calls, long_session):
+    handlers.click(tiny_calls, long_session, 20, 20, handlers.INCLUDE)
+    handlers.add_object(long_session)
+    handlers.mask_prompt(tiny_calls, long_session, square_mask(long_session, 0))
+    with pytest.raises(UserError, match="Track the objects first"):
+        list(compare(tiny_calls, long_session, ModelChoice(long_session.model.model_id, 64)))
+    list(handlers.track(tiny_calls, long_session))
+    with pytest.raises(UserError, match="another model"):
+        list(compare(tiny_calls, long_session, long_session.model))
+    items = list(compare(tiny_calls, long_session, ModelChoice(long_session.model.model_id, 64)))
+    result = items[-1]
+    assert isinstance(result, Comparison) and all(isinstance(i, str) for i in items[:-1])
+    assert result.headers == ["frame", "1: object 1", "2: object 2"]
+    assert [row[0] for row in result.rows] == ["mean", *range(10)]
+    assert all(0.0 <= value <= 1.0 for row in result.rows for value in row[1:])
+    video = open_frame_source(str(result.video))
+    assert (video.num_frames, video.video_width) == (10, 128)
+    assert "mean IoU per object" in result.text
+
+
+def test_iou():
+    a = np.zeros((4, 4), dtype=bool)
+    b = a.copy()
+    assert iou(a, b) == 1.0
+    a[:2] = True
+    b[1:3] = True
+    assert iou(a, b) == pytest.approx(4 / 12)

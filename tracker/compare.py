@@ -1,0 +1,128 @@
+"""Compare: the session's prompts through another model over the window, both overlays side
+by side in one video, and the IoU between them per object and frame."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List, Union
+
+import cv2
+import numpy as np
+
+from sam2.tensor_spill import TensorSpill
+
+from .errors import UserError
+from .mask_store import MaskStore
+from .model_calls import ModelCalls, ModelChoice, TrackDone
+from .overlay import draw_legend, draw_masks
+from .replay import replay
+from .session import Session
+from .track_plan import track_runs
+from .video_io import write_mp4
+
+# Each half of the side-by-side video is at most this wide.
+HALF_WIDTH = 960
+CAPTION_HEIGHT = 28
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (H, W) bool masks; 1.0 when both are empty (they agree)."""
+    union = np.count_nonzero(a | b)
+    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The two models' names, the side-by-side video, and the IoU table: ``headers`` then one
+    row per frame (frame number, then one IoU per object), the mean over frames first."""
+
+    models: tuple
+    video: Path
+    headers: List[str]
+    rows: List[list]
+
+    @property
+    def text(self) -> str:
+        mean = ", ".join(f"{h} {v:.3f}" for h, v in zip(self.headers[1:], self.rows[0][1:]))
+        return f"{self.models[0]} vs {self.models[1]}: mean IoU per object: {mean}."
+
+
+def iou_rows(session: Session, theirs: MaskStore, frames: List[int]) -> List[list]:
+    """One row per frame (frame, IoU per object of the session), the mean row first."""
+    ids = session.objects.ids
+    rows = []
+    for frame_idx in frames:
+        ours, other = session.masks.unpacked(frame_idx), theirs.unpacked(frame_idx)
+        empty = np.zeros(session.video.size, dtype=bool)
+        rows.append([frame_idx, *(round(iou(ours.get(i, empty), other.get(i, empty)), 4) for i in ids)])
+    means = np.mean([row[1:] for row in rows], axis=0) if rows else np.zeros(len(ids))
+    return [["mean", *(round(float(m), 4) for m in means)], *rows]
+
+
+def _captioned(frame: np.ndarray, caption: str) -> np.ndarray:
+    """The frame at most HALF_WIDTH wide under a dark caption bar."""
+    height, width = frame.shape[:2]
+    if width > HALF_WIDTH:
+        frame = cv2.resize(frame, (HALF_WIDTH, round(height * HALF_WIDTH / width)), interpolation=cv2.INTER_AREA)
+    bar = np.full((CAPTION_HEIGHT, frame.shape[1], 3), 24, dtype=np.uint8)
+    cv2.putText(bar, caption, (6, CAPTION_HEIGHT - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+    return np.vstack([bar, frame])
+
+
+def side_by_side(session: Session, theirs: MaskStore, models: tuple, frames: List[int], path: Path) -> Path:
+    legend = [(obj_id, session.objects.name(obj_id)) for obj_id in session.objects.ids]
+
+    def pair(frame_idx: int) -> np.ndarray:
+        image = session.frames.read_rgb(frame_idx)
+        halves = [draw_legend(draw_masks(image, store.unpacked(frame_idx)), legend) for store in (session.masks, theirs)]
+        return np.hstack([_captioned(half, f"{name} - frame {frame_idx}") for half, name in zip(halves, models)])
+
+    return write_mp4(path, (pair(f) for f in frames), session.video.fps)
+
+
+def compare(calls: ModelCalls, session: Session, other: ModelChoice) -> Iterator[Union[str, Comparison]]:
+    """Progress lines while ``other`` tracks the window from the session's prompts, then the
+    Comparison (over the frames both have). Stop ends the run early; what was tracked is compared."""
+    frames = session.tracked_frames()
+    if not frames or session.dirty_from is not None:
+        raise UserError("Track the objects first (to the end, after the last change): Compare runs the same "
+                        "prompts through another model and compares the masks frame by frame.")
+    models = (calls.engine(session.model).name, calls.engine(other).name)
+    if models[0] == models[1]:
+        raise UserError("Choose another model (or input size) to compare with.")
+    spill = TensorSpill(str(session.files.work_dir))
+    try:
+        yield f"Compare: {models[1]} reads the prompts..."
+        replayed = replay(calls, session, other, spill)
+        theirs = MaskStore()
+        for frame_idx, masks in replayed.masks.items():
+            theirs.put(frame_idx, masks)
+        yield from _track(calls, session, other, replayed.state, theirs, models[1])
+        theirs_frames = set(theirs.frames_with(session.state.obj_ids))
+        both = [f for f in frames if f in theirs_frames]
+        yield f"Compare: writing the side-by-side video of {len(both)} frames..."
+        path = session.files.output_path(f"{Path(session.video.name).stem}_compare.mp4")
+        yield Comparison(models, side_by_side(session, theirs, models, both, path),
+                         ["frame", *(session.objects.label(i) for i in session.objects.ids)],
+                         iou_rows(session, theirs, both))
+    finally:
+        spill.close()
+
+
+def _track(calls: ModelCalls, session: Session, model: ModelChoice, state, theirs: MaskStore,
+           name: str) -> Iterator[str]:
+    """Track ``state`` over the session's window into ``theirs``, a progress line per frame."""
+    per_call = calls.frames_per_track_call(len(state.objects))
+    runs = track_runs(state, session.window, None, per_call)
+    stop = session.files.stop
+    stop.clear()
+    total, done = sum(run.count for run in runs), 0
+    for run in runs:
+        for event in calls.track(model, state, run, stop):
+            if isinstance(event, TrackDone):
+                state = event.state
+                continue
+            theirs.put(event.frame_idx, event.masks)
+            done += 1
+            yield f"Compare: {name} tracked frame {event.frame_idx} ({done} of {total})"
+        if stop.requested:
+            break

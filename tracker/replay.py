@@ -1,0 +1,47 @@
+"""A session's prompts run again on another model or input size (for Compare and for a new
+input size): the same clicks, boxes and masks, object by object, frame by frame."""
+
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+from sam2.tensor_spill import TensorSpill
+from sam2.video_state import InferenceState
+
+from .mask_store import FrameMasks
+from .model_calls import ModelCalls, ModelChoice, PromptEdit
+from .session import Session
+
+
+@dataclass
+class Replayed:
+    """A fresh model state holding the session's prompts, and the masks they gave per frame."""
+
+    state: InferenceState
+    masks: Dict[int, FrameMasks] = field(default_factory=dict)
+
+
+def prompt_edits(session: Session) -> List[PromptEdit]:
+    """Every prompt of the session as the edit that would set it."""
+    edits = []
+    for obj_id in session.state.obj_ids:
+        for frame_idx in session.prompted_frames_of(obj_id):
+            mask = session.mask_prompts.get((obj_id, frame_idx))
+            if mask is not None:
+                edits.append(PromptEdit(obj_id, frame_idx, mask=mask))
+            else:
+                prompts = session.prompts(obj_id, frame_idx)
+                edits.append(PromptEdit(obj_id, frame_idx, prompts.clicks, prompts.box))
+    return edits
+
+
+def replay(calls: ModelCalls, session: Session, model: ModelChoice, spill: TensorSpill) -> Replayed:
+    """Open the session's video on ``model`` and add every prompt of the session to it (the
+    new state's evicted memories go to ``spill``)."""
+    state = calls.open_video(model, session.frames)
+    state.spill = spill
+    replayed = Replayed(state)
+    for edit in prompt_edits(session):
+        result = calls.edit_prompts(model, replayed.state, edit)
+        replayed.state = result.state
+        replayed.masks.setdefault(edit.frame_idx, {}).update(result.masks)
+    return replayed
