@@ -63,9 +63,10 @@ def measure(video: str, config: str, checkpoint: str, device: str = "cpu", image
     flags = ["--checkpoint", checkpoint, "--config", config, "--device", device]
     settings = AppSettings.from_sources(flags + ([] if image_size is None else ["--image-size", str(image_size)]), {})
     calls = ModelCalls(EngineCache(settings))
-    engine = calls.engine(None)
+    calls.engine()  # loaded before the page serves, as in the app
 
     session, open_seconds = timed(lambda: handlers.open_video(calls, video))
+    engine = calls.engine(session.model)
     height, width = session.video.size
     _, click_seconds = timed(lambda: handlers.click(calls, session, width / 2, height / 2, handlers.INCLUDE))
     _, second_click = timed(lambda: handlers.click(calls, session, width / 3, height / 3, handlers.EXCLUDE))
@@ -95,7 +96,8 @@ def main() -> None:
     parser.add_argument("--video", default=str(SHARED_DATA / "dog.mp4"))
     parser.add_argument("--config", default="sam2.1_hiera_t")
     parser.add_argument("--checkpoint", help="weights (default: seeded random weights)")
-    parser.add_argument("--image-size", type=int, help="model input resolution (default: the model's 1024)")
+    parser.add_argument("--image-size", type=int,
+                        help="model input resolution (default: the app's, see tracker.engine.default_image_size)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--frames", type=int, default=8, help="frames to track for the median seconds per frame")
     args = parser.parse_args()

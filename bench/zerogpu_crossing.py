@@ -49,9 +49,9 @@ def main() -> None:
     os.environ["SPACES_ZERO_GPU"] = "true"
     settings = AppSettings.from_sources(["--checkpoint", checkpoint, "--config", args.config, "--device", "cpu"], {})
     calls = ModelCalls(EngineCache(settings))
-    engine = calls.engine(None)
 
     session = handlers.open_video(calls, args.video)
+    engine = calls.engine(session.model)
     height, width = session.video.size
     handlers.click(calls, session, width / 2, height / 2, handlers.INCLUDE)
     handlers.add_object(session)

@@ -1,9 +1,9 @@
 """The app in headless Chromium, as a new user drives it.
 
-* The viewer always shows the frame the page names (after Track, while it streams, after
+* The viewer always shows the frame the page names (after Track, while it tracks, after
   Stop, Add/Remove object, Prev/Next, a slider drag, typing a number, arrow keys, undo), and a
   click lands there.
-* The whole flow on a real video (upload, two objects, Track with streaming, a correction,
+* The whole flow on a real video (upload, two objects, Track with progress, a correction,
   Track again, the four exports cross-checked), in-process and with every model call in a
   ZeroGPU worker (the strict stand-in of ``spaces.GPU``).
 * A bad upload gets a message and the page keeps working.
@@ -12,7 +12,6 @@ Also refreshes docs/screenshot.png when SAM2_UPDATE_SCREENSHOT=1."""
 import io
 import json
 import os
-import shutil
 import urllib.request
 import zipfile
 
@@ -21,67 +20,13 @@ import pytest
 from PIL import Image
 
 from app_server import REPO, running_app
+from browser import (SLIDER_NUMBER, click_frame, download, name_object, page,  # noqa: F401
+                     track_and_watch, upload, wait_for_notice)
 from conftest import shared_data_or_skip, synthetic_frames
 from sam2.frame_source import open_frame_source
 from sam2.mask_rle import decode, from_coco
 from tracker.video_io import write_mp4
 from zerogpu import server_environment
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-SLIDER_NUMBER = "#frame-slider input[type=number]"
-
-
-@pytest.fixture()
-def page():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1300})
-        page.set_default_timeout(120_000)
-        yield page
-        browser.close()
-
-
-def click_frame(page, fx: float, fy: float) -> None:
-    """Click the shown frame at a fraction of its width and height; wait for the redraw."""
-    image = page.locator("#frame-view img")
-    before = image.get_attribute("src")
-    box = image.bounding_box()
-    image.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
-    page.wait_for_function(
-        "before => document.querySelector('#frame-view img').getAttribute('src') !== before", arg=before
-    )
-
-
-def track_and_watch(page) -> set:
-    """Press Track; return the progress lines seen while it streams, once it is done."""
-    page.click("#track")
-    seen = set()
-    page.wait_for_function("() => document.querySelector('#progress').innerText.includes('Tracking')")
-    while True:
-        text = page.locator("#progress").inner_text()
-        seen.add(text)
-        if "Overlay video ready" in text:
-            return seen
-        page.wait_for_timeout(200)
-
-
-def download(url: str, target) -> str:
-    with urllib.request.urlopen(url) as response, open(target, "wb") as out:
-        out.write(response.read())
-    return str(target)
-
-
-def upload(page, url: str, video, frames: int) -> None:
-    page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector("#video-input")
-    page.set_input_files("#video-input input[type=file]", str(video))
-    page.wait_for_function("n => document.querySelector('#video-info').innerText.includes(n + ' frames')", arg=frames)
-    page.wait_for_selector("#frame-view img")
 
 
 # ------------------------------------------------------------------ the viewer in sync
@@ -161,13 +106,13 @@ def test_the_viewer_shows_the_frame_the_page_names_and_clicks_land_there(page, t
         assert_in_sync(page, identify, 29)
 
         page.click("#add-object")
-        page.wait_for_function("() => document.querySelector('#object-choice input').value === '2'")
+        page.wait_for_function("() => document.querySelector('#object-choice input').value === '2: object 2'")
         assert_in_sync(page, identify, 29)
         click_frame(page, 0.7, 0.6)
         assert_in_sync(page, identify, 29)
 
         page.click("#remove-object")
-        page.wait_for_function("() => document.querySelector('#object-choice input').value === '1'")
+        page.wait_for_function("() => document.querySelector('#object-choice input').value === '1: object 1'")
         assert_in_sync(page, identify, 29)
 
         page.click("#prev-frame")
@@ -217,10 +162,10 @@ def test_new_user_session_in_the_browser(page, app_url, tmp_path):
     upload(page, url, clip, 200)
     assert "960x540" in page.locator("#video-info").inner_text()
 
+    name_object(page, "girl", "1: girl")
     click_frame(page, 0.45, 0.6)
     progress = track_and_watch(page)
-    assert sum("Tracking: frame" in line for line in progress) >= 2, progress
-    page.wait_for_selector("#stream video")
+    assert sum("Tracking frame" in line and "left" in line for line in progress) >= 2, progress
     overlay = page.wait_for_selector("#overlay-video video")
     page.wait_for_function(
         "() => { const v = document.querySelector('#overlay-video video'); return v && v.readyState >= 1 && v.duration > 6; }"
@@ -228,7 +173,8 @@ def test_new_user_session_in_the_browser(page, app_url, tmp_path):
     assert overlay.get_attribute("src")
 
     page.click("#add-object")
-    page.wait_for_function("() => document.querySelector('#object-choice input').value === '2'")
+    page.wait_for_function("() => document.querySelector('#object-choice input').value === '2: object 2'")
+    name_object(page, "boy", "2: boy")
     # Tracking left the viewer on the last frame; a click there goes to frame 199.
     assert page.locator(SLIDER_NUMBER).input_value() == "199"
     click_frame(page, 0.2, 0.3)
@@ -249,18 +195,21 @@ def test_new_user_session_in_the_browser(page, app_url, tmp_path):
         name = link.split("?")[0].rsplit("/", 1)[-1]
         files[name] = download(link, tmp_path / name)
 
-    assert sorted(files) == ["bedroom_coco_rle.json", "bedroom_davis.zip", "bedroom_masks.zip", "bedroom_overlay.mp4"]
-    video = open_frame_source(files["bedroom_overlay.mp4"])
+    stem = "bedroom_f0-199"
+    assert sorted(files) == [f"{stem}_coco_rle.json", f"{stem}_davis.zip", f"{stem}_masks.zip", f"{stem}_overlay.mp4"]
+    video = open_frame_source(files[f"{stem}_overlay.mp4"])
     assert (video.num_frames, video.video_width, video.video_height) == (200, 960, 540)
-    coco = json.loads(open(files["bedroom_coco_rle.json"]).read())
+    coco = json.loads(open(files[f"{stem}_coco_rle.json"]).read())
     assert {a["object_id"] for a in coco["annotations"]} == {1, 2}
+    assert [c["name"] for c in coco["categories"]] == ["girl", "boy"]
     annotations = {(a["image_id"], a["object_id"]): a for a in coco["annotations"]}
-    with zipfile.ZipFile(files["bedroom_masks.zip"]) as pngs, zipfile.ZipFile(files["bedroom_davis.zip"]) as davis:
+    with zipfile.ZipFile(files[f"{stem}_masks.zip"]) as pngs, zipfile.ZipFile(files[f"{stem}_davis.zip"]) as davis:
         assert len(davis.namelist()) == 200 and len(pngs.namelist()) == 400
         for frame_idx in (0, 5, 120, 194, 199):
             labels = np.array(Image.open(davis.open(f"{frame_idx:05d}.png")))
             for obj_id in (1, 2):
-                png = np.array(Image.open(pngs.open(f"{obj_id}/{frame_idx:05d}.png"))) > 0
+                folder = {1: "1_girl", 2: "2_boy"}[obj_id]
+                png = np.array(Image.open(pngs.open(f"{folder}/{frame_idx:05d}.png"))) > 0
                 assert png.shape == (540, 960)
                 assert np.array_equal(png, decode(from_coco(annotations[(frame_idx, obj_id)]["segmentation"])))
                 assert not np.any((labels == obj_id) & ~png), "a DAVIS label outside the object's mask"
@@ -268,14 +217,6 @@ def test_new_user_session_in_the_browser(page, app_url, tmp_path):
         calls = [json.loads(line) for line in crossings.read_text().splitlines()]
         names = [call["function"] for call in calls]
         assert names.count("_open_video") == 1 and names.count("_edit_prompts") == 3 and names.count("_track") >= 2
-
-
-def wait_for_notice(page, text: str) -> None:
-    """Wait for a toast (gr.Error / gr.Warning / gr.Info) that contains ``text``."""
-    page.wait_for_function(
-        "text => [...document.querySelectorAll(\"[data-testid='toast-text']\")].some(t => t.innerText.includes(text))",
-        arg=text,
-    )
 
 
 def test_a_bad_upload_gets_a_message_and_the_page_keeps_working(page, tmp_path):
@@ -288,12 +229,11 @@ def test_a_bad_upload_gets_a_message_and_the_page_keeps_working(page, tmp_path):
         page.set_input_files("#video-input input[type=file]", str(bad))
         wait_for_notice(page, "This file is not a video that can be read")
         assert "Traceback" not in page.content()
-        # As a user would: dismiss the error shown over the player, then remove the file.
-        page.locator("#video-input [data-testid='status-tracker'] button[aria-label='Clear']").click()
-        page.locator("#video-input [data-testid='video'] button[aria-label='Clear']").click()
+        # As a user would: remove the file, then choose another.
+        page.locator("#video-input button[aria-label='Clear']").click()
         page.set_input_files("#video-input input[type=file]", str(long_clip))
-        page.wait_for_function("() => document.querySelector('#video-info').innerText.includes('5 frames')")
-        assert "only the first 5" in page.locator("#video-info").inner_text()
-        wait_for_notice(page, "only the first 5")
+        page.wait_for_function("() => document.querySelector('#video-info').innerText.includes('8 frames')")
+        assert "tracks at most 5 at once" in page.locator("#video-info").inner_text()
+        wait_for_notice(page, "tracks at most 5 at once")
         page.wait_for_selector("#frame-view img")
         click_frame(page, 0.5, 0.5)

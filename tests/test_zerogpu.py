@@ -11,9 +11,10 @@ import pytest
 
 from conftest import model_calls_for, synthetic_frames
 from tracker import handlers
+from tracker.compare import compare
 from tracker.errors import ModelCallFailed
 from tracker.events import page_handler
-from tracker.model_calls import GpuBudget
+from tracker.model_calls import GpuBudget, ModelChoice
 from tracker.video_io import write_mp4
 from zerogpu import zero_gpu
 
@@ -150,6 +151,32 @@ def test_a_session_under_zero_gpu_equals_one_in_process(monkeypatch, tiny_engine
     # Only memories the returned state refers to stay on disk.
     assert sorted(os.listdir(remote.files.spill.directory)) == sorted(
         os.path.basename(k) for k in remote.state.spilled_keys())
+    local.close()
+    remote.close()
+
+
+def mask_and_compare_session(calls, video):
+    """A mask prompt on frame 2, Track, then Compare with the same model at 64 px; returns the
+    session, the masks the page showed and the IoU table."""
+    session = handlers.open_video(calls, video)
+    handlers.show(session, 2)
+    mask = np.zeros(session.video.size, dtype=bool)
+    mask[12:32, 14:30] = True
+    shown = [handlers.mask_prompt(calls, session, mask).image]
+    shown += [u.view.image for u in handlers.track(calls, session)]
+    comparison = list(compare(calls, session, ModelChoice(session.model.model_id, 64)))[-1]
+    return session, shown, comparison.rows
+
+
+def test_mask_prompts_and_compare_under_zero_gpu_equal_in_process(monkeypatch, tiny_engine, video):
+    monkeypatch.setattr(handlers, "VIEW_INTERVAL_SECONDS", 0.0)
+    local, local_shown, local_rows = mask_and_compare_session(model_calls_for(tiny_engine), video)
+    with zero_gpu(monkeypatch) as spaces:
+        remote, remote_shown, remote_rows = mask_and_compare_session(model_calls_for(tiny_engine), video)
+        names = [call.function for call in spaces.CALLS]
+    assert names.count("_edit_prompts") == 2, "the mask prompt, then the same mask for the compared model"
+    assert all(np.array_equal(a, b) for a, b in zip(local_shown, remote_shown)) and len(local_shown) == len(remote_shown)
+    assert local_rows == remote_rows and len(local_rows) == 11
     local.close()
     remote.close()
 

@@ -13,7 +13,7 @@ from sam2.tensor_spill import TensorSpill
 from .errors import UserError
 from .mask_store import MaskStore
 from .model_calls import ModelCalls, ModelChoice, TrackDone
-from .overlay import draw_legend, draw_masks
+from .overlay import FONT, draw_legend, draw_masks, fit_text
 from .replay import replay
 from .session import Session
 from .track_plan import track_runs
@@ -22,6 +22,7 @@ from .video_io import write_mp4
 # Each half of the side-by-side video is at most this wide.
 HALF_WIDTH = 960
 CAPTION_HEIGHT = 28
+CAPTION_SCALE = 0.5
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -64,7 +65,8 @@ def _captioned(frame: np.ndarray, caption: str) -> np.ndarray:
     if width > HALF_WIDTH:
         frame = cv2.resize(frame, (HALF_WIDTH, round(height * HALF_WIDTH / width)), interpolation=cv2.INTER_AREA)
     bar = np.full((CAPTION_HEIGHT, frame.shape[1], 3), 24, dtype=np.uint8)
-    cv2.putText(bar, caption, (6, CAPTION_HEIGHT - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+    caption = fit_text(caption, frame.shape[1] - 12, CAPTION_SCALE)
+    cv2.putText(bar, caption, (6, CAPTION_HEIGHT - 9), FONT, CAPTION_SCALE, (255, 255, 255), 1, cv2.LINE_AA)
     return np.vstack([bar, frame])
 
 
@@ -74,7 +76,7 @@ def side_by_side(session: Session, theirs: MaskStore, models: tuple, frames: Lis
     def pair(frame_idx: int) -> np.ndarray:
         image = session.frames.read_rgb(frame_idx)
         halves = [draw_legend(draw_masks(image, store.unpacked(frame_idx)), legend) for store in (session.masks, theirs)]
-        return np.hstack([_captioned(half, f"{name} - frame {frame_idx}") for half, name in zip(halves, models)])
+        return np.hstack([_captioned(half, f"{frame_idx}: {name}") for half, name in zip(halves, models)])
 
     return write_mp4(path, (pair(f) for f in frames), session.video.fps)
 

@@ -72,7 +72,13 @@ SKIP_VIEWER = (gr.skip(), gr.skip(), gr.skip())
 
 
 def _objects(session: Session):
-    return gr.update(choices=session.objects.labels(), value=session.objects.label(session.objects.current))
+    """(object list, name box) updates: the objects, the selected one and its name."""
+    objects = session.objects
+    return (gr.update(choices=objects.labels(), value=objects.label(objects.current)),
+            objects.names.get(objects.current, ""))
+
+
+NO_OBJECTS = (gr.update(choices=["1: object 1"], value="1: object 1"), "")
 
 
 def _window_fields(session: Session, unit: str):
@@ -124,8 +130,8 @@ class PageEvents:
         video, downloads."""
         if not path:
             self.sessions.close(request.session_hash)
-            return (gr.update(minimum=0, maximum=1, value=0), None, None, NO_VIDEO_INFO, 0, 0,
-                    gr.update(choices=["1: object 1"], value="1: object 1"), "", None, None)
+            return (gr.update(minimum=0, maximum=1, value=0), None, None, NO_VIDEO_INFO, 0, 0, *NO_OBJECTS, "",
+                    None, None)
         # The open video stays until the new one has opened: a bad upload loses nothing.
         session = handlers.open_video(self.calls, path, self._model(model_id, image_size), self.limits,
                                       self.output_root)
@@ -136,13 +142,13 @@ class PageEvents:
             view = handlers.show(session, session.window.start)
         slider, start, end = _window_fields(session, unit)
         return (gr.update(**slider, value=view.frame_idx), view.image, view.timeline, handlers.video_info(session),
-                start, end, _objects(session), "", None, None)
+                start, end, *_objects(session), "", None, None)
 
     def _on_session(self, request: gr.Request, action: Callable[[Session], FrameView], objects: bool = False):
-        """``action`` on the tab's session -> the viewer's updates (then the object list)."""
+        """``action`` on the tab's session -> the viewer's updates (then the object list and name)."""
         with self.sessions.using(request.session_hash) as session:
             updates = _viewer(action(session))
-            return (*updates, _objects(session)) if objects else updates
+            return (*updates, *_objects(session)) if objects else updates
 
     @page_handler
     def show_frame(self, frame_idx, request: gr.Request):
@@ -242,10 +248,8 @@ class PageEvents:
     @page_handler
     def select_object(self, label, request: gr.Request):
         if label is None:
-            return (*SKIP_VIEWER, gr.skip())
-        with self.sessions.using(request.session_hash) as session:
-            view = handlers.select_object(session, label)
-            return (*_viewer(view), session.objects.names.get(session.objects.current, ""))
+            return (*SKIP_VIEWER, gr.skip(), gr.skip())
+        return self._on_session(request, lambda session: handlers.select_object(session, label), objects=True)
 
     @page_handler
     def rename_object(self, name, request: gr.Request):
@@ -308,11 +312,11 @@ class PageEvents:
 
     @page_handler
     def change_model(self, model_id, request: gr.Request):
-        """-> slider, frame view, timeline, video info, objects: the open video is closed."""
+        """-> slider, frame view, timeline, video info, objects, name: the open video is closed."""
         self._model(model_id)
         self.sessions.close(request.session_hash)
         return (gr.update(minimum=0, maximum=1, value=0), None, None, "Model changed: upload the video again.",
-                gr.update(choices=["1: object 1"], value="1: object 1"))
+                *NO_OBJECTS)
 
     def unload(self, request: gr.Request):
         self.sessions.close(request.session_hash)
@@ -326,9 +330,9 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     # Frame changes run one at a time, in the order they came: the last one asked is shown.
     navigate = dict(concurrency_id="navigate", concurrency_limit=1)
     viewer = [page.frame_slider, page.frame_view, page.timeline]
-    with_objects = [*viewer, page.object_choice]
-    opened = [*viewer, page.info, page.window_start, page.window_end, page.object_choice, page.progress,
-              page.final_video, page.export_files]
+    with_objects = [*viewer, page.object_choice, page.object_name]
+    opened = [*viewer, page.info, page.window_start, page.window_end, page.object_choice, page.object_name,
+              page.progress, page.final_video, page.export_files]
     page.video_in.change(events.open_video, [page.video_in, page.model_choice, page.size_choice, page.window_unit],
                          opened, api_name="open_video", **heavy)
     page.window_button.click(events.set_window, [page.window_unit, page.window_start, page.window_end],
@@ -351,8 +355,7 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     page.clear_button.click(events.clear_object, None, viewer, api_name="clear_object", **heavy)
     page.reset_button.click(events.reset, None, with_objects, api_name="reset", **heavy)
     page.add_button.click(events.add_object, None, with_objects, api_name="add_object")
-    page.object_choice.input(events.select_object, page.object_choice, [*viewer, page.object_name],
-                             api_name="select_object")
+    page.object_choice.input(events.select_object, page.object_choice, with_objects, api_name="select_object")
     page.object_name.submit(events.rename_object, page.object_name, with_objects, api_name="rename_object")
     page.remove_button.click(events.remove_object, None, with_objects, api_name="remove_object", **heavy)
     page.size_choice.input(events.change_size, page.size_choice, viewer, api_name="change_size", **heavy)
@@ -361,5 +364,5 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     page.export_button.click(events.export, None, page.export_files, api_name="export", **heavy)
     page.compare_button.click(events.compare, page.compare_choice,
                               [page.compare_text, page.compare_video, page.compare_table], api_name="compare", **heavy)
-    page.model_choice.input(events.change_model, page.model_choice,
-                            [*viewer, page.info, page.object_choice], api_name=False, **heavy)
+    page.model_choice.input(events.change_model, page.model_choice, [*viewer, page.info, page.object_choice,
+                                                                     page.object_name], api_name=False, **heavy)

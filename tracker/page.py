@@ -98,8 +98,8 @@ def _viewer() -> dict:
         prev_button = gr.Button("◀ Prev", size="sm", elem_id="prev-frame")
         frame_slider = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="frame-slider")
         next_button = gr.Button("Next ▶", size="sm", elem_id="next-frame")
-    timeline = gr.Image(label="Where each object is (click to go there)", type="numpy", interactive=False,
-                        buttons=[], elem_id="timeline")
+    timeline = gr.Image(label="Where each object is (click to go there)", show_label=False, container=False,
+                        type="numpy", interactive=False, buttons=[], elem_id="timeline")
     return dict(frame_view=frame_view, prev_button=prev_button, frame_slider=frame_slider, next_button=next_button,
                 timeline=timeline)
 

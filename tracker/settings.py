@@ -67,8 +67,8 @@ class AppSettings:
 
     Environment: SAM2_MODEL (hub id), SAM2_CHECKPOINT + SAM2_CONFIG (local file), SAM2_DEVICE,
     SAM2_CHECKPOINTS_DIR, SAM2_HOST or GRADIO_SERVER_NAME (default 127.0.0.1: local only),
-    SAM2_PORT, GRADIO_SERVER_PORT or PORT (default 7860), SAM2_IMAGE_SIZE (the model's input
-    resolution; default its own, 1024), and the limits of :class:`Limits`:
+    SAM2_PORT, GRADIO_SERVER_PORT or PORT (default 7860), SAM2_IMAGE_SIZE (the sessions' default
+    model input size; see tracker.engine.default_image_size), and the limits of :class:`Limits`:
     SAM2_MAX_UPLOAD_MB, SAM2_MAX_FRAMES, SAM2_MAX_SIDE, SAM2_MAX_OBJECTS, SAM2_MAX_POINTS,
     SAM2_MAX_JOBS, SAM2_QUEUE_SIZE, SAM2_SESSION_TTL.
     """
@@ -99,8 +99,9 @@ class AppSettings:
         parser.add_argument("--host", default=host, help="0.0.0.0 to listen on all interfaces")
         parser.add_argument("--port", type=int, default=int(port))
         parser.add_argument("--image-size", type=_image_size, default=env.get("SAM2_IMAGE_SIZE") or None,
-                            help="model input resolution, a multiple of 32 (SAM2_IMAGE_SIZE, default the model's "
-                                 "1024); 512 tracks about 4x faster on a CPU, with coarser masks")
+                            help="the sessions' default model input size, a multiple of 32 (SAM2_IMAGE_SIZE; default "
+                                 "the model's own on GPUs and bf16 CPUs, else 512); 512 tracks about 4x "
+                                 "faster than 1024 on a CPU, with coarser masks")
         for spec in fields(Limits):
             variable = f"SAM2_{spec.name.upper()}"
             # A string default goes through type=, so a bad environment value is a clean usage error.

@@ -24,9 +24,10 @@ def model_menu(settings: AppSettings, engines: EngineCache) -> ModelMenu:
     if isinstance(loaded, ModelUnavailable):
         return ModelMenu(models, 0)
     size = default_image_size(loaded, settings)
-    sizes = size_choices(loaded) if loaded.predictor.device.type == "cpu" and not zero_gpu_active() else []
-    compare = {model_id: ModelChoice(model_id) for model_id in models}
-    compare.update({f"{settings.model_id} at {s} px": ModelChoice(settings.model_id, s) for s in sizes})
+    on_cpu = loaded.predictor.device.type == "cpu" and not zero_gpu_active()
+    sizes = sorted({*size_choices(loaded), size}) if on_cpu else []
+    compare = {model_id: ModelChoice(model_id) for model_id in models if model_id != settings.model_id}
+    compare.update({f"{settings.model_id} at {s} px": ModelChoice(settings.model_id, s) for s in sizes if s != size})
     return ModelMenu(models, size, sizes, compare)
 
 
@@ -40,7 +41,7 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
     sessions = SessionStore(ttl=limits.session_ttl)
     events = PageEvents(ModelCalls(engines), sessions, limits, menu)
     options = PageOptions(model_note, menu.models, settings.model_id, menu.sizes, menu.default_size,
-                          list(menu.compare) if len(menu.compare) > 1 else [], EXAMPLES)
+                          list(menu.compare), EXAMPLES)
     # Gradio deletes uploads older than a session may idle; a session keeps its own link to its video.
     delete_cache = (min(limits.session_ttl, 600), limits.session_ttl)
     with gr.Blocks(title="SAM 2 video tracker", delete_cache=delete_cache) as demo:
