@@ -12,6 +12,7 @@ from PIL import Image
 from app_server import REPO, running_app
 from sam2.frame_source import open_frame_source
 from sam2.mask_rle import decode, from_coco
+from sam2.random_weights import save_random_checkpoint
 from zerogpu import server_environment
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -73,3 +74,22 @@ def test_page_opens_without_weights_and_says_what_to_do(tmp_path):
             client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")
         page = urllib.request.urlopen(url + "config").read().decode()
         assert "could not be downloaded" in page and "checkpoints/README.md" in page
+
+
+def test_another_model_or_input_size_goes_on_with_the_prompts(tmp_path):
+    """Two models (the tiny test model and random SAM 2.0 tiny weights in checkpoints/), input
+    sizes offered on the CPU: switching keeps the video and its prompts, Track works after."""
+    checkpoints = tmp_path / "checkpoints"
+    save_random_checkpoint("sam2_hiera_t", str(checkpoints / "sam2_hiera_tiny.pt"))
+    env = {"SAM2_CHECKPOINTS_DIR": str(checkpoints), "SAM2_IMAGE_SIZE": "256"}
+    with running_app(tmp_path, extra_env=env) as url:
+        client = gradio_client.Client(url, verbose=False)
+        client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")
+        client.predict(0, "Include (green)", 180, 250, api_name="/click")
+        status = client.predict("facebook/sam2.1-hiera-tiny", 128, api_name="/change_size")[3]
+        assert status.startswith("Model: **test_tiny.pt (test_tiny)** on cpu ("), status  # 128: its own size
+        status = client.predict("facebook/sam2-hiera-tiny", 256, api_name="/change_model")[3]
+        assert "facebook/sam2-hiera-tiny at 256 px" in status, status
+        assert client.predict(api_name="/track")[3].startswith("Done: 96 of 96 frames")
+        with pytest.raises(Exception, match="100 is not in the list of choices"):
+            client.predict("facebook/sam2-hiera-tiny", 100, api_name="/change_size")

@@ -139,7 +139,7 @@ def test_the_timeline_marks_where_objects_are_and_takes_the_viewer_there(tiny_ca
 def test_another_input_size_keeps_the_prompts_with_the_same_weights(tiny_calls, long_session):
     handlers.click(tiny_calls, long_session, 20, 20, handlers.INCLUDE)
     clicks = long_session.prompts(1, 0).clicks
-    handlers.change_image_size(tiny_calls, long_session, 64)
+    handlers.switch_model(tiny_calls, long_session, ModelChoice(long_session.model.model_id, 64))
     assert long_session.model == ModelChoice(long_session.model.model_id, 64)
     assert np.allclose([(c.x, c.y) for c in long_session.prompts(1, 0).clicks], [(c.x, c.y) for c in clicks])
     assert 1 in long_session.masks.unpacked(0)

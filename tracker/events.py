@@ -259,13 +259,26 @@ class PageEvents:
     def remove_object(self, request: gr.Request):
         return self._on_session(request, functools.partial(handlers.remove_object, self.calls), objects=True)
 
-    @page_handler
-    def change_size(self, image_size, request: gr.Request):
-        """A new input size for the open video (the prompts stay; tracking is to be redone)."""
+    def _switch(self, model: ModelChoice, request: gr.Request):
+        """-> viewer, model status: the open video (if any) goes on with ``model``, its prompts kept."""
+        status = f"Model: {self.calls.engine(model).description}."
         if self.sessions.get(request.session_hash) is None:
-            return SKIP_VIEWER
-        self._model(None, image_size)
-        return self._on_session(request, lambda session: handlers.change_image_size(self.calls, session, image_size))
+            return (*SKIP_VIEWER, status)
+        with self.sessions.using(request.session_hash) as session:
+            view = handlers.switch_model(self.calls, session, model)
+            if session.prompted_frames():
+                gr.Info("The prompts were given to the new model: press Track to track again.")
+            return (*_viewer(view), status)
+
+    @page_handler
+    def change_size(self, model_id, image_size, request: gr.Request):
+        """Another input size (same weights) for the open video."""
+        return self._switch(self._model(model_id, image_size), request)
+
+    @page_handler
+    def change_model(self, model_id, image_size, request: gr.Request):
+        """Another model for the open video, at the same input size where sizes are offered."""
+        return self._switch(self._model(model_id, image_size), request)
 
     @page_handler
     def track(self, request: gr.Request):
@@ -310,14 +323,6 @@ class PageEvents:
                 else:
                     yield item, gr.skip(), gr.skip()
 
-    @page_handler
-    def change_model(self, model_id, request: gr.Request):
-        """-> slider, frame view, timeline, video info, objects, name: the open video is closed."""
-        self._model(model_id)
-        self.sessions.close(request.session_hash)
-        return (gr.update(minimum=0, maximum=1, value=0), None, None, "Model changed: upload the video again.",
-                *NO_OBJECTS)
-
     def unload(self, request: gr.Request):
         self.sessions.close(request.session_hash)
 
@@ -358,11 +363,13 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     page.object_choice.input(events.select_object, page.object_choice, with_objects, api_name="select_object")
     page.object_name.submit(events.rename_object, page.object_name, with_objects, api_name="rename_object")
     page.remove_button.click(events.remove_object, None, with_objects, api_name="remove_object", **heavy)
-    page.size_choice.input(events.change_size, page.size_choice, viewer, api_name="change_size", **heavy)
+    switched = [*viewer, page.model_status]
+    page.size_choice.input(events.change_size, [page.model_choice, page.size_choice], switched,
+                           api_name="change_size", **heavy)
     page.track_button.click(events.track, None, [*viewer, page.progress, page.final_video], api_name="track", **heavy)
     page.stop_button.click(events.stop, None, None, api_name="stop", queue=False)
     page.export_button.click(events.export, None, page.export_files, api_name="export", **heavy)
     page.compare_button.click(events.compare, page.compare_choice,
                               [page.compare_text, page.compare_video, page.compare_table], api_name="compare", **heavy)
-    page.model_choice.input(events.change_model, page.model_choice, [*viewer, page.info, page.object_choice,
-                                                                     page.object_name], api_name=False, **heavy)
+    page.model_choice.input(events.change_model, [page.model_choice, page.size_choice], switched,
+                            api_name="change_model", **heavy)

@@ -251,10 +251,9 @@ def reset_all(calls: ModelCalls, session: Session) -> FrameView:
     return show(session, session.view.shown_frame)
 
 
-def change_image_size(calls: ModelCalls, session: Session, image_size) -> FrameView:
-    """Run the session at another model input size: the same weights, the prompts added again
-    (their masks shown); what was tracked must be tracked again."""
-    model = ModelChoice(session.model.model_id, int(image_size))
+def switch_model(calls: ModelCalls, session: Session, model: ModelChoice) -> FrameView:
+    """Run the session on another model or input size (other sizes share the loaded weights):
+    the prompts are added to it again (their masks shown); what was tracked is to be tracked again."""
     model = ModelChoice(model.model_id, calls.engine(model).image_size)
     if model != session.model:
         replayed = replay(calls, session, model, session.files.spill)

@@ -36,6 +36,7 @@ class PageOptions:
 class Page:
     """Every component that an event reads or writes."""
 
+    model_status: gr.Markdown
     video_in: gr.File
     info: gr.Markdown
     window_unit: gr.Radio
@@ -162,7 +163,7 @@ def _results(options: PageOptions) -> dict:
 def build_page(options: PageOptions) -> Page:
     """Lay out the page inside the open ``gr.Blocks``."""
     gr.Markdown(INTRO)
-    gr.Markdown(options.model_note, elem_id="model-status")
+    model_status = gr.Markdown(options.model_note, elem_id="model-status")
     with gr.Row():
         with gr.Column(scale=3):
             parts = _video_and_window(options)
@@ -173,4 +174,4 @@ def build_page(options: PageOptions) -> Page:
     with gr.Row(visible=False):  # the click as an API call (x, y in video pixels), for scripts
         click_x, click_y = gr.Number(label="x"), gr.Number(label="y")
         api_click = gr.Button("click")
-    return Page(**parts, click_x=click_x, click_y=click_y, api_click=api_click)
+    return Page(model_status=model_status, **parts, click_x=click_x, click_y=click_y, api_click=api_click)
