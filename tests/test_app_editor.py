@@ -176,3 +176,31 @@ def test_iou():
     a[:2] = True
     b[1:3] = True
     assert iou(a, b) == pytest.approx(4 / 12)
+
+
+def test_exports_keep_the_sound_and_add_cutouts_mattes_and_a_blurred_background(tiny_calls, tmp_path):
+    """An upload with sound: the overlay of the window 0.3-0.8 s carries that part of it; every
+    extra export is written per object, named, over the window's frames."""
+    from test_media_exports import CHIRP, decode_video, ffmpeg, streams
+
+    video = tmp_path / "tone.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-f", "lavfi", "-i", CHIRP, "-t", "1",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(video))
+    session = handlers.open_video(tiny_calls, str(video))
+    handlers.set_window(session, 3, 7, FRAMES)
+    handlers.rename_object(session, "thing")
+    handlers.click(tiny_calls, session, 30, 20, handlers.INCLUDE)
+    list(handlers.track(tiny_calls, session))
+    reports = []
+    files = handlers.export_all(session, handlers.EXTRAS, reports.append)
+    assert [p.name for p in files.extras] == ["tone_f3-7_1_thing_cutout.webm", "tone_f3-7_1_thing_cutout.zip",
+                                              "tone_f3-7_1_thing_matte.mp4", "tone_f3-7_blurred_background.mp4"]
+    assert len(reports) == 3 and "1: thing" in reports[1]
+    for path in (files.overlay_video, files.extras[3]):
+        assert "Audio: aac" in streams(path), "the upload's sound is kept"
+    matte = decode_video(files.extras[2], (48, 64), "gray")[..., 0] > 128
+    masks = np.stack([session.masks.unpacked(f)[1] for f in range(3, 8)])
+    assert matte.shape == masks.shape and (matte == masks).mean() > 0.98
+    with pytest.raises(UserError, match="Unknown export 'gifs'"):
+        handlers.export_all(session, ["gifs"])
+    session.close()

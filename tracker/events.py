@@ -306,9 +306,10 @@ class PageEvents:
             handlers.request_stop(session)
 
     @page_handler
-    def export(self, request: gr.Request):
+    def export(self, extras, request: gr.Request, progress=gr.Progress()):
+        """-> downloads: the standard exports and the extras asked for."""
         with self.sessions.using(request.session_hash) as session:
-            return handlers.export_all(session).as_list()
+            return handlers.export_all(session, extras or (), lambda text: progress(None, desc=text)).as_list()
 
     @page_handler
     def compare(self, label, request: gr.Request):
@@ -368,7 +369,7 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
                            api_name="change_size", **heavy)
     page.track_button.click(events.track, None, [*viewer, page.progress, page.final_video], api_name="track", **heavy)
     page.stop_button.click(events.stop, None, None, api_name="stop", queue=False)
-    page.export_button.click(events.export, None, page.export_files, api_name="export", **heavy)
+    page.export_button.click(events.export, page.export_extras, page.export_files, api_name="export", **heavy)
     page.compare_button.click(events.compare, page.compare_choice,
                               [page.compare_text, page.compare_video, page.compare_table], api_name="compare", **heavy)
     page.model_choice.input(events.change_model, [page.model_choice, page.size_choice], switched,

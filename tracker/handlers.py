@@ -7,13 +7,13 @@ so the frame the page names is the frame it shows, and a click lands on the fram
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import exports
+from . import exports, media_exports
 from .errors import UserError
 from .model_calls import ModelCalls, ModelChoice, PromptEdit, TrackDone
 from .overlay import draw_legend, draw_masks, draw_prompts
@@ -25,10 +25,12 @@ from .settings import Limits
 from .timeline import TimelineRow, draw_timeline, frame_at
 from .track_plan import track_runs
 from .video_input import BadVideo, display_name, prepare_video
-from .video_io import write_mp4
+from .video_io import AudioClip, write_mp4
 from .window import describe, window_from
 
 INCLUDE, EXCLUDE, BOX = "include", "exclude", "box"
+CUTOUTS, MATTES, BLURRED_BACKGROUND = "cut-outs", "mattes", "blurred background"
+EXTRAS = (CUTOUTS, MATTES, BLURRED_BACKGROUND)
 # While tracking, the viewer shows a new frame at most this often.
 VIEW_INTERVAL_SECONDS = 0.25
 
@@ -75,9 +77,10 @@ class ExportFiles:
     mask_pngs: Path
     davis_pngs: Path
     coco_json: Path
+    extras: Tuple[Path, ...] = ()  # cut-outs, mattes, the background effect, as asked
 
     def as_list(self) -> List[str]:
-        return [str(self.overlay_video), str(self.mask_pngs), str(self.davis_pngs), str(self.coco_json)]
+        return [str(p) for p in (self.overlay_video, self.mask_pngs, self.davis_pngs, self.coco_json, *self.extras)]
 
 
 # ------------------------------------------------------------------------------- video
@@ -348,20 +351,65 @@ def _window_stem(session: Session) -> str:
     return f"{Path(session.video.name).stem}_f{session.window.start}-{session.window.last}"
 
 
+def _sound(session: Session) -> AudioClip:
+    """The upload's sound over the window (none when the upload has no sound)."""
+    return AudioClip.for_frames(session.files.upload(), session.video.frame_times, range(*astuple(session.window)),
+                                session.video.fps)
+
+
 def overlay_video(session: Session) -> Path:
-    """The window with masks and a legend drawn on it (H.264 mp4, original fps and size); its
-    name carries the window's source frames."""
+    """The window with masks and a legend drawn on it (H.264 mp4, original fps and size, the
+    upload's sound); its name carries the window's source frames."""
     path = session.files.output_path(f"{_window_stem(session)}_overlay.mp4")
     frames = (overlay_frame(session, frame_idx) for frame_idx in session.window)
-    return write_mp4(path, frames, session.video.fps)
+    return write_mp4(path, frames, session.video.fps, _sound(session))
 
 
-def export_all(session: Session) -> ExportFiles:
+def _object_outputs(session: Session, obj_id: int, extras: Sequence[str]) -> Iterator[Path]:
+    stem = f"{_window_stem(session)}_{obj_id}_{exports.file_safe(session.objects.name(obj_id))}"
+    frames, output_path, fps = list(session.window), session.files.output_path, session.video.fps
+
+    def mask_of(frame_idx: int) -> Optional[np.ndarray]:
+        return session.masks.unpacked(frame_idx).get(obj_id)
+
+    if CUTOUTS in extras:
+        yield media_exports.write_cutout(output_path(f"{stem}_cutout.webm"), frames, session.frames.read_rgb,
+                                         mask_of, fps)
+        yield media_exports.write_cutout_pngs(output_path(f"{stem}_cutout.zip"), frames, session.frames.read_rgb,
+                                              mask_of)
+    if MATTES in extras:
+        yield media_exports.write_matte(output_path(f"{stem}_matte.mp4"), frames, mask_of, session.video.size, fps)
+
+
+def extra_outputs(session: Session, extras: Sequence[str],
+                  report: Callable[[str], None] = lambda text: None) -> List[Path]:
+    """The extra exports asked for, over the window: per object a cut-out (WebM with alpha and
+    RGBA PNGs) and a matte (white on black), and the video with the background blurred."""
+    paths = []
+    for obj_id in session.objects.ids:
+        report(f"Writing the outputs of {session.objects.label(obj_id)}...")
+        paths += _object_outputs(session, obj_id, extras)
+    if BLURRED_BACKGROUND in extras:
+        report("Writing the video with the background blurred...")
+        path = session.files.output_path(f"{_window_stem(session)}_blurred_background.mp4")
+        paths.append(media_exports.write_background_effect(
+            path, list(session.window), session.frames.read_rgb, session.masks.unpacked, session.video.fps,
+            audio=_sound(session)))
+    return paths
+
+
+def export_all(session: Session, extras: Sequence[str] = (),
+               report: Callable[[str], None] = lambda text: None) -> ExportFiles:
     """Overlay video, per-object PNG masks, DAVIS indexed PNGs and COCO RLE JSON of the window's
-    tracked frames, named by source frame number (the JSON also has each frame's time)."""
+    tracked frames, named by source frame number (the JSON also has each frame's time), then
+    the ``extras`` asked for (see :func:`extra_outputs`)."""
     frames = session.tracked_frames()
     if not frames:
         raise UserError("Nothing to export yet: track the objects first.")
+    unknown = set(extras) - set(EXTRAS)
+    if unknown:
+        raise UserError(f"Unknown export {sorted(unknown)[0]!r}: choose from {', '.join(EXTRAS)}.")
+    report("Writing the overlay video, masks and COCO file...")
     stem = _window_stem(session)
     names = {obj_id: session.objects.name(obj_id) for obj_id in session.objects.ids}
     masks_on, output_path, video = session.masks.unpacked, session.files.output_path, session.video
@@ -372,4 +420,5 @@ def export_all(session: Session) -> ExportFiles:
         coco_json=exports.write_coco_rle(output_path(f"{stem}_coco_rle.json"), frames, masks_on,
                                          exports.VideoFacts(video.name, video.size, video.fps, video.frame_times),
                                          names),
+        extras=tuple(extra_outputs(session, extras, report)),
     )

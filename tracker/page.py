@@ -7,7 +7,7 @@ import gradio as gr
 
 from sam2.frame_source import VIDEO_EXTENSIONS
 
-from .handlers import BOX, EXCLUDE, INCLUDE
+from .handlers import BOX, EXCLUDE, EXTRAS, INCLUDE
 from .window import FRAMES, SECONDS
 
 MODE_LABELS = {"Include (green)": INCLUDE, "Exclude (red)": EXCLUDE, "Box (two corners)": BOX}
@@ -66,6 +66,7 @@ class Page:
     stop_button: gr.Button
     progress: gr.Markdown
     final_video: gr.Video
+    export_extras: gr.CheckboxGroup
     export_button: gr.Button
     export_files: gr.File
     compare_choice: gr.Dropdown
@@ -145,6 +146,8 @@ def _results(options: PageOptions) -> dict:
         stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
     progress = gr.Markdown("", elem_id="progress")
     final_video = gr.Video(label="Overlay video", interactive=False, elem_id="overlay-video")
+    export_extras = gr.CheckboxGroup(list(EXTRAS), value=[], label="Also export (per object; slower)",
+                                     elem_id="export-extras")
     export_button = gr.Button("Export masks", elem_id="export")
     export_files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
     with gr.Accordion("Compare models", open=False, visible=bool(options.compare_choices), elem_id="compare"):
@@ -155,7 +158,8 @@ def _results(options: PageOptions) -> dict:
         compare_video = gr.Video(label="Side by side", interactive=False, elem_id="compare-video")
         compare_table = gr.Dataframe(label="IoU per object and frame", interactive=False, elem_id="compare-table")
     return dict(model_choice=model_choice, size_choice=size_choice, track_button=track_button,
-                stop_button=stop_button, progress=progress, final_video=final_video, export_button=export_button,
+                stop_button=stop_button, progress=progress, final_video=final_video, export_extras=export_extras,
+                export_button=export_button,
                 export_files=export_files, compare_choice=compare_choice, compare_button=compare_button,
                 compare_text=compare_text, compare_video=compare_video, compare_table=compare_table)
 

@@ -153,6 +153,10 @@ class SessionFiles:
         self._versions: Dict[str, List[Path]] = {}
         self._finalizer = weakref.finalize(self, _remove_folders, [work_dir])
 
+    def upload(self) -> Path:
+        """The upload as kept in the session's folder (its sound stays there after a scale-down)."""
+        return next(self.work_dir.glob("source.*"))
+
     def output_path(self, filename: str) -> Path:
         folder = self.output_root / secrets.token_hex(16)
         folder.mkdir(parents=True)
