@@ -56,6 +56,33 @@ def _no_frames(path: Path) -> Path:
     return path
 
 
+def _av1(path: Path) -> Path:
+    """AV1 as YouTube downloads and Android phones make it (OpenCV's FFmpeg could not read it)."""
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-frames:v", "10", "-c:v", "libsvtav1",
+           "-preset", "12", "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def _corrupt_av1(path: Path) -> Path:
+    """An AV1 mp4 whose coded frames are noise after the sequence header."""
+    data = bytearray(_av1(path.with_name("whole.mp4")).read_bytes())
+    start = data.find(b"mdat") + 4 + 64
+    end = data.find(b"moov") if data.find(b"moov") > start else len(data)
+    data[start:end] = bytes((index * 131 + 7) % 256 for index in range(end - start))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _hdr_pq(path: Path) -> Path:
+    """10-bit HEVC in BT.2020 with the PQ transfer, tagged as HDR cameras tag it."""
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-frames:v", "10",
+           "-vf", "format=gbrp,zscale=tin=bt709:pin=bt709:t=smpte2084:p=bt2020:m=bt2020nc:r=tv:npl=203,"
+                  "format=yuv420p10le",
+           "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+           "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc", str(path))
+    return path
+
+
 def _one_frame(path: Path) -> Path:
     return pattern_video(path, "64x48", 1)
 
@@ -145,6 +172,10 @@ CASES = [
     MediaCase("truncated mp4, index first", "cut_early.mp4", _truncated_index_first, size=(160, 120),
               frames=range(1, 30), notice="Only {frames} of the 30 frames could be read: the file seems cut short"),
     MediaCase("one frame (zero duration)", "still.mp4", _one_frame, size=(64, 48), frames=1),
+    MediaCase("AV1", "av1.mp4", _av1, size=(160, 120), frames=10),
+    MediaCase("corrupt AV1", "broken_av1.mp4", _corrupt_av1, error="No frame of this video could be decoded"),
+    MediaCase("HDR PQ, 10-bit HEVC", "hdr.mp4", _hdr_pq, size=(160, 120), frames=10,
+              notice="This HDR \\(PQ\\) video is shown converted to SDR"),
     MediaCase("8K", "huge.mp4", _huge, size=(1920, 1080), frames=2,
               notice="7680 pixels on its long side.*tracked and exported at 1920x1080"),
     MediaCase("too long", "long.mp4", _long, size=(96, 64), frames=MAX_FRAMES + 15,

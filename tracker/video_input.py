@@ -20,9 +20,8 @@ from sam2.frame_source import VIDEO_EXTENSIONS, FrameSource
 from sam2.video_file_source import VideoFileSource
 
 from .settings import Limits
-from .video_probe import NOT_A_VIDEO, BadVideo, probe_video
+from .video_probe import NOT_A_VIDEO, UNDECODABLE, BadVideo, probe_video
 
-UNDECODABLE = "No frame of this video can be decoded: the file may be damaged or use an unsupported codec."
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 _SCALE_TIMEOUT_SECONDS = 900
 
@@ -104,6 +103,8 @@ def prepare_video(upload: Path, work_dir: Path, limits: Limits) -> PreparedVideo
     if frames.num_frames > limits.max_frames:
         notices.append(f"The video has {frames.num_frames} frames; this app tracks at most {limits.max_frames} "
                        "at once: choose the window to work on under the viewer (it starts at the beginning).")
+    if frames.hdr_transfer:
+        notices.append(f"This HDR ({frames.hdr_transfer}) video is shown converted to SDR.")
     if probe.variable_frame_rate and frames.fps:
         notices.append(f"The video has a variable frame rate: the overlay video plays at a steady {frames.fps:.2f} fps.")
     return PreparedVideo(frames, notices)
