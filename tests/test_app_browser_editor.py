@@ -1,7 +1,7 @@
 """The editor in headless Chromium: a 60-second video opens whole, the window 20-25 s is
 tracked with a named clicked object and a named mask-prompted one, the timeline takes the
-viewer to a frame, the exports carry source frame numbers, times and names, and Compare shows
-both models' overlays and the IoU table."""
+viewer to a frame, the exports (with cut-outs, mattes and a blurred background) carry source
+frame numbers, times and names, and Compare shows both models' overlays and the IoU table."""
 
 import json
 import zipfile
@@ -95,15 +95,21 @@ def test_a_window_of_a_long_video_named_objects_a_mask_prompt_the_timeline_and_c
     timeline.click(position={"x": (x + 0.5) * box["width"] / natural_width, "y": box["height"] / 3})
     wait_value(page, SLIDER_NUMBER, "115")
 
+    for extra in ("cut-outs", "mattes", "blurred background"):
+        page.get_by_label(extra).check()
     page.click("#export")
-    page.wait_for_function("() => document.querySelectorAll('#downloads a').length >= 4")
+    page.wait_for_function("() => document.querySelectorAll('#downloads a').length >= 11")
     files = {}
     for link in page.eval_on_selector_all("#downloads a", "els => els.map(e => e.href)"):
         name = link.split("?")[0].rsplit("/", 1)[-1]
         files[name] = download(link, tmp_path / name)
     stem = "long_f100-124"
-    assert sorted(files) == [f"{stem}_coco_rle.json", f"{stem}_davis.zip", f"{stem}_masks.zip", f"{stem}_overlay.mp4"]
-    assert open_frame_source(files[f"{stem}_overlay.mp4"]).num_frames == 25
+    per_object = [f"{stem}_{obj}_{kind}" for obj in ("1_square", "2_patch")
+                  for kind in ("cutout.webm", "cutout.zip", "matte.mp4")]
+    assert sorted(files) == sorted([f"{stem}_coco_rle.json", f"{stem}_davis.zip", f"{stem}_masks.zip",
+                                    f"{stem}_overlay.mp4", *per_object, f"{stem}_blurred_background.mp4"])
+    for name in (f"{stem}_overlay.mp4", f"{stem}_1_square_matte.mp4", f"{stem}_blurred_background.mp4"):
+        assert open_frame_source(files[name]).num_frames == 25, name
     coco = json.loads(open(files[f"{stem}_coco_rle.json"]).read())
     assert [(i["frame_index"], i["timestamp"]) for i in coco["images"]] == \
         [(f, pytest.approx(f / FPS)) for f in range(100, 125)]
