@@ -7,6 +7,7 @@ import logging
 
 import torch
 
+from sam2.cpu_allocator import tune_for_cpu_tracking
 from tracker.model_loading import EngineCache
 from tracker.settings import AppSettings
 from tracker.ui import build_ui
@@ -15,6 +16,8 @@ from tracker.ui import build_ui
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     settings = AppSettings.from_sources()
+    if torch.device(settings.device).type == "cpu":
+        tune_for_cpu_tracking()  # process-wide: faster CPU frames (see its docstring)
     if gpu.zero_gpu_active():
         # This process only serves the page; forked GPU workers run the model, and an OpenMP
         # thread pool started here would hang them.

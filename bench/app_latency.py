@@ -16,7 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+import torch
+
 from bench.media import SHARED_DATA, random_checkpoint
+from sam2.cpu_allocator import tune_for_cpu_tracking
 from tracker import handlers
 from tracker.model_calls import ModelCalls
 from tracker.model_loading import EngineCache
@@ -103,6 +106,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.frames < 3:
         parser.error("--frames must be at least 3")
+    if torch.device(args.device).type == "cpu":
+        tune_for_cpu_tracking()  # as the app does on the CPU
     checkpoint = args.checkpoint or str(random_checkpoint(args.config))
     try:
         latency = measure(args.video, args.config, checkpoint, args.device, args.image_size, args.frames)

@@ -321,6 +321,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if missing:
         print(f"video not found: {', '.join(missing)} (pass --video, and --long-video or the clips in {SHARED_DATA})")
         return 2
+    if torch.device(args.device).type == "cpu":
+        from sam2.cpu_allocator import tune_for_cpu_tracking
+
+        tune_for_cpu_tracking()  # as the app does on the CPU (the speed workers opt in by themselves)
     if args.trace_only:
         os.environ["TORCH_COMPILE_OVERRIDE_BACKENDS"] = ">=0:eager"  # every graph; inherited by the workers
     print(describe_device(args.device), flush=True)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from bench.media import CACHE, REPO
+from sam2.cpu_allocator import tune_for_cpu_tracking
 from sam2.random_weights import save_random_checkpoint
 from tracker import handlers
 from tracker.model_calls import ModelCalls
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--frame", type=int, default=1500)
     parser.add_argument("--config", default="sam2.1_hiera_t")
     args = parser.parse_args()
+    tune_for_cpu_tracking()  # as the app does on the CPU
     video = hdr_clip(args.seconds)
     checkpoint = CACHE / f"{args.config}_random.pt"
     if not checkpoint.exists():

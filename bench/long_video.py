@@ -19,6 +19,7 @@ import torch
 from bench.media import long_video, random_checkpoint
 from bench.speed_worker import peak_memory_mb, synchronize
 from sam2.build_sam import build_sam2_video_predictor
+from sam2.cpu_allocator import tune_for_cpu_tracking
 from sam2.precision import autocast_context, fastest_safe_dtype
 
 
@@ -107,6 +108,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    tune_for_cpu_tracking()  # as the app does on the CPU
     video = args.video or str(long_video(args.frames))
     checkpoint = args.checkpoint or str(random_checkpoint(args.config))
     overrides = [f"++model.image_size={args.image_size}"] if args.image_size else []

@@ -16,6 +16,7 @@ import statistics
 import sys
 
 from bench.media import REPO, SHARED_DATA, random_checkpoint
+from sam2.cpu_allocator import tune_for_cpu_tracking
 from tracker import gpu, handlers
 from tracker.model_calls import ModelCalls
 from tracker.model_loading import EngineCache
@@ -44,6 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     checkpoint = args.checkpoint or str(random_checkpoint(args.config))
 
+    tune_for_cpu_tracking()  # as the app does on the CPU; the forked workers inherit it
     standin = load_standin()
     gpu.spaces = standin
     os.environ["SPACES_ZERO_GPU"] = "true"

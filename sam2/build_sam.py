@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from .configs import ModelConfig, get_config, with_image_size
-from .cpu_allocator import keep_freed_memory
 from .modeling.hiera import Hiera
 from .modeling.image_encoder import FpnNeck, ImageEncoder
 from .modeling.memory_attention import MemoryAttention, MemoryAttentionLayer
@@ -182,10 +181,7 @@ def _build(config_file, ckpt_path, device, mode, overrides, model_class, postpro
     model = build_model(config, model_class, **kwargs)
     if ckpt_path is not None:
         load_checkpoint(model, ckpt_path)
-    device = _default_device(device)
-    if device.type == "cpu":
-        keep_freed_memory()
-    model = model.to(device)
+    model = model.to(_default_device(device))
     if mode == "eval":
         model.eval()
     return model

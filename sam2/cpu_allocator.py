@@ -1,12 +1,15 @@
-"""Tuning of the C allocator for CPU inference (glibc only; a no-op elsewhere).
+"""Opt-in tuning of the C allocator for CPU tracking (glibc only; a no-op elsewhere).
 
 glibc serves every block above a dynamic threshold (a few MB up to 32 MB) with its own
 ``mmap`` and unmaps it on free. A tracked frame allocates and frees hundreds of such
 blocks (activations of the 256x256 stage, attention scores, MLP hidden layers), so each
 one is page-faulted in and zeroed by the kernel again on every frame. On a 2-core machine
-that is 15-20% of a frame. :func:`keep_freed_memory` makes glibc serve large blocks from
-its heap and keep what is freed for reuse; :func:`release_free_memory` still hands free
-pages back to the OS on demand (the app calls it when a session closes).
+that is 15-20% of a frame.
+
+Importing ``sam2`` or building a model changes nothing here: the malloc settings belong to
+the whole process, so only its owner (the app, a benchmark) opts in, with
+:func:`tune_for_cpu_tracking`. :func:`release_free_memory` hands free pages back to the OS
+on demand either way (the app calls it when a session closes).
 """
 
 import ctypes
@@ -32,22 +35,26 @@ def _load_glibc() -> Optional[ctypes.CDLL]:
 
 
 _GLIBC = _load_glibc()
-_kept = False
+_tuned = False
 
 
-def keep_freed_memory() -> bool:
-    """Serve large CPU blocks from the heap and never trim it automatically.
+def tune_for_cpu_tracking() -> bool:
+    """Make this process's allocator keep freed memory, for faster tracking on the CPU.
 
-    Process-wide and idempotent. Skipped when glibc is absent or the environment variable
-    ``SAM2_KEEP_FREED_MEMORY=0``. Returns whether the setting is in effect.
+    Process-wide and permanent: glibc then serves large blocks from its heap (no ``mmap``
+    per block, so no page faults per frame) and never trims the heap by itself;
+    :meth:`SAM2VideoPredictor.propagate_in_video` on the CPU then trims it every
+    ``FRAMES_BETWEEN_TRIMS`` frames (see :func:`trim_kept_memory`). Call it once, before
+    tracking; later calls do nothing. Skipped without glibc or when the environment has
+    ``SAM2_KEEP_FREED_MEMORY=0``. Returns whether the tuning is in effect.
     """
-    global _kept
-    if _kept:
+    global _tuned
+    if _tuned:
         return True
     if _GLIBC is None or os.environ.get(ENV_SWITCH, "1") == "0":
         return False
-    _kept = bool(_GLIBC.mallopt(_M_MMAP_MAX, 0)) and bool(_GLIBC.mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM))
-    return _kept
+    _tuned = bool(_GLIBC.mallopt(_M_MMAP_MAX, 0)) and bool(_GLIBC.mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM))
+    return _tuned
 
 
 def release_free_memory() -> None:
@@ -58,12 +65,13 @@ def release_free_memory() -> None:
 
 
 def trim_kept_memory() -> None:
-    """Under :func:`keep_freed_memory`, hand the heap's free pages back to the OS.
+    """Under :func:`tune_for_cpu_tracking`, hand the heap's free pages back to the OS; else nothing.
 
     The tracker calls it every ``FRAMES_BETWEEN_TRIMS`` frames: blocks that live on (masks,
     memories) land between a frame's transient ones, so the kept heap fragments and its free
     part grew with the video (~0.9 MiB per 720p frame in fp32, while the bytes in use stayed
-    flat). One trim costs about one frame's page faults, spread over 50 frames.
+    flat). One trim costs about one frame's page faults, spread over 50 frames. Without the
+    tuning glibc trims by itself.
     """
-    if _kept:
+    if _tuned:
         release_free_memory()

@@ -53,6 +53,36 @@ def tiny_calls(tiny_engine):
     return model_calls_for(tiny_engine)
 
 
+class FakeGlibc:
+    """Stands in for glibc in ``sam2.cpu_allocator``; records the malloc calls made through it."""
+
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append(("mallopt", param, value))
+        return 1
+
+    def malloc_trim(self, pad: int) -> int:
+        self.calls.append(("malloc_trim", pad))
+        return 1
+
+    def count(self, name: str) -> int:
+        return sum(call[0] == name for call in self.calls)
+
+
+@pytest.fixture()
+def fake_glibc(monkeypatch) -> FakeGlibc:
+    """A process that has not opted in to the allocator tuning, whose glibc is a FakeGlibc."""
+    from sam2 import cpu_allocator
+
+    glibc = FakeGlibc()
+    monkeypatch.setattr(cpu_allocator, "_GLIBC", glibc)
+    monkeypatch.setattr(cpu_allocator, "_tuned", False)
+    monkeypatch.delenv(cpu_allocator.ENV_SWITCH, raising=False)
+    return glibc
+
+
 def synthetic_frames(count: int = 6, height: int = 48, width: int = 64) -> list:
     """RGB uint8 frames of a bright square moving right over a textured background."""
     rng = np.random.default_rng(0)

@@ -1,50 +1,78 @@
 """The CPU runtime settings: allocator tuning and when the next frame is decoded ahead."""
 
-import ctypes
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
 import torch
 
+from conftest import REPO
 from sam2 import cpu_allocator, frame_prefetch
-from sam2.build_sam import build_sam2
+from sam2.build_sam import build_model, build_sam2, build_sam2_video_predictor
+from sam2.configs import PRESETS
+from sam2.sam2_video_predictor import SAM2VideoPredictor
 
+# Run in a new process, so that the test process keeps glibc's default settings: whether a
+# 64 MiB tensor gets its own mmap, after a model build and after the opt-in.
+LARGE_TENSOR_MMAPPED = """
+import ctypes
+import torch
+from sam2 import cpu_allocator
+from sam2.build_sam import build_sam2_video_predictor
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in (
         "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
     )]
 
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
 
-def mmapped_blocks() -> int:
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = MallInfo2
-    return libc.mallinfo2().hblks
+def mmapped() -> bool:
+    before = libc.mallinfo2().hblks
+    big = torch.empty(64 * 2**20, dtype=torch.uint8)
+    return libc.mallinfo2().hblks > before
+
+build_sam2_video_predictor("test_tiny", device="cpu")
+print(mmapped(), cpu_allocator.tune_for_cpu_tracking(), mmapped())
+"""
 
 
 @pytest.mark.skipif(cpu_allocator._GLIBC is None or not hasattr(cpu_allocator._GLIBC, "mallinfo2"),
                     reason="needs glibc >= 2.33")
-def test_large_tensors_come_from_the_heap_once_freed_memory_is_kept():
-    assert cpu_allocator.keep_freed_memory()
-    before = mmapped_blocks()
-    big = torch.empty(64 * 2**20, dtype=torch.uint8)
-    assert mmapped_blocks() == before
-    del big
-    cpu_allocator.release_free_memory()
+def test_only_the_opt_in_makes_large_tensors_come_from_the_heap():
+    env = {key: value for key, value in os.environ.items() if key != cpu_allocator.ENV_SWITCH}
+    run = subprocess.run([sys.executable, "-c", LARGE_TENSOR_MMAPPED], env=env, cwd=REPO, capture_output=True,
+                         text=True, check=True)
+    assert run.stdout.split() == ["True", "True", "False"]
 
 
-def test_the_environment_switch_turns_the_allocator_setting_off(monkeypatch):
-    monkeypatch.setattr(cpu_allocator, "_kept", False)
+def test_building_models_leaves_the_allocator_alone(fake_glibc):
+    build_sam2("test_tiny", device="cpu")
+    build_sam2_video_predictor("test_tiny", device="cpu")
+    build_model(PRESETS["test_tiny"], SAM2VideoPredictor)
+    assert fake_glibc.calls == []
+
+
+def test_the_opt_in_sets_glibc_once(fake_glibc):
+    assert cpu_allocator.tune_for_cpu_tracking()
+    assert cpu_allocator.tune_for_cpu_tracking()
+    assert fake_glibc.count("mallopt") == 2
+
+
+def test_the_environment_switch_turns_the_opt_in_off(fake_glibc, monkeypatch):
     monkeypatch.setenv(cpu_allocator.ENV_SWITCH, "0")
-    assert not cpu_allocator.keep_freed_memory()
+    assert not cpu_allocator.tune_for_cpu_tracking()
+    cpu_allocator.trim_kept_memory()
+    assert fake_glibc.calls == []
 
 
-@pytest.mark.parametrize("device, expected", [("cpu", 1), ("meta", 0)])
-def test_building_a_cpu_model_keeps_freed_memory(monkeypatch, device, expected):
-    calls = []
-    monkeypatch.setattr("sam2.build_sam.keep_freed_memory", lambda: calls.append(True))
-    build_sam2("test_tiny", device=device)
-    assert len(calls) == expected
+def test_without_glibc_the_opt_in_does_nothing(monkeypatch):
+    monkeypatch.setattr(cpu_allocator, "_GLIBC", None)
+    monkeypatch.setattr(cpu_allocator, "_tuned", False)
+    assert not cpu_allocator.tune_for_cpu_tracking()
 
 
 def ran_on(device):

@@ -307,15 +307,14 @@ def test_vos_optimized_compiles_once_and_matches_eager(tiny_predictor, precision
             assert ((actual > 0) == (expected > 0)).float().mean() > 0.99
 
 
-def test_long_propagation_hands_free_heap_pages_back_at_intervals(tiny_predictor, monkeypatch):
-    trims = []
+@pytest.mark.parametrize("opted_in, trims", [(False, 0), (True, 3)])
+def test_propagation_trims_the_heap_at_intervals_only_once_the_process_opted_in(
+    tiny_predictor, fake_glibc, monkeypatch, opted_in, trims
+):
     monkeypatch.setattr(cpu_allocator, "FRAMES_BETWEEN_TRIMS", 3)
-    monkeypatch.setattr(cpu_allocator, "release_free_memory", lambda: trims.append(1))
-    monkeypatch.setattr(cpu_allocator, "_kept", True)
+    if opted_in:
+        assert cpu_allocator.tune_for_cpu_tracking()
     state = tiny_predictor.init_state(video_path=np.stack(synthetic_frames(10)))
     tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])
     assert len(list(tiny_predictor.propagate_in_video(state))) == 10
-    assert len(trims) == 3  # after frames 3, 6 and 9
-    monkeypatch.setattr(cpu_allocator, "_kept", False)  # SAM2_KEEP_FREED_MEMORY=0: glibc trims by itself
-    list(tiny_predictor.propagate_in_video(state))
-    assert len(trims) == 3
+    assert fake_glibc.count("malloc_trim") == trims  # with the opt-in: after frames 3, 6 and 9
