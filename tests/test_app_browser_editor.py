@@ -3,6 +3,7 @@ tracked with a named clicked object and a named mask-prompted one, the timeline 
 viewer to a frame, the exports (with cut-outs, mattes and a blurred background) carry source
 frame numbers, times and names, and Compare shows both models' overlays and the IoU table."""
 
+import io
 import json
 import zipfile
 
@@ -138,6 +139,22 @@ def test_a_window_of_a_long_video_named_objects_a_mask_prompt_the_timeline_and_c
     assert frames.num_frames == 25 and frames.video_width == 2 * WIDTH
 
 
+def picture(locator) -> np.ndarray:
+    return np.array(Image.open(io.BytesIO(locator.screenshot())).convert("RGB"), dtype=np.float32)
+
+
+def wait_until_changed(page, locator, before: np.ndarray, timeout: float = 60.0) -> None:
+    """Wait until ``locator`` looks different from ``before`` (a picture was drawn in it)."""
+    deadline = page.evaluate("() => Date.now()") + timeout * 1000
+    while True:
+        now = picture(locator)
+        if now.shape != before.shape or np.abs(now - before).mean() > 5:
+            return
+        if page.evaluate("() => Date.now()") > deadline:
+            raise AssertionError("nothing new was drawn")
+        page.wait_for_timeout(250)
+
+
 def test_a_painted_mask_is_the_objects_prompt(page, tmp_path):
     """Paint on the shown frame with the editor's brush, use it: the viewer shows the object's
     mask there (no error), and Track follows it."""
@@ -148,10 +165,11 @@ def test_a_painted_mask_is_the_objects_prompt(page, tmp_path):
         wait_text(page, "#video-info", "8 frames")
         plain = page.locator("#frame-view img").get_attribute("src")
         page.click("#mask-prompt")
-        page.click("#paint-frame")
-        page.click("#mask-editor button[aria-label='Brush']")
         canvas = page.locator("#mask-editor canvas").first
-        page.wait_for_function("() => document.querySelector('#mask-editor canvas').getBoundingClientRect().width > 100")
+        empty = picture(canvas)
+        page.click("#paint-frame")
+        wait_until_changed(page, canvas, empty)  # the frame is on the canvas: paint over it, as a person would
+        page.click("#mask-editor button[aria-label='Brush']")
         box = canvas.bounding_box()
         x0, y0 = box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5
         page.mouse.move(x0, y0)
