@@ -178,7 +178,8 @@ def test_a_painted_mask_is_the_objects_prompt(page, tmp_path):
             page.mouse.move(x0 + 3 * step, y0 + (step % 4) * 3)
         page.mouse.up()
         page.click("#use-painted")
-        page.wait_for_function("b => document.querySelector('#frame-view img').getAttribute('src') !== b", arg=plain)
+        page.wait_for_function("b => document.querySelector('#frame-view img').getAttribute('src') !== b"
+                               " || document.querySelector(\"[data-testid='toast-text']\")", arg=plain)
         assert not page.eval_on_selector_all("[data-testid='toast-text']", "els => els.map(e => e.innerText)")
         track_and_watch(page)
         wait_text(page, "#progress", "Done: 8 of 8 frames tracked")
