@@ -23,7 +23,6 @@ _M_MMAP_MAX = -4
 _NEVER_TRIM = -1  # read by glibc as the largest size_t
 
 ENV_SWITCH = "SAM2_KEEP_FREED_MEMORY"
-FRAMES_BETWEEN_TRIMS = 50
 
 
 def _load_glibc() -> Optional[ctypes.CDLL]:
@@ -44,8 +43,8 @@ def tune_for_cpu_tracking() -> bool:
     Process-wide and permanent: glibc then serves large blocks from its heap (no ``mmap``
     per block, so no page faults per frame) and never trims the heap by itself;
     :meth:`SAM2VideoPredictor.propagate_in_video` on the CPU then trims it every
-    ``FRAMES_BETWEEN_TRIMS`` frames (see :func:`trim_kept_memory`). Call it once, before
-    tracking; later calls do nothing. Skipped without glibc or when the environment has
+    ``MemoryPolicy.frames_between_trims`` frames (see :func:`trim_kept_memory`). Call it
+    once, before tracking; later calls do nothing. Skipped without glibc or when the environment has
     ``SAM2_KEEP_FREED_MEMORY=0``. Returns whether the tuning is in effect.
     """
     global _tuned
@@ -67,11 +66,11 @@ def release_free_memory() -> None:
 def trim_kept_memory() -> None:
     """Under :func:`tune_for_cpu_tracking`, hand the heap's free pages back to the OS; else nothing.
 
-    The tracker calls it every ``FRAMES_BETWEEN_TRIMS`` frames: blocks that live on (masks,
-    memories) land between a frame's transient ones, so the kept heap fragments and its free
-    part grew with the video (~0.9 MiB per 720p frame in fp32, while the bytes in use stayed
-    flat). One trim costs about one frame's page faults, spread over 50 frames. Without the
-    tuning glibc trims by itself.
+    The tracker calls it every ``MemoryPolicy.frames_between_trims`` frames (default 50):
+    blocks that live on (masks, memories) land between a frame's transient ones, so the kept
+    heap fragments and its free part grew with the video (~0.9 MiB per 720p frame in fp32,
+    while the bytes in use stayed flat). One trim costs about one frame's page faults,
+    spread over 50 frames. Without the tuning glibc trims by itself.
     """
     if _tuned:
         release_free_memory()

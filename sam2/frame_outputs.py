@@ -132,9 +132,10 @@ class FrameOutput:
 
 class SpillingOutputs(MutableMapping):
     """frame index -> FrameOutput, keeping at most ``resident_limit`` recently stored outputs
-    in memory; older ones are spilled (their small tensors stay in memory)."""
+    in memory; older ones are spilled (their small tensors stay in memory). A limit of None
+    keeps every output in memory."""
 
-    def __init__(self, spill_factory, resident_limit: int) -> None:
+    def __init__(self, spill_factory, resident_limit: Optional[int]) -> None:
         self._outputs: Dict[int, FrameOutput] = {}
         self._recent: "OrderedDict[int, None]" = OrderedDict()
         self._spill_factory = spill_factory
@@ -145,6 +146,8 @@ class SpillingOutputs(MutableMapping):
 
     def __setitem__(self, frame_idx: int, output: FrameOutput) -> None:
         self._outputs[frame_idx] = output
+        if self.resident_limit is None:
+            return
         self._recent[frame_idx] = None
         self._recent.move_to_end(frame_idx)
         while len(self._recent) > self.resident_limit:

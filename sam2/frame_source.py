@@ -24,12 +24,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .memory_policy import DEFAULT_MEMORY_POLICY
+
 __all__ = [
     "IMAGE_MEAN",
     "IMAGE_STD",
     "JPEG_EXTENSIONS",
     "VIDEO_EXTENSIONS",
-    "DEFAULT_CACHE_SIZE",
     "CacheInfo",
     "FrameSource",
     "JpegFolderSource",
@@ -43,7 +44,6 @@ JPEG_EXTENSIONS = (".jpg", ".jpeg")
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi")
 _STILL_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _FRAME_NAMING = "frames named by their integer index, e.g. 00000.jpg, 00001.jpg, ..."
-DEFAULT_CACHE_SIZE = 8
 
 _MEAN = torch.tensor(IMAGE_MEAN, dtype=torch.float32).view(3, 1, 1)
 _STD = torch.tensor(IMAGE_STD, dtype=torch.float32).view(3, 1, 1)
@@ -85,7 +85,7 @@ class FrameSource(abc.ABC):
     video_width: int
     fps: float | None
 
-    def __init__(self, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(self, cache_size: int = DEFAULT_MEMORY_POLICY.model_input_cache_frames) -> None:
         if int(cache_size) < 0:
             raise ValueError(f"cache_size must be >= 0, got {cache_size}")
         self.cache_size = int(cache_size)
@@ -209,7 +209,10 @@ class JpegFolderSource(FrameSource):
     """
 
     def __init__(
-        self, folder: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE_SIZE
+        self,
+        folder: str | os.PathLike,
+        *,
+        cache_size: int = DEFAULT_MEMORY_POLICY.model_input_cache_frames,
     ) -> None:
         super().__init__(cache_size)
         self.folder = os.fspath(folder)
@@ -284,7 +287,7 @@ class ArraySource(FrameSource):
         frames: Sequence[Frame] | np.ndarray,
         *,
         fps: float | None = None,
-        cache_size: int = DEFAULT_CACHE_SIZE,
+        cache_size: int = DEFAULT_MEMORY_POLICY.model_input_cache_frames,
     ) -> None:
         super().__init__(cache_size)
         if isinstance(frames, np.ndarray):
@@ -326,12 +329,14 @@ class ArraySource(FrameSource):
 
 
 def open_frame_source(
-    video_path: VideoInput, *, cache_size: int = DEFAULT_CACHE_SIZE
+    video_path: VideoInput, *, cache_size: int = DEFAULT_MEMORY_POLICY.model_input_cache_frames,
+    decoded_cache_bytes: int = DEFAULT_MEMORY_POLICY.decoded_cache_bytes,
 ) -> FrameSource:
     """Open ``video_path`` as a :class:`FrameSource`.
 
     Accepts a folder of JPEG frames, a video file (``VIDEO_EXTENSIONS``), a list of frames,
-    an (N, H, W, 3) uint8 array, or an existing ``FrameSource`` (returned as is).
+    an (N, H, W, 3) uint8 array, or an existing ``FrameSource`` (returned as is, its caches
+    unchanged). ``decoded_cache_bytes`` bounds the decoded frames a video file keeps.
     """
     if isinstance(video_path, FrameSource):
         return video_path
@@ -357,7 +362,7 @@ def open_frame_source(
     if ext in VIDEO_EXTENSIONS:
         from .video_file_source import VideoFileSource
 
-        return VideoFileSource(path, cache_size=cache_size)
+        return VideoFileSource(path, cache_size=cache_size, decoded_cache_bytes=decoded_cache_bytes)
     if ext in _STILL_IMAGE_EXTENSIONS:
         raise ValueError(
             f"{path!r} is a single image, not a video: use SAM2ImagePredictor, or put the frames "

@@ -11,6 +11,7 @@ from .frame_outputs import FrameOutput, SpillingOutputs
 from .frame_prefetch import frame_prefetcher
 from .frame_source import open_frame_source
 from .mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
+from .memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from .modeling.sam2_base import NO_OBJ_SCORE, FrameFeatures, PointPrompt, SAM2Base, TrackOutput
 from .video_state import InferenceState, ObjectState
 
@@ -45,11 +46,6 @@ class SAM2VideoPredictor(SAM2Base):
         self.fill_hole_area = fill_hole_area
         self.non_overlap_masks = non_overlap_masks
         self.add_all_frames_to_correct_as_cond = add_all_frames_to_correct_as_cond
-        # Tracked frames whose memories stay in RAM; older ones are spilled to disk and read
-        # back when needed. The attention window is num_maskmem - 1 frames.
-        self.resident_memory_frames = self.num_maskmem + 1
-        # Frames whose image features stay cached in a session (about 16 MB each at 1024 px).
-        self.feature_cache_frames = 4
         if vos_optimized:
             # The modules whose input shapes are fixed by the model (image size, memory size)
             # are compiled; prompt-dependent ones are not, so clicks never trigger a recompile.
@@ -66,13 +62,17 @@ class SAM2VideoPredictor(SAM2Base):
     @torch.inference_mode()
     def init_state(
         self, video_path, offload_video_to_cpu: bool = False, offload_state_to_cpu: bool = False,
-        async_loading_frames: bool = False,
+        async_loading_frames: bool = False, *, memory_policy: Optional[MemoryPolicy] = None,
     ) -> InferenceState:
         """Open a video (JPEG folder, video file or list/array of frames) and encode frame 0.
 
         Frames are decoded on demand, so ``async_loading_frames`` needs no thread here.
+        ``memory_policy`` (default: :data:`DEFAULT_MEMORY_POLICY`) sets the session's memory limits.
         """
-        frames = open_frame_source(video_path)
+        policy = DEFAULT_MEMORY_POLICY if memory_policy is None else memory_policy
+        frames = open_frame_source(
+            video_path, cache_size=policy.model_input_cache_frames, decoded_cache_bytes=policy.decoded_cache_bytes
+        )
         device = self.device
         state = InferenceState(
             images=frames,
@@ -83,6 +83,7 @@ class SAM2VideoPredictor(SAM2Base):
             storage_device=torch.device("cpu") if offload_state_to_cpu else device,
             offload_video_to_cpu=offload_video_to_cpu,
             offload_state_to_cpu=offload_state_to_cpu,
+            memory_policy=policy,
         )
         self._frame_features(state, 0)
         return state
@@ -113,7 +114,7 @@ class SAM2VideoPredictor(SAM2Base):
         try:
             return self._existing_object(state, obj_id)
         except UnknownObjectError:
-            outputs = SpillingOutputs(state.spill_store, self.resident_memory_frames)
+            outputs = SpillingOutputs(state.spill_store, state.memory_policy.resident_limit(self.num_maskmem))
             state.objects.append(ObjectState(obj_id, outputs))
             return len(state.objects) - 1, state.objects[-1]
 
@@ -227,7 +228,7 @@ class SAM2VideoPredictor(SAM2Base):
             return cache[frame_idx]
         image = state.images.model_input(frame_idx, self.image_size).to(state.device).float()[None]
         cache[frame_idx] = features = self.frame_features(image)
-        while len(cache) > self.feature_cache_frames:
+        while len(cache) > state.memory_policy.feature_cache_frames:
             cache.popitem(last=False)
         return features
 
@@ -374,7 +375,7 @@ class SAM2VideoPredictor(SAM2Base):
                     else:
                         per_object.append(next(tracked)[None])
                     obj.frames_tracked[frame_idx] = reverse
-                if self.device.type == "cpu" and (position + 1) % cpu_allocator.FRAMES_BETWEEN_TRIMS == 0:
+                if self.device.type == "cpu" and (position + 1) % state.memory_policy.frames_between_trims == 0:
                     cpu_allocator.trim_kept_memory()
                 yield frame_idx, obj_ids, self._to_video_resolution(state, torch.cat(per_object, dim=0))
 

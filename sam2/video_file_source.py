@@ -11,7 +11,8 @@ import av
 import numpy as np
 
 from .color import DEFAULT_PEAK_NITS, ColorInfo, to_sdr_bt709
-from .frame_source import DEFAULT_CACHE_SIZE, VIDEO_EXTENSIONS, FrameSource
+from .frame_source import VIDEO_EXTENSIONS, FrameSource
+from .memory_policy import DEFAULT_MEMORY_POLICY
 
 _PQ, _HLG, _BT2020 = 16, 18, 9  # AVColorTransferCharacteristic / AVColorPrimaries values
 
@@ -63,8 +64,8 @@ class VideoFileSource(FrameSource):
         self,
         path: str | os.PathLike,
         *,
-        cache_size: int = DEFAULT_CACHE_SIZE,
-        decoded_cache_bytes: int = 64 * 2**20,
+        cache_size: int = DEFAULT_MEMORY_POLICY.model_input_cache_frames,
+        decoded_cache_bytes: int = DEFAULT_MEMORY_POLICY.decoded_cache_bytes,
     ) -> None:
         super().__init__(cache_size)
         self.path = os.fspath(path)

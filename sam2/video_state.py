@@ -8,6 +8,7 @@ import torch
 
 from .frame_outputs import FrameOutput, SpillingOutputs
 from .frame_source import FrameSource
+from .memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from .modeling.sam2_base import FrameFeatures, PointPrompt
 from .tensor_spill import TensorSpill
 
@@ -84,6 +85,8 @@ class InferenceState:
     # frame index -> backbone features of recently used frames, least recent first.
     cached_features: "OrderedDict[int, FrameFeatures]" = field(default_factory=OrderedDict)
     spill: Optional[TensorSpill] = None
+    # Cache sizes and spilling of this session (see MemoryPolicy).
+    memory_policy: MemoryPolicy = DEFAULT_MEMORY_POLICY
 
     def spill_store(self) -> TensorSpill:
         """The session's on-disk store for evicted memories, created on first use."""

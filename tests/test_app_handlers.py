@@ -10,6 +10,7 @@ from PIL import Image
 from conftest import synthetic_frames
 from sam2.frame_source import open_frame_source
 from sam2.mask_rle import decode, from_coco
+from sam2.memory_policy import MemoryPolicy
 from tracker import handlers
 from tracker.errors import SessionClosed, UserError
 from tracker.settings import Limits
@@ -236,8 +237,17 @@ def test_exports_contain_every_mask(calls, session):
     assert np.array_equal(decode(from_coco(first["segmentation"])), mask)
 
 
-def test_spilled_memories_that_no_state_uses_are_deleted(calls, session, monkeypatch):
-    monkeypatch.setattr(calls.engine(None).predictor, "resident_memory_frames", 1)
+@pytest.fixture()
+def spilling_session(calls, video, monkeypatch):
+    """A session whose engine keeps one tracked frame per object in RAM."""
+    monkeypatch.setattr(calls.engine(None), "memory_policy", MemoryPolicy(resident_memory_frames=1))
+    session = handlers.open_video(calls, video)
+    yield session
+    session.close()
+
+
+def test_spilled_memories_that_no_state_uses_are_deleted(calls, spilling_session):
+    session = spilling_session
     click(calls, session, 0, 20, 20)
     list(handlers.track(calls, session))
     spill = session.files.spill

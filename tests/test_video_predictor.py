@@ -9,6 +9,7 @@ import torch
 
 from conftest import synthetic_frames
 from sam2 import cpu_allocator
+from sam2.memory_policy import MemoryPolicy
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 from sam2.tensor_spill import TensorSpill
 
@@ -156,10 +157,10 @@ def test_unreadable_video_and_empty_folder_raise(tiny_predictor, tmp_path):
         tiny_predictor.init_state(video_path=str(tmp_path / "missing"))
 
 
-def run_session(predictor, frames, between_calls=lambda state: state):
+def run_session(predictor, frames, between_calls=lambda state: state, policy=None):
     """Clicks, propagation both ways, a correction on an early frame and re-tracking from it.
     ``between_calls(state)`` gives the state each call works on (the same one by default)."""
-    state = between_calls(predictor.init_state(video_path=frames))
+    state = between_calls(predictor.init_state(video_path=frames, memory_policy=policy))
     outputs = [predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])[2]]
     state = between_calls(state)
     outputs.append(predictor.add_new_points_or_box(state, 5, 2, points=[[40, 30]], labels=[1])[2])
@@ -176,27 +177,28 @@ def run_session(predictor, frames, between_calls=lambda state: state):
     return state, outputs
 
 
-def test_spilled_memories_give_identical_results(tiny_predictor, monkeypatch):
+def test_spilled_memories_give_identical_results(tiny_predictor):
     frames = np.stack(synthetic_frames(10))
-    _, in_memory = run_session(tiny_predictor, frames)
-    monkeypatch.setattr(tiny_predictor, "resident_memory_frames", 1)
-    state, spilled = run_session(tiny_predictor, frames)
+    kept, in_memory = run_session(tiny_predictor, frames, policy=MemoryPolicy(spill_to_disk=False))
+    state, spilled = run_session(tiny_predictor, frames, policy=MemoryPolicy(resident_memory_frames=1))
     for expected, got in zip(in_memory, spilled):
         assert torch.equal(expected, got)
+    assert kept.spill is None and all(out.is_resident for obj in kept.objects for out in obj.outputs())
     outputs = state.objects[0].non_cond_outputs
     resident = [t for t, out in outputs.items() if out.is_resident]
     assert len(resident) == 1 and len(outputs) >= 8
+    assert sorted(os.listdir(state.spill.directory)) == sorted(os.path.basename(k) for k in state.spilled_keys())
     # Memory attention keys are kept only with memories that are in RAM.
     assert all(out.attention_keys is None for t, out in outputs.items() if t not in resident)
     assert state.objects[0].cond_outputs[0].attention_keys is not None
 
 
-def test_a_state_pickled_between_calls_tracks_exactly_like_one_that_stayed(tiny_predictor, monkeypatch):
+def test_a_state_pickled_between_calls_tracks_exactly_like_one_that_stayed(tiny_predictor):
     """The state crosses a process boundary after every call (as in a ZeroGPU app), with
     memories spilled to disk, and gives the same masks bit for bit."""
     frames = np.stack(synthetic_frames(10))
-    monkeypatch.setattr(tiny_predictor, "resident_memory_frames", 1)
-    _, stayed = run_session(tiny_predictor, frames)
+    policy = MemoryPolicy(resident_memory_frames=1)
+    _, stayed = run_session(tiny_predictor, frames, policy=policy)
     owner = TensorSpill()
     crossings = []
 
@@ -207,7 +209,8 @@ def test_a_state_pickled_between_calls_tracks_exactly_like_one_that_stayed(tiny_
         crossings.append(copy)
         return copy
 
-    _, moved = run_session(tiny_predictor, frames, between_calls=crossed)
+    _, moved = run_session(tiny_predictor, frames, between_calls=crossed, policy=policy)
+    assert crossings[-1].memory_policy == policy
     assert len(moved) == len(stayed)
     for expected, got in zip(stayed, moved):
         assert torch.equal(expected, got)
@@ -233,7 +236,14 @@ def test_prompted_frames_are_not_encoded_again_before_tracking(tiny_predictor, m
     next(iter(tiny_predictor.propagate_in_video(state)))
     assert len(encoded) == 1
     list(tiny_predictor.propagate_in_video(state))
-    assert len(encoded) == 1 + 8 and len(state.cached_features) == tiny_predictor.feature_cache_frames
+    assert len(encoded) == 1 + 8 and len(state.cached_features) == MemoryPolicy().feature_cache_frames
+
+
+def test_the_feature_cache_keeps_the_policy_s_number_of_frames(tiny_predictor):
+    state = tiny_predictor.init_state(np.stack(synthetic_frames(6)), memory_policy=MemoryPolicy(feature_cache_frames=2))
+    tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])
+    list(tiny_predictor.propagate_in_video(state))
+    assert list(state.cached_features) == [4, 5]
 
 
 def test_objects_tracked_together_match_each_tracked_alone(tiny_predictor, monkeypatch):
@@ -309,12 +319,12 @@ def test_vos_optimized_compiles_once_and_matches_eager(tiny_predictor, precision
 
 @pytest.mark.parametrize("opted_in, trims", [(False, 0), (True, 3)])
 def test_propagation_trims_the_heap_at_intervals_only_once_the_process_opted_in(
-    tiny_predictor, fake_glibc, monkeypatch, opted_in, trims
+    tiny_predictor, fake_glibc, opted_in, trims
 ):
-    monkeypatch.setattr(cpu_allocator, "FRAMES_BETWEEN_TRIMS", 3)
     if opted_in:
         assert cpu_allocator.tune_for_cpu_tracking()
-    state = tiny_predictor.init_state(video_path=np.stack(synthetic_frames(10)))
+    policy = MemoryPolicy(frames_between_trims=3)
+    state = tiny_predictor.init_state(video_path=np.stack(synthetic_frames(10)), memory_policy=policy)
     tiny_predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])
     assert len(list(tiny_predictor.propagate_in_video(state))) == 10
     assert fake_glibc.count("malloc_trim") == trims  # with the opt-in: after frames 3, 6 and 9

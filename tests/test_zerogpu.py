@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import model_calls_for, synthetic_frames
+from sam2.memory_policy import MemoryPolicy
 from tracker import handlers
 from tracker.compare import compare
 from tracker.errors import ModelCallFailed
@@ -131,7 +132,7 @@ def test_a_session_under_zero_gpu_equals_one_in_process(monkeypatch, tiny_engine
     """The whole flow with every model call in a forked worker (tracking split into calls of
     three frames) shows the same masks as in-process; the model state crosses on the CPU."""
     monkeypatch.setattr(handlers, "VIEW_INTERVAL_SECONDS", 0.0)
-    monkeypatch.setattr(tiny_engine.predictor, "resident_memory_frames", 2)
+    monkeypatch.setattr(tiny_engine, "memory_policy", MemoryPolicy(resident_memory_frames=2))
     local, local_shown = scripted_session(model_calls_for(tiny_engine), video)
     budget = GpuBudget(track_overhead_seconds=0, track_seconds_per_frame=1, track_seconds_per_frame_and_object=0,
                        max_call_seconds=3)

@@ -6,6 +6,7 @@ from typing import Iterator, List, Optional
 
 import torch
 
+from sam2.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from sam2.precision import autocast_context, dtype_name, fastest_safe_dtype
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
@@ -29,12 +30,14 @@ class Engine:
 
     ``native_image_size``: the input size of the checkpoint (default: the predictor's); an
     engine at another size shares the parameters of the one at this size.
+    ``memory_policy``: the memory limits of every session the engine opens.
     """
 
     predictor: SAM2VideoPredictor
     name: str
     dtype: Optional[torch.dtype] = None
     native_image_size: Optional[int] = None
+    memory_policy: MemoryPolicy = DEFAULT_MEMORY_POLICY
 
     def __post_init__(self) -> None:
         if self.native_image_size is None:

@@ -176,7 +176,7 @@ class ModelCalls:
         """A new state for the video (its first frame encoded)."""
         engine = self.engine(model)
         with engine.compute():
-            state = engine.predictor.init_state(video_path=frames)
+            state = engine.predictor.init_state(video_path=frames, memory_policy=engine.memory_policy)
         return self._rest(engine, state)
 
     def _edit_prompts(self, model: ModelChoice, state: InferenceState, edit: PromptEdit) -> PromptResult:

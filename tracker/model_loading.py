@@ -112,13 +112,13 @@ def _build_options(model: SAM2VideoPredictor) -> Dict[str, Any]:
 def resized_engine(base: Engine, config: ModelConfig, image_size: int) -> Engine:
     """``base`` (built from ``config``) at another input size, e.g. "facebook/sam2.1-hiera-tiny at
     512 px": the same modules and options, holding ``base``'s parameter and buffer tensors (the
-    same objects: nothing is read or copied); the same precision."""
+    same objects: nothing is read or copied); the same precision and memory policy."""
     model = base.predictor
     with torch.device("meta"):  # no memory for the parameters replaced just below
         resized = build_model(with_image_size(config, image_size), type(model), **_build_options(model))
     resized.load_state_dict(model.state_dict(keep_vars=True), assign=True)
     resized.train(model.training)
-    return Engine(resized, f"{base.name} at {image_size} px", base.dtype, base.native_image_size)
+    return Engine(resized, f"{base.name} at {image_size} px", base.dtype, base.native_image_size, base.memory_policy)
 
 
 class _LoadedModel:
