@@ -7,6 +7,7 @@ from typing import Dict, Iterator, MutableMapping, Optional, Tuple
 
 import torch
 
+from .modeling.memory_selection import FrameKeys
 from .tensor_spill import TensorSpill
 
 
@@ -42,6 +43,8 @@ class FrameOutput:
     After ``spill`` the two large tensors live on disk and are read back on access.
     """
 
+    attention_keys: Optional[FrameKeys]
+
     _PICKLED = ("obj_ptr", "object_score_logits", "_pred_masks", "_maskmem_features", "_spilled")
     __slots__ = (*_PICKLED, "attention_keys", "__weakref__")
 
@@ -52,7 +55,6 @@ class FrameOutput:
         self._pred_masks = pred_masks
         self._maskmem_features = maskmem_features
         self._spilled = None  # (spill, key, device) once on disk
-        # Memory attention's per-layer keys of maskmem_features, kept while resident.
         self.attention_keys = None
 
     def __getstate__(self) -> dict:

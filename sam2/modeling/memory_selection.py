@@ -1,16 +1,30 @@
 """Which stored frames a tracking step attends to (spatial memories and object pointers)."""
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Protocol, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Protocol, Tuple
 
 import torch
 
 
+class FrameKeys(NamedTuple):
+    """Memory attention's per-layer (HW, C) key projections of a stored frame's memory
+    features, with the state (grid, dtype, projection weights) they were computed for."""
+
+    state: Tuple
+    per_layer: List[torch.Tensor]
+
+
 class MemoryEntry(Protocol):
-    """What a step needs of a stored frame: memory features (B, C_mem, h, w), pointer (B, C)."""
+    """What a step needs of a stored frame: memory features (B, C_mem, h, w), pointer (B, C),
+    and room for memory attention's cache of its keys (kept only while it is resident)."""
 
     maskmem_features: Optional[torch.Tensor]
     obj_ptr: torch.Tensor
+    attention_keys: Optional[FrameKeys]
+
+    @property
+    def is_resident(self) -> bool:
+        """Whether the large tensors are in memory (not spilled to disk)."""
 
 
 @dataclass

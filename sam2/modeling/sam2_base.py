@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.init import trunc_normal_
 
-from .common import MLP, autocast_dtype, parameter_state
+from .common import MLP, parameter_state
 from .image_encoder import ImageEncoder
 from .mask_decoder import MaskDecoder
-from .memory_attention import MemoryAttention
+from .memory_attention import MemoryAttention, StoredMemories
 from .memory_encoder import MemoryEncoder
 from .memory_selection import MemoryEntry, MemorySelection, select_memories
 from .position_encoding import temporal_sine_encoding
@@ -141,7 +141,6 @@ class SAM2Base(nn.Module):
         )
         self.obj_ptr_proj = MLP(hidden_dim, hidden_dim, hidden_dim, 3)
         self.obj_ptr_tpos_proj = nn.Linear(hidden_dim, mem_dim) if temporal_obj_ptr_encoding else nn.Identity()
-        self._encoding_key_cache: Dict[Tuple, Tuple[Tuple, torch.Tensor]] = {}
 
     @property
     def device(self) -> torch.device:
@@ -290,73 +289,13 @@ class SAM2Base(nn.Module):
             memory_pos=memory_pos,
             grid_hw=(height, width),
             num_obj_ptr_tokens=num_ptr_tokens,
-            keys=self._cross_attention_keys(selections, memory, memory_pos, (height, width), num_ptr_tokens),
+            stored=StoredMemories(
+                frames=[[entry for _, entry in selection.spatial] for selection in selections],
+                encodings=[slot for slot, _ in layout.spatial],
+                encoding_state=parameter_state(self.maskmem_tpos_enc),
+            ),
         )
         return fused.transpose(1, 2).reshape(len(selections), channels, height, width)
-
-    def _cross_attention_keys(
-        self, selections: Sequence[MemorySelection], memory: torch.Tensor, memory_pos: torch.Tensor,
-        grid_hw: Tuple[int, int], num_ptr_tokens: int,
-    ) -> List[torch.Tensor]:
-        """Each memory-attention layer's rotated keys (B, M, C) of memory + memory_pos.
-
-        A key is the rotated projection of the stored frame's features plus that of its
-        encodings (position, temporal slot) and the bias. The first part is the same in every
-        step that attends to the frame and is kept with it; the second is kept per slot. A
-        step then only adds the two. Pointer tokens are projected as they come.
-        """
-        grid_tokens = grid_hw[0] * grid_hw[1]
-        dtype = autocast_dtype(memory.device.type, memory.dtype)
-        spatial = selections[0].spatial
-        # [object][memory frame][layer] -> (HW, C); each entry's memory is read once per step.
-        frame_keys = [
-            [self._stored_frame_keys(entry, grid_hw, dtype) for _, entry in selection.spatial] for selection in selections
-        ]
-        keys = []
-        for index, layer in enumerate(self.memory_attention.layers):
-            attention = layer.cross_attn_image
-            out = memory.new_empty(len(selections), memory.shape[1], attention.internal_dim, dtype=dtype)
-            for position, (slot, _) in enumerate(spatial):
-                span = slice(position * grid_tokens, (position + 1) * grid_tokens)
-                encoding_keys = self._encoding_keys(index, slot, memory_pos[:, span], grid_hw)
-                for row in range(len(selections)):
-                    torch.add(frame_keys[row][position][index], encoding_keys, out=out[row, span])
-            if num_ptr_tokens:
-                pointers = slice(memory.shape[1] - num_ptr_tokens, None)
-                out[:, pointers] = attention.k_proj(memory[:, pointers] + memory_pos[:, pointers])
-            keys.append(out)
-        return keys
-
-    def _encoding_keys(self, layer_index: int, slot: int, encoding: torch.Tensor, grid_hw: Tuple[int, int]) -> torch.Tensor:
-        """(HW, C) rotated key projection (with bias) of a slot's (1, HW, C_mem) encodings."""
-        attention = self.memory_attention.layers[layer_index].cross_attn_image
-        dtype = autocast_dtype(encoding.device.type, encoding.dtype)
-        if torch.is_grad_enabled():
-            return attention.rotated_projection(encoding, "k_proj", grid_hw)[0]
-        key = (layer_index, slot, grid_hw, encoding.device, dtype)
-        params = (self.maskmem_tpos_enc, attention.k_proj.weight, attention.k_proj.bias)
-        state = tuple(parameter_state(p) for p in params)
-        cached = self._encoding_key_cache.get(key)
-        if cached is None or cached[0] != state:
-            cached = self._encoding_key_cache[key] = (state, attention.rotated_projection(encoding, "k_proj", grid_hw)[0])
-        return cached[1]
-
-    def _stored_frame_keys(self, entry: MemoryEntry, grid_hw: Tuple[int, int], dtype: torch.dtype) -> List[torch.Tensor]:
-        """Per layer, the (HW, C) rotated key projection (no bias) of a stored frame's memory
-        features; kept on entries that hold their tensors in memory and have room for it."""
-        layers = self.memory_attention.layers
-        key = (grid_hw, dtype, *(parameter_state(layer.cross_attn_image.k_proj.weight) for layer in layers))
-        cached = getattr(entry, "attention_keys", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        features = entry.maskmem_features.to(self.device)
-        tokens = features.flatten(2).transpose(1, 2).to(torch.promote_types(features.dtype, torch.float32))
-        frame_keys = [
-            layer.cross_attn_image.rotated_projection(tokens, "k_proj", grid_hw, bias=False)[0] for layer in layers
-        ]
-        if getattr(entry, "is_resident", False) and hasattr(entry, "attention_keys") and not torch.is_grad_enabled():
-            entry.attention_keys = (key, frame_keys)
-        return frame_keys
 
     def _memory_tokens(self, selection: MemorySelection, device: torch.device) -> torch.Tensor:
         """(1, M, C_mem) tokens of one object: its spatial memories, then its pointers."""
