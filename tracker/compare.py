@@ -50,10 +50,9 @@ class Comparison:
 def iou_rows(session: Session, theirs: MaskStore, frames: List[int]) -> List[list]:
     """One row per frame (frame, IoU per object of the session), the mean row first."""
     ids = session.objects.ids
-    rows = []
+    rows, empty = [], np.zeros(session.video.size, dtype=bool)
     for frame_idx in frames:
         ours, other = session.masks.unpacked(frame_idx), theirs.unpacked(frame_idx)
-        empty = np.zeros(session.video.size, dtype=bool)
         rows.append([frame_idx, *(round(iou(ours.get(i, empty), other.get(i, empty)), 4) for i in ids)])
     means = np.mean([row[1:] for row in rows], axis=0) if rows else np.zeros(len(ids))
     return [["mean", *(round(float(m), 4) for m in means)], *rows]
@@ -95,9 +94,7 @@ def compare(calls: ModelCalls, session: Session, other: ModelChoice) -> Iterator
     try:
         yield f"Compare: {models[1]} reads the prompts..."
         replayed = replay(calls, session, other, spill)
-        theirs = MaskStore()
-        for frame_idx, masks in replayed.masks.items():
-            theirs.put(frame_idx, masks)
+        theirs = replayed.masks
         yield from _track(calls, session, other, replayed.state, theirs, models[1])
         theirs_frames = set(theirs.frames_with(session.state.obj_ids))
         both = [f for f in frames if f in theirs_frames]

@@ -17,10 +17,10 @@ from .handlers import FrameView
 from .mask_image import mask_from_editor, mask_from_image
 from .model_calls import ModelCalls, ModelChoice
 from .page import MODE_LABELS, Page
-from .session import Session
+from .session import ObjectRoster, Session
 from .sessions import SessionStore
 from .settings import Limits
-from .window import FRAMES, duration
+from .window import FRAMES, seconds
 
 logger = logging.getLogger(__name__)
 CLOSED = "This video was closed (the tab was idle too long, or another video was opened): upload it again."
@@ -78,17 +78,16 @@ def _objects(session: Session):
             objects.names.get(objects.current, ""))
 
 
-NO_OBJECTS = (gr.update(choices=["1: object 1"], value="1: object 1"), "")
+NO_OBJECTS = (gr.update(choices=ObjectRoster().labels(), value=ObjectRoster().label(1)), "")
 
 
 def _window_fields(session: Session, unit: str):
     """(slider properties, from, to) for the session's window: the slider spans it."""
-    window, times = session.window, session.video.frame_times
+    window = session.window
     if unit == FRAMES:
         start, end = window.start, window.last
     else:
-        end_time = times[window.stop] if window.stop < len(times) else duration(times)
-        start, end = round(float(times[window.start]), 3), round(float(end_time), 3)
+        start, end = (round(t, 3) for t in seconds(window, session.video.frame_times))
     slider = dict(minimum=window.start, maximum=max(window.last, window.start + 1), interactive=len(window) > 1)
     return slider, start, end
 

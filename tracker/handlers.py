@@ -262,9 +262,7 @@ def switch_model(calls: ModelCalls, session: Session, model: ModelChoice) -> Fra
         replayed = replay(calls, session, model, session.files.spill)
         session.model = model
         session.adopt(replayed.state)
-        session.masks.clear()
-        for frame_idx, masks in replayed.masks.items():
-            session.masks.put(frame_idx, masks)
+        session.masks = replayed.masks
         session.dirty_from = None
     session.view.pending_corner = None
     return show(session, session.view.shown_frame)

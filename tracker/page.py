@@ -8,6 +8,7 @@ import gradio as gr
 from sam2.frame_source import VIDEO_EXTENSIONS
 
 from .handlers import BOX, EXCLUDE, EXTRAS, INCLUDE
+from .session import ObjectRoster
 from .window import FRAMES, SECONDS
 
 MODE_LABELS = {"Include (green)": INCLUDE, "Exclude (red)": EXCLUDE, "Box (two corners)": BOX}
@@ -113,7 +114,9 @@ def _prompts_and_objects() -> dict:
         clear_button = gr.Button("Clear object", elem_id="clear-object")
         reset_button = gr.Button("Reset all", elem_id="reset")
     with gr.Row(equal_height=True):
-        object_choice = gr.Dropdown(["1: object 1"], value="1: object 1", label="Object", elem_id="object-choice")
+        first = ObjectRoster()
+        object_choice = gr.Dropdown(first.labels(), value=first.label(first.current), label="Object",
+                                    elem_id="object-choice")
         object_name = gr.Textbox(label="Name (Enter to set)", placeholder="e.g. dog", max_length=40,
                                  elem_id="object-name")
         add_button = gr.Button("Add object", elem_id="add-object")

@@ -2,12 +2,12 @@
 input size): the same clicks, boxes and masks, object by object, frame by frame."""
 
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import List
 
 from sam2.tensor_spill import TensorSpill
 from sam2.video_state import InferenceState
 
-from .mask_store import FrameMasks
+from .mask_store import MaskStore
 from .model_calls import ModelCalls, ModelChoice, PromptEdit
 from .session import Session
 
@@ -17,7 +17,7 @@ class Replayed:
     """A fresh model state holding the session's prompts, and the masks they gave per frame."""
 
     state: InferenceState
-    masks: Dict[int, FrameMasks] = field(default_factory=dict)
+    masks: MaskStore = field(default_factory=MaskStore)
 
 
 def prompt_edits(session: Session) -> List[PromptEdit]:
@@ -43,5 +43,5 @@ def replay(calls: ModelCalls, session: Session, model: ModelChoice, spill: Tenso
     for edit in prompt_edits(session):
         result = calls.edit_prompts(model, replayed.state, edit)
         replayed.state = result.state
-        replayed.masks.setdefault(edit.frame_idx, {}).update(result.masks)
+        replayed.masks.put(edit.frame_idx, result.masks)
     return replayed

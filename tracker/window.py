@@ -5,7 +5,7 @@ A video opens whole; tracking and exports cover the window, whose length the ser
 """
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, Tuple
 
 import numpy as np
 
@@ -90,7 +90,13 @@ def duration(times: Sequence[float]) -> float:
     return float(times[-1] + (times[-1] - times[0]) / (len(times) - 1))
 
 
+def seconds(window: FrameWindow, times: Sequence[float]) -> Tuple[float, float]:
+    """When the window starts and ends (the next frame's start, or the video's end), in seconds."""
+    end = times[window.stop] if window.stop < len(times) else duration(times)
+    return float(times[window.start]), float(end)
+
+
 def describe(window: FrameWindow, times: Sequence[float]) -> str:
     """E.g. "frames 600-749 (20.0-25.0 s)"."""
-    end_seconds = times[window.stop] if window.stop < len(times) else duration(times)
-    return f"frames {window.start}-{window.last} ({times[window.start]:.1f}-{end_seconds:.1f} s)"
+    start, end = seconds(window, times)
+    return f"frames {window.start}-{window.last} ({start:.1f}-{end:.1f} s)"
