@@ -7,7 +7,7 @@ import logging
 
 import torch
 
-from sam2.cpu_allocator import tune_for_cpu_tracking
+from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker.model_loading import EngineCache
 from tracker.settings import AppSettings
 from tracker.ui import build_ui

@@ -19,7 +19,7 @@ from typing import Optional
 import torch
 
 from bench.media import SHARED_DATA, random_checkpoint
-from sam2.cpu_allocator import tune_for_cpu_tracking
+from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker import handlers
 from tracker.model_calls import ModelCalls
 from tracker.model_loading import EngineCache

@@ -84,7 +84,7 @@ def pyav_frames(path: Path, index: Optional[int]):
         with av.open(str(path)) as container:
             container.streams.video[0].thread_type = "AUTO"
             return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    from sam2.video_file_source import VideoFileSource
+    from sam2.frames.video_file import VideoFileSource
 
     with VideoFileSource(path) as source:
         source.FORWARD_DECODE_LIMIT = 0

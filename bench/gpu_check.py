@@ -215,7 +215,7 @@ def long_video_memory(inputs: Inputs, args) -> bool:
     from bench.long_video import track_long_video
     from bench.media import long_video
     from sam2.build_sam import build_sam2_video_predictor
-    from sam2.precision import autocast_context
+    from sam2.runtime.precision import autocast_context
 
     video = args.long_video or str(long_video(args.long_frames))
     overrides = [f"++model.image_size={args.image_size}"] if args.image_size else []
@@ -322,7 +322,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"video not found: {', '.join(missing)} (pass --video, and --long-video or the clips in {SHARED_DATA})")
         return 2
     if torch.device(args.device).type == "cpu":
-        from sam2.cpu_allocator import tune_for_cpu_tracking
+        from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 
         tune_for_cpu_tracking()  # as the app does on the CPU (the speed workers opt in by themselves)
     if args.trace_only:

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from bench.media import CACHE, REPO
-from sam2.cpu_allocator import tune_for_cpu_tracking
-from sam2.random_weights import save_random_checkpoint
+from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
+from sam2.assembly.random_weights import save_random_checkpoint
 from tracker import handlers
 from tracker.model_calls import ModelCalls
 from tracker.model_loading import EngineCache

@@ -1,6 +1,6 @@
 """Track one object through a long video straight from the file; report time and memory.
 
-    python -m bench.long_video --frames 300            # hiera-t 2.1, 720p, sam2.precision's dtype
+    python -m bench.long_video --frames 300            # hiera-t 2.1, 720p, sam2.runtime.precision's dtype
     python -m bench.long_video --frames 3000 --video my.mp4 --checkpoint sam2.1_hiera_tiny.pt
 
 Prints init_state time, resident memory at frame 100 and at the end, memory growth per frame
@@ -19,8 +19,8 @@ import torch
 from bench.media import long_video, random_checkpoint
 from bench.speed_worker import peak_memory_mb, synchronize
 from sam2.build_sam import build_sam2_video_predictor
-from sam2.cpu_allocator import tune_for_cpu_tracking
-from sam2.precision import autocast_context, fastest_safe_dtype
+from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
+from sam2.runtime.precision import autocast_context, fastest_safe_dtype
 
 
 def resident_mb() -> float:
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", help="weights (default: seeded random weights)")
     parser.add_argument(
         "--precision", choices=["auto", "bf16", "fp32"], default="auto",
-        help="auto: what sam2.precision picks for this CPU (bf16 with AMX or AVX512-BF16, else fp32)",
+        help="auto: what sam2.runtime.precision picks for this CPU (bf16 with AMX or AVX512-BF16, else fp32)",
     )
     parser.add_argument("--image-size", type=int, help="model input size (default: the model's 1024)")
     parser.add_argument("--threads", type=int, default=None)

@@ -60,7 +60,7 @@ def long_video(num_frames: int, width: int = 1280, height: int = 720, fps: float
 
 def random_checkpoint(config_file: str) -> Path:
     """Seeded random weights of ``config_file`` in the official format (cached)."""
-    from sam2.random_weights import save_random_checkpoint
+    from sam2.assembly.random_weights import save_random_checkpoint
 
     target = CACHE / f"random_{config_file}.pt"
     if not target.exists():

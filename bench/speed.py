@@ -247,7 +247,7 @@ def main() -> None:
     if "bf16" in precisions and peaks[torch.bfloat16] < peaks[torch.float32]:
         print(
             "bf16 matmuls are slower than fp32 on this CPU (no bf16 instructions): the bf16 runs are "
-            "skipped, as sam2.precision keeps fp32 here; shares are of the fp32 peak"
+            "skipped, as sam2.runtime.precision keeps fp32 here; shares are of the fp32 peak"
         )
         precisions.remove("bf16")
     if not precisions:

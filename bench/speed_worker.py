@@ -191,7 +191,7 @@ def main() -> None:
     from sam2.build_sam import build_sam2_video_predictor
 
     if not args.reference and torch.device(args.device).type == "cpu":
-        from sam2.cpu_allocator import tune_for_cpu_tracking
+        from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 
         tune_for_cpu_tracking()  # as the app does on the CPU
     overrides = [f"++model.image_size={args.image_size}"] if args.image_size else []

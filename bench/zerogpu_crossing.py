@@ -16,7 +16,7 @@ import statistics
 import sys
 
 from bench.media import REPO, SHARED_DATA, random_checkpoint
-from sam2.cpu_allocator import tune_for_cpu_tracking
+from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker import gpu, handlers
 from tracker.model_calls import ModelCalls
 from tracker.model_loading import EngineCache

@@ -10,13 +10,16 @@ import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-from .mask_postprocessing import small_components
+from .assembly.hub import hub_files
+from .assembly.model_builder import build_from_files
+from .frames.source import IMAGE_MEAN, IMAGE_STD
+from .modeling.mask_postprocessing import small_components
 from .modeling.sam2_base import SAM2Base
 
 logger = logging.getLogger(__name__)
 
-IMAGE_MEAN = (0.485, 0.456, 0.406)
-IMAGE_STD = (0.229, 0.224, 0.225)
+# Keyword arguments of from_pretrained that belong to the predictor, not to the model.
+_PREDICTOR_SETTINGS = ("mask_threshold", "max_hole_area", "max_sprinkle_area")
 
 
 @dataclass
@@ -60,9 +63,10 @@ class SAM2ImagePredictor:
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2ImagePredictor":
-        from .build_sam import build_sam2_hf
-
-        return cls(build_sam2_hf(model_id, **kwargs), **kwargs)
+        """The predictor of a hub model id; ``mask_threshold``, ``max_hole_area`` and
+        ``max_sprinkle_area`` go to the predictor, the other kwargs to ``build_sam2``."""
+        own = {key: kwargs.pop(key) for key in _PREDICTOR_SETTINGS if key in kwargs}
+        return cls(build_from_files(SAM2Base, *hub_files(model_id), **kwargs), **own)
 
     @property
     def device(self) -> torch.device:

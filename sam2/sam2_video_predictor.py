@@ -1,19 +1,22 @@
 """SAM2VideoPredictor: interactive multi-object tracking with the official API."""
 
-from typing import Any, Iterator, List, Optional, Tuple
+from types import MappingProxyType
+from typing import Any, ClassVar, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import cpu_allocator
-from .frame_outputs import FrameOutput, SpillingOutputs
-from .frame_prefetch import frame_prefetcher
-from .frame_source import open_frame_source
-from .mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
-from .memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
+from .assembly.hub import hub_files
+from .assembly.model_builder import build_from_files
+from .frames.opening import open_frame_source
+from .frames.prefetch import frame_prefetcher
+from .modeling.mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
 from .modeling.sam2_base import NO_OBJ_SCORE, FrameFeatures, PointPrompt, SAM2Base, TrackOutput
-from .video_state import InferenceState, ObjectState
+from .runtime import cpu_allocator
+from .runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
+from .session.frame_outputs import FrameOutput, SpillingOutputs
+from .session.state import InferenceState, ObjectState
 
 # Mask logits used as a prompt are clamped to this range.
 PREVIOUS_MASK_CLAMP = 32.0
@@ -38,6 +41,11 @@ class FrameIndexError(ValueError, IndexError):
 class SAM2VideoPredictor(SAM2Base):
     """SAM 2 with session state: prompts on any frame, propagation in both directions."""
 
+    # Also binarize click masks for the memory encoder and fill holes up to 8 pixels.
+    postprocessing_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType(dict(
+        SAM2Base.postprocessing_defaults, binarize_mask_from_pts_for_mem_enc=True, fill_hole_area=8,
+    ))
+
     def __init__(
         self, *args, fill_hole_area: int = 0, non_overlap_masks: bool = False,
         add_all_frames_to_correct_as_cond: bool = False, vos_optimized: bool = False, **kwargs,
@@ -54,9 +62,9 @@ class SAM2VideoPredictor(SAM2Base):
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2VideoPredictor":
-        from .build_sam import build_sam2_video_predictor_hf
-
-        return build_sam2_video_predictor_hf(model_id, **kwargs)
+        """The predictor of a hub model id (e.g. "facebook/sam2.1-hiera-tiny"); kwargs as in
+        ``build_sam2_video_predictor``."""
+        return build_from_files(cls, *hub_files(model_id), **kwargs)
 
     # ------------------------------------------------------------------ session
     @torch.inference_mode()

@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from sam2.mask_rle import decode, from_coco
+from tracker.mask_rle import decode, from_coco
 
 gradio_client = pytest.importorskip("gradio_client")
 INCLUDE = "Include (green)"

@@ -46,7 +46,7 @@ class AppProcess:
 def app_process(tmp_path: Path, config: str = "test_tiny", extra_env=None, with_weights: bool = True) -> Iterator[AppProcess]:
     """A freshly started app, stopped afterwards. Without weights the app looks in an empty
     checkpoints folder and cannot download (offline)."""
-    from sam2.random_weights import save_random_checkpoint
+    from sam2.assembly.random_weights import save_random_checkpoint
 
     port = free_port()
     server_tmp, cache = tmp_path / "server-tmp", tmp_path / "gradio-cache"

@@ -13,9 +13,9 @@ if str(REPO) not in sys.path:
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-from sam2.build_sam import build_model  # noqa: E402
-from sam2.configs import PRESETS  # noqa: E402
-from sam2.random_weights import make_masks_informative  # noqa: E402
+from sam2.assembly.model_builder import build_model  # noqa: E402
+from sam2.assembly.configs import PRESETS  # noqa: E402
+from sam2.assembly.random_weights import make_masks_informative  # noqa: E402
 from sam2.sam2_video_predictor import SAM2VideoPredictor  # noqa: E402
 
 
@@ -54,7 +54,7 @@ def tiny_calls(tiny_engine):
 
 
 class FakeGlibc:
-    """Stands in for glibc in ``sam2.cpu_allocator``; records the malloc calls made through it."""
+    """Stands in for glibc in ``sam2.runtime.cpu_allocator``; records the malloc calls made through it."""
 
     def __init__(self) -> None:
         self.calls: list = []
@@ -74,7 +74,7 @@ class FakeGlibc:
 @pytest.fixture()
 def fake_glibc(monkeypatch) -> FakeGlibc:
     """A process that has not opted in to the allocator tuning, whose glibc is a FakeGlibc."""
-    from sam2 import cpu_allocator
+    from sam2.runtime import cpu_allocator
 
     glibc = FakeGlibc()
     monkeypatch.setattr(cpu_allocator, "_GLIBC", glibc)

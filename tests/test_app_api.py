@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from app_server import REPO, running_app
-from sam2.frame_source import open_frame_source
-from sam2.mask_rle import decode, from_coco
-from sam2.random_weights import save_random_checkpoint
+from sam2.frames.opening import open_frame_source
+from tracker.mask_rle import decode, from_coco
+from sam2.assembly.random_weights import save_random_checkpoint
 from zerogpu import server_environment
 
 gradio_client = pytest.importorskip("gradio_client")

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import synthetic_frames
 from media import CASES, MAX_FRAMES
-from sam2.frame_source import open_frame_source
+from sam2.frames.opening import open_frame_source
 from tracker import handlers
 from tracker.errors import UserError
 from tracker.settings import Limits

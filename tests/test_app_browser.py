@@ -23,8 +23,8 @@ from app_server import REPO, running_app
 from browser import (SLIDER_NUMBER, click_frame, download, name_object, page,  # noqa: F401
                      track_and_watch, upload, wait_for_notice)
 from conftest import shared_data_or_skip, synthetic_frames
-from sam2.frame_source import open_frame_source
-from sam2.mask_rle import decode, from_coco
+from sam2.frames.opening import open_frame_source
+from tracker.mask_rle import decode, from_coco
 from tracker.video_io import write_mp4
 from zerogpu import server_environment
 

@@ -14,8 +14,8 @@ from PIL import Image
 from app_server import running_app
 from browser import (SLIDER_NUMBER, click_frame, download, go_to_frame, name_object, page,  # noqa: F401
                      track_and_watch, wait_text, wait_value)
-from sam2.frame_source import open_frame_source
-from sam2.random_weights import save_random_checkpoint
+from sam2.frames.opening import open_frame_source
+from sam2.assembly.random_weights import save_random_checkpoint
 from tracker.timeline import frame_at
 from tracker.video_io import write_mp4
 

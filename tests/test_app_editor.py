@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_frames
-from sam2.frame_source import open_frame_source
+from sam2.frames.opening import open_frame_source
 from tracker import handlers
 from tracker.compare import Comparison, compare, iou
 from tracker.errors import UserError

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from conftest import synthetic_frames
-from sam2.frame_source import open_frame_source
-from sam2.mask_rle import decode, from_coco
-from sam2.memory_policy import MemoryPolicy
+from sam2.frames.opening import open_frame_source
+from tracker.mask_rle import decode, from_coco
+from sam2.runtime.memory_policy import MemoryPolicy
 from tracker import handlers
 from tracker.errors import SessionClosed, UserError
 from tracker.settings import Limits

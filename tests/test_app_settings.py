@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import model_calls_for, synthetic_frames
+from conftest import synthetic_frames
 from tracker import handlers
 from tracker.engine import Engine
 from tracker.video_io import write_mp4
@@ -77,7 +77,7 @@ def test_image_size_setting_from_environment_and_flag():
 
 
 def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
-    from sam2.random_weights import save_random_checkpoint
+    from sam2.assembly.random_weights import save_random_checkpoint
     from tracker import model_loading
     from tracker.model_calls import ModelCalls
     from tracker.settings import AppSettings
@@ -113,7 +113,7 @@ def test_missing_weights_say_what_to_do(monkeypatch, tmp_path):
 
 
 def test_weights_in_checkpoints_folder_are_used_before_downloading(monkeypatch, tmp_path):
-    from sam2.random_weights import save_random_checkpoint
+    from sam2.assembly.random_weights import save_random_checkpoint
     from tracker import model_loading
     from tracker.settings import AppSettings
 

@@ -3,18 +3,19 @@
 import pytest
 import torch
 
+from sam2.assembly.checkpoint import CheckpointMismatchError, load_checkpoint
+from sam2.assembly.configs import PRESETS, config_name, get_config
+from sam2.assembly.model_builder import build_model
+from sam2.assembly.overrides import parse_overrides
 from sam2.build_sam import (
     HF_MODEL_ID_TO_FILENAMES,
-    CheckpointMismatchError,
-    apply_overrides,
-    BuildOptions,
-    build_model,
     build_sam2,
     build_sam2_video_predictor,
     build_sam2_video_predictor_hf,
-    load_checkpoint,
 )
-from sam2.configs import PRESETS, config_name, get_config
+from sam2.modeling.sam2_base import SAM2Base
+from sam2.sam2_image_predictor import SAM2ImagePredictor
+from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 
 @pytest.mark.parametrize(
@@ -44,13 +45,13 @@ def test_unknown_config_lists_the_known_ones():
 
 
 def test_overrides_reach_the_right_place():
-    options = apply_overrides(BuildOptions(), ["++model.image_size=512", "++model.fill_hole_area=0",
-                                               "++model.sam_mask_decoder_extra_args.dynamic_multimask_via_stability=false"])
+    options = parse_overrides(["++model.image_size=512", "++model.fill_hole_area=0",
+                               "++model.sam_mask_decoder_extra_args.dynamic_multimask_via_stability=false"])
     assert options.image_size == 512
     assert options.predictor_kwargs == {"fill_hole_area": 0}
     assert options.model_kwargs == {"dynamic_multimask_via_stability": False}
     with pytest.raises(ValueError, match="unsupported override"):
-        apply_overrides(BuildOptions(), ["++model.warp_drive=true"])
+        parse_overrides(["++model.warp_drive=true"])
 
 
 def test_postprocessing_settings_follow_the_official_meaning(tmp_path):
@@ -103,7 +104,10 @@ def test_checkpoint_without_model_key(tmp_path):
         load_checkpoint(build_model(PRESETS["test_tiny"]), str(path))
 
 
-def test_hub_builder_downloads_through_huggingface_hub(monkeypatch, tmp_path):
+@pytest.fixture
+def fake_hub(monkeypatch, tmp_path):
+    """huggingface_hub.hf_hub_download answering with random SAM 2.1 tiny weights; the list of
+    (repo_id, filename) asked for."""
     import huggingface_hub
 
     requested = []
@@ -116,8 +120,23 @@ def test_hub_builder_downloads_through_huggingface_hub(monkeypatch, tmp_path):
         return str(weights)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    return requested
+
+
+def test_hub_builder_downloads_through_huggingface_hub(fake_hub):
+    requested = fake_hub
     predictor = build_sam2_video_predictor_hf("facebook/sam2.1-hiera-tiny", device="cpu")
     assert requested == [("facebook/sam2.1-hiera-tiny", "sam2.1_hiera_tiny.pt")]
     assert predictor.image_size == 1024 and predictor.fill_hole_area == 8
     with pytest.raises(ValueError, match="unknown model id"):
         build_sam2_video_predictor_hf("facebook/sam2-hiera-huge")
+
+
+def test_from_pretrained_builds_both_predictors_with_their_own_settings(fake_hub):
+    video = SAM2VideoPredictor.from_pretrained("facebook/sam2.1-hiera-tiny", device="cpu", apply_postprocessing=False)
+    assert type(video) is SAM2VideoPredictor and video.fill_hole_area == 0
+    assert not video.binarize_mask_from_pts_for_mem_enc
+    image = SAM2ImagePredictor.from_pretrained("facebook/sam2.1-hiera-tiny", device="cpu", mask_threshold=0.5)
+    assert image.mask_threshold == 0.5 and type(image.model) is SAM2Base
+    assert image.model.sam_mask_decoder.dynamic_multimask_via_stability
+    assert fake_hub == [("facebook/sam2.1-hiera-tiny", "sam2.1_hiera_tiny.pt")] * 2

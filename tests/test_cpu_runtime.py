@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from conftest import REPO
-from sam2 import cpu_allocator, frame_prefetch
-from sam2.build_sam import build_model, build_sam2, build_sam2_video_predictor
-from sam2.configs import PRESETS
+from sam2.frames import prefetch as frame_prefetch
+from sam2.runtime import cpu_allocator
+from sam2.assembly.model_builder import build_model
+from sam2.build_sam import build_sam2, build_sam2_video_predictor
+from sam2.assembly.configs import PRESETS
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 # Run in a new process, so that the test process keeps glibc's default settings: whether a
@@ -19,7 +21,7 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 LARGE_TENSOR_MMAPPED = """
 import ctypes
 import torch
-from sam2 import cpu_allocator
+from sam2.runtime import cpu_allocator
 from sam2.build_sam import build_sam2_video_predictor
 
 class MallInfo2(ctypes.Structure):

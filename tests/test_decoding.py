@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from media import CASES, FFMPEG
-from sam2.frame_source import open_frame_source
-from sam2.video_file_source import VideoFileSource
+from sam2.frames.opening import open_frame_source
+from sam2.frames.video_file import VideoFileSource
 from tracker.video_probe import UNDECODABLE, BadVideo, probe_video
 
 W, H, N = 160, 120, 12

@@ -1,4 +1,4 @@
-"""Tests for sam2.frame_source: ordering, preprocessing parity, caching, seeking, errors."""
+"""Tests for sam2.frames.source: ordering, preprocessing parity, caching, seeking, errors."""
 
 from __future__ import annotations
 
@@ -18,14 +18,9 @@ import torch
 from PIL import Image
 
 import reference_env
-from sam2.video_file_source import VideoFileSource
-
-from sam2.frame_source import (
-    ArraySource,
-    FrameSource,
-    JpegFolderSource,
-    open_frame_source,
-)
+from sam2.frames.opening import open_frame_source
+from sam2.frames.source import ArraySource, FrameSource, JpegFolderSource
+from sam2.frames.video_file import VideoFileSource
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"

@@ -10,7 +10,7 @@ import torch
 
 from conftest import synthetic_frames
 from sam2.build_sam import build_sam2_video_predictor
-from sam2.random_weights import save_random_checkpoint
+from sam2.assembly.random_weights import save_random_checkpoint
 from tracker import model_loading
 from tracker.engine import Engine, default_image_size, size_choices
 from tracker.model_loading import EngineCache, ModelUnavailable

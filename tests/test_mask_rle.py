@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sam2.mask_rle import decode, encode, from_coco
+from tracker.mask_rle import decode, encode, from_coco
 
 
 @pytest.mark.parametrize("seed", range(5))

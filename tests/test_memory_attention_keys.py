@@ -6,7 +6,7 @@ from typing import List
 import pytest
 import torch
 
-from sam2.frame_outputs import FrameOutput
+from sam2.session.frame_outputs import FrameOutput
 from sam2.modeling.memory_attention import MemoryAttention, StoredMemories
 
 GRID = (4, 4)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_frames
-from sam2.frame_source import ArraySource
-from sam2.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
+from sam2.frames.source import ArraySource
+from sam2.runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from tracker.video_io import write_mp4
 
 

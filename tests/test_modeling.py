@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from sam2.mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
+from sam2.modeling.mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
 from sam2.modeling.hiera import max_pool_channels_last, merge_windows, split_windows
 from sam2.modeling.mask_decoder import stability_scores
 from sam2.modeling.memory_selection import closest_conditioning_frames, select_memories

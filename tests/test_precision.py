@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from conftest import synthetic_frames
-from sam2 import precision
+from sam2.runtime import precision
 
 
 def test_cpu_without_bf16_instructions_stays_in_fp32(monkeypatch):

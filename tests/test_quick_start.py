@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from conftest import REPO
-from sam2.build_sam import HF_MODEL_ID_TO_FILENAMES, build_model
-from sam2.configs import get_config
+from sam2.assembly.model_builder import build_model
+from sam2.build_sam import HF_MODEL_ID_TO_FILENAMES
+from sam2.assembly.configs import get_config
 
 SEED = REPO.parent / "shared" / "seed" / "000_9f9cb29c0c840346.txt"
 MODEL_ID = "facebook/sam2-hiera-base-plus"

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from conftest import synthetic_frames
-from sam2 import cpu_allocator
-from sam2.memory_policy import MemoryPolicy
+from sam2.runtime import cpu_allocator
+from sam2.runtime.memory_policy import MemoryPolicy
 from sam2.sam2_video_predictor import SAM2VideoPredictor
-from sam2.tensor_spill import TensorSpill
+from sam2.session.tensor_spill import TensorSpill
 
 
 @pytest.fixture()
@@ -280,8 +280,8 @@ def test_vos_optimized_compiles_once_and_matches_eager(tiny_predictor, precision
     eager CPU path uses oneDNN's fused linear, which the compiler must not see."""
     import torch._dynamo
 
-    from sam2.build_sam import build_model
-    from sam2.configs import PRESETS
+    from sam2.assembly.model_builder import build_model
+    from sam2.assembly.configs import PRESETS
 
     compiled = build_model(PRESETS["test_tiny"], SAM2VideoPredictor, vos_optimized=True, binarize_mask_from_pts_for_mem_enc=True)
     compiled.load_state_dict(tiny_predictor.state_dict())

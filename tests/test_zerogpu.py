@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import model_calls_for, synthetic_frames
-from sam2.memory_policy import MemoryPolicy
+from sam2.runtime.memory_policy import MemoryPolicy
 from tracker import handlers
 from tracker.compare import compare
 from tracker.errors import ModelCallFailed

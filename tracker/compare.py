@@ -8,7 +8,7 @@ from typing import Iterator, List, Union
 import cv2
 import numpy as np
 
-from sam2.tensor_spill import TensorSpill
+from sam2.session.tensor_spill import TensorSpill
 
 from .errors import UserError
 from .mask_store import MaskStore

@@ -15,7 +15,7 @@ from typing import Callable, Dict, Iterable, Mapping, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from sam2.mask_rle import RLEMask, encode
+from tracker.mask_rle import RLEMask, encode
 
 from .palette import indexed_palette
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple, Union
 
-from sam2.frame_source import FrameSource
-from sam2.video_state import InferenceState
+from sam2.frames.source import FrameSource
+from sam2.session.state import InferenceState
 
 from .engine import Engine
 from .errors import UserError

@@ -10,11 +10,10 @@ from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
 import torch
 
-from sam2.build_sam import (
-    _DECODER_OVERRIDES, _MODEL_OVERRIDES, _PREDICTOR_OVERRIDES, HF_MODEL_ID_TO_FILENAMES, build_model,
-    build_sam2_video_predictor,
-)
-from sam2.configs import PRESETS, ModelConfig, checked_image_size, with_image_size
+from sam2.assembly.configs import PRESETS, ModelConfig, checked_image_size, with_image_size
+from sam2.assembly.model_builder import build_model
+from sam2.assembly.overrides import DECODER_OVERRIDES, MODEL_OVERRIDES, PREDICTOR_OVERRIDES
+from sam2.build_sam import HF_MODEL_ID_TO_FILENAMES, build_sam2_video_predictor
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from .engine import Engine, default_image_size
@@ -104,8 +103,8 @@ def model_config(model: SAM2VideoPredictor) -> ModelConfig:
 
 def _build_options(model: SAM2VideoPredictor) -> Dict[str, Any]:
     """What ``model`` was built with besides its config: the values of build_sam's override keys."""
-    options = {key: getattr(model, key) for key in _MODEL_OVERRIDES | _PREDICTOR_OVERRIDES}
-    options.update({key: getattr(model.sam_mask_decoder, key) for key in _DECODER_OVERRIDES})
+    options = {key: getattr(model, key) for key in MODEL_OVERRIDES | PREDICTOR_OVERRIDES}
+    options.update({key: getattr(model.sam_mask_decoder, key) for key in DECODER_OVERRIDES})
     return options
 
 

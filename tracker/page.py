@@ -5,7 +5,7 @@ from typing import List
 
 import gradio as gr
 
-from sam2.frame_source import VIDEO_EXTENSIONS
+from sam2.frames.source import VIDEO_EXTENSIONS
 
 from .handlers import BOX, EXCLUDE, EXTRAS, INCLUDE
 from .session import ObjectRoster

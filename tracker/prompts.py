@@ -8,7 +8,7 @@ and 3). The page reads them from there to draw them and to edit them.
 from dataclasses import dataclass, replace
 from typing import List, Optional, Tuple
 
-from sam2.video_state import InferenceState, ObjectState
+from sam2.session.state import InferenceState, ObjectState
 
 Box = Tuple[float, float, float, float]
 BOX_LABELS = (2, 3)

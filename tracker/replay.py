@@ -4,8 +4,8 @@ input size): the same clicks, boxes and masks, object by object, frame by frame.
 from dataclasses import dataclass, field
 from typing import List
 
-from sam2.tensor_spill import TensorSpill
-from sam2.video_state import InferenceState
+from sam2.session.tensor_spill import TensorSpill
+from sam2.session.state import InferenceState
 
 from .mask_store import MaskStore
 from .model_calls import ModelCalls, ModelChoice, PromptEdit

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
-from sam2.cpu_allocator import release_free_memory
-from sam2.frame_source import FrameSource
-from sam2.tensor_spill import TensorSpill
-from sam2.video_state import InferenceState
+from sam2.runtime.cpu_allocator import release_free_memory
+from sam2.frames.source import FrameSource
+from sam2.session.tensor_spill import TensorSpill
+from sam2.session.state import InferenceState
 
 from .errors import SessionClosed, UserError
 from .mask_store import MaskStore

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from sam2.configs import checked_image_size
+from sam2.assembly.configs import checked_image_size
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_DEFAULT_MODEL = "facebook/sam2.1-hiera-tiny"

@@ -16,8 +16,8 @@ from typing import List
 
 import imageio_ffmpeg
 
-from sam2.frame_source import VIDEO_EXTENSIONS, FrameSource
-from sam2.video_file_source import VideoFileSource
+from sam2.frames.source import VIDEO_EXTENSIONS, FrameSource
+from sam2.frames.video_file import VideoFileSource
 
 from .settings import Limits
 from .video_probe import NOT_A_VIDEO, UNDECODABLE, BadVideo, probe_video

@@ -1,7 +1,8 @@
 """The SAM 2 model: image features, prompts and memories -> masks, one tracking step at a time."""
 
 from dataclasses import dataclass, replace
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from types import MappingProxyType
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -82,6 +83,14 @@ class TrackOutput:
 
 class SAM2Base(nn.Module):
     """Image encoder, prompt encoder, mask decoder, memory attention and memory encoder."""
+
+    # Settings the official builders add with ``apply_postprocessing=True``: with one click,
+    # fall back to the most stable of the multimask outputs when the single one is unstable.
+    postprocessing_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType(dict(
+        dynamic_multimask_via_stability=True,
+        dynamic_multimask_stability_delta=0.05,
+        dynamic_multimask_stability_thresh=0.98,
+    ))
 
     def __init__(
         self, image_encoder: ImageEncoder, memory_attention: MemoryAttention, memory_encoder: MemoryEncoder,

@@ -6,10 +6,10 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import torch
 
+from ..frames.source import FrameSource
+from ..modeling.sam2_base import FrameFeatures, PointPrompt
+from ..runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from .frame_outputs import FrameOutput, SpillingOutputs
-from .frame_source import FrameSource
-from .memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
-from .modeling.sam2_base import FrameFeatures, PointPrompt
 from .tensor_spill import TensorSpill
 
 

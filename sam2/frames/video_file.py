@@ -10,9 +10,9 @@ from typing import Iterator, Optional
 import av
 import numpy as np
 
+from ..runtime.memory_policy import DEFAULT_MEMORY_POLICY
 from .color import DEFAULT_PEAK_NITS, ColorInfo, to_sdr_bt709
-from .frame_source import VIDEO_EXTENSIONS, FrameSource
-from .memory_policy import DEFAULT_MEMORY_POLICY
+from .source import VIDEO_EXTENSIONS, FrameSource
 
 _PQ, _HLG, _BT2020 = 16, 18, 9  # AVColorTransferCharacteristic / AVColorPrimaries values
 

@@ -17,14 +17,13 @@ import operator
 import os
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import NamedTuple, Sequence, Union
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .memory_policy import DEFAULT_MEMORY_POLICY
+from ..runtime.memory_policy import DEFAULT_MEMORY_POLICY
 
 __all__ = [
     "IMAGE_MEAN",
@@ -35,21 +34,19 @@ __all__ = [
     "FrameSource",
     "JpegFolderSource",
     "ArraySource",
-    "open_frame_source",
+    "FRAME_NAMING",
 ]
 
 IMAGE_MEAN = (0.485, 0.456, 0.406)
 IMAGE_STD = (0.229, 0.224, 0.225)
 JPEG_EXTENSIONS = (".jpg", ".jpeg")
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi")
-_STILL_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-_FRAME_NAMING = "frames named by their integer index, e.g. 00000.jpg, 00001.jpg, ..."
+FRAME_NAMING = "frames named by their integer index, e.g. 00000.jpg, 00001.jpg, ..."
 
 _MEAN = torch.tensor(IMAGE_MEAN, dtype=torch.float32).view(3, 1, 1)
 _STD = torch.tensor(IMAGE_STD, dtype=torch.float32).view(3, 1, 1)
 
 Frame = Union[np.ndarray, Image.Image]
-VideoInput = Union[str, os.PathLike, "FrameSource", Sequence[Frame], np.ndarray]
 
 
 def _normalised(image: Image.Image, image_size: int) -> torch.Tensor:
@@ -244,12 +241,12 @@ class JpegFolderSource(FrameSource):
         if unnamed:
             shown = ", ".join(sorted(unnamed)[:5]) + (" ..." if len(unnamed) > 5 else "")
             raise ValueError(
-                f"cannot order the JPEG frames in {folder!r}: expected {_FRAME_NAMING}; "
+                f"cannot order the JPEG frames in {folder!r}: expected {FRAME_NAMING}; "
                 f"{len(unnamed)} file(s) have a non-integer name: {shown}"
             )
         if not keyed:
             raise ValueError(
-                f"no JPEG frames (.jpg/.jpeg) found in folder {folder!r}; expected {_FRAME_NAMING}"
+                f"no JPEG frames (.jpg/.jpeg) found in folder {folder!r}; expected {FRAME_NAMING}"
             )
         keyed.sort()
         return [os.path.join(folder, name) for _, name in keyed]
@@ -326,49 +323,3 @@ class ArraySource(FrameSource):
     def _load(self, index: int) -> Frame:
         frame = self._frames[index]
         return frame if isinstance(frame, Image.Image) else np.ascontiguousarray(frame)
-
-
-def open_frame_source(
-    video_path: VideoInput, *, cache_size: int = DEFAULT_MEMORY_POLICY.model_input_cache_frames,
-    decoded_cache_bytes: int = DEFAULT_MEMORY_POLICY.decoded_cache_bytes,
-) -> FrameSource:
-    """Open ``video_path`` as a :class:`FrameSource`.
-
-    Accepts a folder of JPEG frames, a video file (``VIDEO_EXTENSIONS``), a list of frames,
-    an (N, H, W, 3) uint8 array, or an existing ``FrameSource`` (returned as is, its caches
-    unchanged). ``decoded_cache_bytes`` bounds the decoded frames a video file keeps.
-    """
-    if isinstance(video_path, FrameSource):
-        return video_path
-    if isinstance(video_path, np.ndarray):
-        if video_path.ndim == 3:
-            raise ValueError(
-                "got a single (H, W, 3) image; pass a list of frames or an (N, H, W, 3) array"
-            )
-        return ArraySource(video_path, cache_size=cache_size)
-    if isinstance(video_path, (list, tuple)):
-        return ArraySource(video_path, cache_size=cache_size)
-    if not isinstance(video_path, (str, os.PathLike)):
-        raise TypeError(
-            "video_path must be a folder of JPEG frames, a video file path, a list of frames, "
-            f"an (N, H, W, 3) uint8 array or a FrameSource; got {type(video_path).__name__}"
-        )
-    path = os.fspath(video_path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"video path not found: {path!r}")
-    if os.path.isdir(path):
-        return JpegFolderSource(path, cache_size=cache_size)
-    ext = Path(path).suffix.lower()
-    if ext in VIDEO_EXTENSIONS:
-        from .video_file_source import VideoFileSource
-
-        return VideoFileSource(path, cache_size=cache_size, decoded_cache_bytes=decoded_cache_bytes)
-    if ext in _STILL_IMAGE_EXTENSIONS:
-        raise ValueError(
-            f"{path!r} is a single image, not a video: use SAM2ImagePredictor, or put the frames "
-            f"in a folder as {_FRAME_NAMING}"
-        )
-    raise ValueError(
-        f"unsupported video path {path!r}: expected a folder of JPEG frames or a video file "
-        f"with one of the extensions {', '.join(VIDEO_EXTENSIONS)}"
-    )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from .build_sam import build_model
+from .model_builder import build_model
 from .configs import get_config
 
 

@@ -7,7 +7,7 @@ from typing import Dict, Iterator, MutableMapping, Optional, Tuple
 
 import torch
 
-from .modeling.memory_selection import FrameKeys
+from ..modeling.memory_selection import FrameKeys
 from .tensor_spill import TensorSpill
 
 

@@ -1,0 +1,91 @@
+"""Wire the model's modules from a :class:`ModelConfig`, and build one from files."""
+
+from typing import Iterable, Optional, Type, TypeVar
+
+import torch
+from torch import nn
+
+from ..modeling.hiera import Hiera
+from ..modeling.image_encoder import FpnNeck, ImageEncoder
+from ..modeling.memory_attention import MemoryAttention, MemoryAttentionLayer
+from ..modeling.memory_encoder import MemoryEncoder
+from ..modeling.sam2_base import SAM2Base
+from .checkpoint import load_checkpoint
+from .configs import ModelConfig, get_config, with_image_size
+from .overrides import parse_overrides
+
+Model = TypeVar("Model", bound=SAM2Base)
+
+
+def build_model(config: ModelConfig, model_class: Type[Model] = SAM2Base, **kwargs) -> Model:
+    """Construct an uninitialized-weights model of ``config``; kwargs go to ``model_class``."""
+    trunk = config.trunk
+    image_encoder = ImageEncoder(
+        Hiera(
+            embed_dim=trunk.embed_dim,
+            num_heads=trunk.num_heads,
+            stages=trunk.stages,
+            global_att_blocks=trunk.global_att_blocks,
+            window_spec=trunk.window_spec,
+            window_pos_embed_bkg_spatial_size=trunk.window_pos_embed_bkg_spatial_size,
+        ),
+        FpnNeck(config.hidden_dim, trunk.channel_list, fpn_top_down_levels=(2, 3)),
+        scalp=1,
+    )
+    memory_attention = MemoryAttention(
+        config.hidden_dim,
+        nn.ModuleList(
+            MemoryAttentionLayer(
+                config.hidden_dim, config.mem_dim, config.memory_attention_ffn_dim, config.memory_attention_heads
+            )
+            for _ in range(config.memory_attention_layers)
+        ),
+    )
+    memory_encoder = MemoryEncoder(config.hidden_dim, config.mem_dim, config.fuser_layers)
+    settings = dict(
+        image_size=config.image_size,
+        num_maskmem=config.num_maskmem,
+        mem_dim=config.mem_dim,
+        decoder_heads=config.decoder_heads,
+        decoder_mlp_dim=config.decoder_mlp_dim,
+        iou_head_hidden_dim=config.iou_head_hidden_dim,
+        mask_in_chans=config.mask_in_chans,
+        max_obj_ptrs_in_encoder=config.max_obj_ptrs_in_encoder,
+        max_cond_frames_in_attn=config.max_cond_frames_in_attn,
+        temporal_obj_ptr_encoding=config.is_v21,
+        no_obj_embed_spatial=config.is_v21,
+        sigmoid_scale_for_mem_enc=config.sigmoid_scale_for_mem_enc,
+        sigmoid_bias_for_mem_enc=config.sigmoid_bias_for_mem_enc,
+    )
+    settings.update(kwargs)
+    return model_class(image_encoder, memory_attention, memory_encoder, **settings)
+
+
+def _default_device(device) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def build_from_files(
+    model_class: Type[Model], config_file: str, ckpt_path: Optional[str] = None, device=None,
+    mode: str = "eval", hydra_overrides_extra: Iterable[str] = (), apply_postprocessing: bool = True, **kwargs,
+) -> Model:
+    """``model_class`` built from an official config name and checkpoint, on ``device``
+    (None: CUDA if present). ``apply_postprocessing`` turns on the class's
+    ``postprocessing_defaults``; overrides and ``kwargs`` win over them."""
+    options = parse_overrides(hydra_overrides_extra)
+    config = get_config(config_file)
+    if options.image_size is not None:
+        config = with_image_size(config, options.image_size)
+    settings = dict(model_class.postprocessing_defaults) if apply_postprocessing else {}
+    settings.update(options.model_kwargs)
+    settings.update(options.predictor_kwargs)
+    settings.update(kwargs)
+    model = build_model(config, model_class, **settings)
+    if ckpt_path is not None:
+        load_checkpoint(model, ckpt_path)
+    model = model.to(_default_device(device))
+    if mode == "eval":
+        model.eval()
+    return model

@@ -1,0 +1,1 @@
+"""Run-time settings: precision per device, the session memory policy, the CPU allocator opt-in."""

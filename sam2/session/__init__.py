@@ -1,0 +1,1 @@
+"""A video session's state and where it keeps it: per-frame outputs, spilled tensors."""

@@ -1,0 +1,103 @@
+"""The package's shape: the official import paths work, no import cycles, short functions."""
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("sam2", "tracker")
+LONGEST_FUNCTION = 60
+
+# What code written for the official package imports (its notebooks, tools/, README, demos).
+OFFICIAL_NAMES = {
+    "sam2.build_sam": [
+        "build_sam2", "build_sam2_video_predictor", "build_sam2_hf", "build_sam2_video_predictor_hf",
+        "HF_MODEL_ID_TO_FILENAMES",
+    ],
+    "sam2.sam2_video_predictor": ["SAM2VideoPredictor"],
+    "sam2.sam2_image_predictor": ["SAM2ImagePredictor"],
+    "sam2.modeling.sam2_base": ["SAM2Base", "NO_OBJ_SCORE"],
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def source_files():
+    return sorted(path for package in PACKAGES for path in (REPO / package).rglob("*.py"))
+
+
+def imported_modules(path: Path, known: set) -> set:
+    """Modules of ``known`` that ``path`` imports anywhere in it, inside functions too."""
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {name for name in found if name in known}
+
+
+def find_cycle(graph: dict):
+    """One cycle of ``graph`` (module -> imported modules) as a list, or None."""
+    state = {}
+
+    def visit(node, trail):
+        state[node] = "open"
+        for target in sorted(graph[node]):
+            if state.get(target) == "open":
+                return trail[trail.index(target):] + [target]
+            if target not in state:
+                cycle = visit(target, trail + [target])
+                if cycle:
+                    return cycle
+        state[node] = "done"
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            cycle = visit(start, [start])
+            if cycle:
+                return cycle
+    return None
+
+
+@pytest.mark.parametrize("module", sorted(OFFICIAL_NAMES))
+def test_official_import_paths_work(module):
+    imported = importlib.import_module(module)
+    assert [name for name in OFFICIAL_NAMES[module] if not hasattr(imported, name)] == []
+
+
+def test_no_import_cycles():
+    files = source_files()
+    known = {module_name(path) for path in files}
+    graph = {module_name(path): imported_modules(path, known) - {module_name(path)} for path in files}
+    # A package's __init__ is imported before its modules; that edge is not a cycle.
+    graph = {name: {t for t in targets if not name.startswith(t + ".")} for name, targets in graph.items()}
+    assert find_cycle(graph) is None
+
+
+def test_the_cycle_finder_sees_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_function_is_longer_than_the_limit():
+    long = []
+    for path in source_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > LONGEST_FUNCTION:
+                    long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({length} lines)")
+    assert long == []
