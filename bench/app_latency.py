@@ -18,7 +18,8 @@ from typing import Optional
 
 import torch
 
-from bench.media import SHARED_DATA, random_checkpoint
+from bench.media import random_checkpoint
+from oracle.paths import SHARED_DATA
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker import handlers
 from tracker.model_calls import ModelCalls

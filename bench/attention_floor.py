@@ -25,9 +25,10 @@ from typing import Dict, List, Tuple
 import torch
 import torch.nn.functional as F
 
-from bench.media import SHARED_DATA, random_checkpoint
-from bench.speed import cpu_model, extract_frames, matmul_peak
+from bench.media import random_checkpoint
+from bench.speed import cached_frames, cpu_model, matmul_peak
 from bench.speed_worker import measure
+from oracle.paths import SHARED_DATA
 
 Shapes = Tuple[Tuple[int, ...], Tuple[int, ...], Tuple[int, ...]]  # query, key, value
 
@@ -76,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    frames = extract_frames(Path(args.video), args.frames + 1)
+    frames = cached_frames(Path(args.video), args.frames + 1)
     ours, dense, attention, calls, tracked = track(frames, random_checkpoint("sam2.1_hiera_t"), args.objects)
 
     rows: List[Tuple[Shapes, int, float, float]] = []

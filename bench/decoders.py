@@ -18,8 +18,9 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
+from oracle.paths import SHARED_DATA
+
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SPEED_FRAMES = 60
 Reader = Callable[[Path, Optional[int]], Optional[np.ndarray]]  # (path, index or None=count)
 

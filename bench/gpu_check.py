@@ -6,10 +6,10 @@
 
 Prints the GPU, torch and CUDA versions, then five sections:
 
-1. fp32 parity: the oracle harness's two-object scenario (tests/oracle/run_scenario.py,
+1. fp32 parity: the oracle harness's two-object scenario (oracle/run_scenario.py,
    ``video_basic``) played through our package and through the reference (sam2==1.1.0,
-   installed beside ours by tests/reference_env.py) on the GPU, compared mask by mask
-   (tests/oracle/compare.py): the lowest IoU over objects and frames, the largest logit
+   installed beside ours by oracle/reference_env.py) on the GPU, compared mask by mask
+   (oracle/compare.py): the lowest IoU over objects and frames, the largest logit
    difference, and PASS when every IoU is >= 0.99.
 2. Seconds per tracked frame at 720p, 2 objects, bf16 autocast, ours and the reference's, for
    hiera-t and base-plus 2.1, eager and with the official ``vos_optimized=True``, and the ratio
@@ -49,14 +49,13 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from bench.media import REPO, SHARED_DATA, random_checkpoint
+from bench.media import random_checkpoint
 from bench.speed import Run, RunResult, cpu_model, reference_pythonpath, run_worker
+from oracle.compare import Report, compare_recordings
+from oracle.frames import extract_frames
+from oracle.paths import REPO, SHARED_DATA
 
-sys.path.insert(0, str(REPO / "tests"))  # the oracle harness (tests/oracle), importable without sam2
-from oracle.compare import Report, compare_recordings  # noqa: E402
-from oracle.frames import extract_frames  # noqa: E402
-
-ORACLE = REPO / "tests" / "oracle"
+ORACLE = REPO / "oracle"
 PARITY_SCENARIO = "video_basic"  # one click on each of two objects, then propagation
 PARITY_MIN_IOU = 0.99
 MODES = {"eager": [], "vos": ["--vos-optimized"]}

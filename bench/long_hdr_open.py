@@ -10,12 +10,13 @@ app's decoder produced for the click, and the process's peak memory.
 """
 
 import argparse
-import resource
 import subprocess
 import time
 from pathlib import Path
 
-from bench.media import CACHE, REPO
+from bench.media import CACHE
+from oracle.metrics import peak_resident_mb
+from oracle.paths import REPO
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from sam2.assembly.random_weights import save_random_checkpoint
 from tracker import handlers
@@ -76,7 +77,7 @@ def main() -> None:
     decoded = sum(reader.frames_decoded for reader in readers) - decoded_before
     print(f"show and click frame {args.frame}: {clicked:.2f} s, {decoded} frames decoded "
           f"(from the keyframe before it; the app's reader and the model's), "
-          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+          f"peak RSS {peak_resident_mb():.0f} MB")
     session.close()
 
 

@@ -18,18 +18,10 @@ import torch
 
 from bench.media import long_video, random_checkpoint
 from bench.speed_worker import peak_memory_mb, synchronize
+from oracle.metrics import resident_mb
 from sam2.build_sam import build_sam2_video_predictor
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from sam2.runtime.precision import autocast_context, fastest_safe_dtype
-
-
-def resident_mb() -> float:
-    """Current resident set size of this process in MiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("VmRSS not found")
 
 
 def device_memory_mb(device) -> float:

@@ -8,9 +8,10 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-CACHE = REPO / ".cache" / "bench"
+from oracle import paths
+from oracle.paths import SHARED_DATA
+
+CACHE = paths.CACHE / "bench"
 HD_CLIPS = ("dog.mp4", "cups.mp4", "blocks.mp4", "coffee.mp4", "juggle.mp4")
 
 

@@ -4,7 +4,7 @@
     python -m bench.speed --objects 2 --precisions bf16 --repeats 3
 
 Prints the CPU model and this machine's bf16 and fp32 matmul peaks; runs the reference
-(sam2==1.1.0, installed in a folder of its own; see tests/reference_env.py) and our package in
+(sam2==1.1.0, installed in a folder of its own; see oracle/reference_env.py) and our package in
 subprocesses on the same frames, checkpoint (seeded random weights unless --checkpoint) and
 clicks, in fp32 and under bf16 autocast; counts the reference's FLOPs per tracked frame; and
 reports seconds per frame, ratios to the reference, the share of the bf16 peak (the
@@ -27,11 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import cv2
 import numpy as np
 import torch
 
-from bench.media import CACHE, REPO, SHARED_DATA, random_checkpoint
+from bench.media import CACHE, random_checkpoint
+from oracle import reference_env
+from oracle.frames import extract_frames
+from oracle.metrics import min_iou
+from oracle.paths import REPO, SHARED_DATA
 
 WORKER = Path(__file__).with_name("speed_worker.py")
 REFERENCE_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
@@ -95,21 +98,13 @@ def matmul_peak(dtype: torch.dtype, seconds: float = 2.0) -> float:
     return best
 
 
-def extract_frames(video: Path, count: int) -> Path:
+def cached_frames(video: Path, count: int) -> Path:
     """The first ``count`` frames of ``video`` as a JPEG folder (cached), the input both
     packages read the same way."""
     target = CACHE / f"frames_{video.stem}_{count}"
     if len(list(target.glob("*.jpg"))) == count:
         return target
-    target.mkdir(parents=True, exist_ok=True)
-    capture = cv2.VideoCapture(str(video))
-    for index in range(count):
-        ok, frame = capture.read()
-        if not ok:
-            raise ValueError(f"{video} has fewer than {count} frames")
-        cv2.imwrite(str(target / f"{index:05d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    capture.release()
-    return target
+    return extract_frames(video, target, count)
 
 
 def run_worker(
@@ -119,7 +114,9 @@ def run_worker(
     """One ``speed_worker`` run in a subprocess; ``options`` are further worker arguments
     (``--device``, ``--vos-optimized``, ...)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = reference_path if run.impl == "reference" else str(REPO)
+    # The package under test first; the checkout after it only for ``oracle`` (a reference run's
+    # ``import sam2`` still finds the reference).
+    env["PYTHONPATH"] = os.pathsep.join([reference_path, str(REPO)]) if run.impl == "reference" else str(REPO)
     env["TQDM_DISABLE"] = "1"  # the reference draws progress bars
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "result.npz"
@@ -147,20 +144,10 @@ def run_worker(
         return result
 
 
-def min_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Lowest IoU over (frame, object) pairs of two (frames, objects, H, W) mask stacks."""
-    inter = np.logical_and(a, b).sum(axis=(-2, -1))
-    union = np.logical_or(a, b).sum(axis=(-2, -1))
-    return float(np.where(union == 0, 1.0, inter / np.maximum(union, 1)).min())
-
-
 def reference_pythonpath() -> Optional[str]:
-    sys.path.insert(0, str(REPO / "tests"))
-    from reference_env import find_or_install_reference, last_failure_reason
-
-    env = find_or_install_reference()
+    env = reference_env.find_or_install_reference()
     if env is None:
-        print(f"reference unavailable, running ours only: {last_failure_reason}")
+        print(f"reference unavailable, running ours only: {reference_env.last_failure_reason}")
         return None
     return env.pythonpath
 
@@ -253,7 +240,7 @@ def main() -> None:
     if not precisions:
         return
 
-    frames = extract_frames(Path(args.video), args.frames + 1)
+    frames = cached_frames(Path(args.video), args.frames + 1)
     checkpoint = Path(args.checkpoint) if args.checkpoint else random_checkpoint("sam2.1_hiera_t")
     impls = list(args.impls)
     reference_path = reference_pythonpath() if "reference" in impls else None

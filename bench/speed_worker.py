@@ -20,10 +20,7 @@ counter does not see on CPU.
 import argparse
 import collections
 import contextlib
-import resource
-import sys
 import time
-from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import numpy as np
@@ -31,9 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-# The oracle harness's fix for running the reference in fp32 (it imports no ``sam2``).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "oracle"))
-from run_scenario import cast_memory_to_fp32  # noqa: E402
+# The oracle's fix for running the reference in fp32 (neither module imports ``sam2``; the
+# checkout comes after the package under test on PYTHONPATH, see bench.speed.run_worker).
+from oracle.metrics import peak_resident_mb
+from oracle.run_scenario import cast_memory_to_fp32
 
 # Click positions (fractions of width, height), one per object.
 CLICKS = ((0.50, 0.55), (0.25, 0.40), (0.75, 0.40))
@@ -107,7 +105,7 @@ def peak_memory_mb(device: torch.device) -> float:
     """MiB: peak allocated GPU memory since the last reset on CUDA, else the process's peak resident set."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_resident_mb()
 
 
 def prompt(predictor, state, num_objects: int) -> None:

@@ -4,7 +4,7 @@
     python -m bench.zerogpu_crossing --frames 20 --video my.mp4
 
 Runs the app's handlers with every model call under the strict ZeroGPU stand-in
-(tests/zerogpu_standin: a process forked per call, arguments and results pickled both ways)
+(oracle/zerogpu_standin: a process forked per call, arguments and results pickled both ways)
 and prints, per call, the bytes pickled in each direction and the seconds spent pickling and
 unpickling them (not the fork, nor the model's own time). Tracking runs on one CPU thread in
 the forked workers, as it would on ZeroGPU where the GPU does the work.
@@ -13,17 +13,15 @@ the forked workers, as it would on ZeroGPU where the GPU does the work.
 import argparse
 import os
 import statistics
-import sys
 
-from bench.media import REPO, SHARED_DATA, random_checkpoint
+from bench.media import random_checkpoint
+from oracle.paths import SHARED_DATA
+from oracle.zerogpu import load_standin
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker import gpu, handlers
 from tracker.model_calls import ModelCalls
 from tracker.model_loading import EngineCache
 from tracker.settings import AppSettings
-
-sys.path.insert(0, str(REPO / "tests"))  # the stand-in's loader, as the tests use it
-from zerogpu import load_standin  # noqa: E402
 
 
 def kib(count: float) -> str:

@@ -5,7 +5,6 @@ import time
 from typing import Callable, List
 
 import httpx
-import numpy as np
 import pytest
 
 from tracker.mask_rle import decode, from_coco
@@ -32,11 +31,6 @@ def exported_masks(files: List[dict]) -> dict:
     """Frame -> object 1's mask, from the exported COCO RLE file (fetched by its URL)."""
     coco = httpx.get(files[3]["url"]).json()
     return {a["image_id"]: decode(from_coco(a["segmentation"])) for a in coco["annotations"] if a["object_id"] == 1}
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
 def raw_call(url: str, api_name: str, data: list) -> tuple:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-REPO = Path(__file__).resolve().parents[1]
+from oracle.metrics import resident_mb
+from oracle.paths import REPO
 
 
 def free_port() -> int:
@@ -32,11 +33,8 @@ class AppProcess:
     log: Path
 
     def rss_mb(self) -> float:
-        """Resident memory of the server process, from /proc."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError(f"no VmRSS for process {self.pid}")
+        """Resident memory of the server process."""
+        return resident_mb(self.pid)
 
     def session_dirs(self) -> list:
         return sorted(self.tmp.glob("sam2-session-*"))

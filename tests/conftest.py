@@ -1,22 +1,16 @@
 """Shared fixtures: a tiny random-weights model and small synthetic videos."""
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-SHARED_DATA = REPO.parent / "shared" / "data"
-
-from sam2.assembly.model_builder import build_model  # noqa: E402
-from sam2.assembly.configs import PRESETS  # noqa: E402
-from sam2.assembly.random_weights import make_masks_informative  # noqa: E402
-from sam2.sam2_video_predictor import SAM2VideoPredictor  # noqa: E402
+from oracle.paths import SHARED_DATA
+from sam2.assembly.configs import PRESETS
+from sam2.assembly.model_builder import build_model
+from sam2.assembly.random_weights import make_masks_informative
+from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from app_server import REPO, running_app
 from sam2.frames.opening import open_frame_source
 from tracker.mask_rle import decode, from_coco
 from sam2.assembly.random_weights import save_random_checkpoint
-from zerogpu import server_environment
+from oracle.zerogpu import server_environment
 
 gradio_client = pytest.importorskip("gradio_client")
 VIDEO = REPO / "assets" / "balls.mp4"

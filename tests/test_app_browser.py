@@ -26,7 +26,7 @@ from conftest import shared_data_or_skip, synthetic_frames
 from sam2.frames.opening import open_frame_source
 from tracker.mask_rle import decode, from_coco
 from tracker.video_io import write_mp4
-from zerogpu import server_environment
+from oracle.zerogpu import server_environment
 
 
 # ------------------------------------------------------------------ the viewer in sync

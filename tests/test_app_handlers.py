@@ -257,6 +257,20 @@ def test_spilled_memories_that_no_state_uses_are_deleted(calls, spilling_session
     assert set(spill_files(spill)) == {key.rsplit("/", 1)[-1] for key in session.state.spilled_keys()}
 
 
+def test_the_uploaded_videos_frame_caches_follow_the_engines_memory_policy(calls, video, monkeypatch):
+    policy = MemoryPolicy(model_input_cache_frames=2, decoded_cache_bytes=1)
+    monkeypatch.setattr(calls.engine(None), "memory_policy", policy)
+    session = handlers.open_video(calls, video)
+    try:
+        for frame in range(5):
+            session.frames.model_input(frame, 64)
+        assert session.frames.cache_info().maxsize == 2 and session.frames.cache_info().currsize == 2
+        assert session.frames._window == 1  # decoded frames kept: the least there can be
+        assert session.state.memory_policy is policy
+    finally:
+        session.close()
+
+
 def spill_files(spill):
     import os
 

@@ -12,9 +12,10 @@ import httpx
 import numpy as np
 import pytest
 
-from app_client import INCLUDE, exported_masks, first_output, gradio_client, iou, new_client, run_session, wait_until
+from app_client import INCLUDE, exported_masks, first_output, gradio_client, new_client, run_session, wait_until
 from app_server import app_process
 from conftest import model_calls_for, synthetic_frames
+from oracle.metrics import mask_iou
 from tracker import handlers
 from tracker.model_loading import load_engine
 from tracker.settings import AppSettings
@@ -137,7 +138,7 @@ def test_concurrent_sessions_each_get_their_own_masks(app, server_engine, tmp_pa
         assert sorted(masks) == list(range(request.frames)), request.index
         width, height = request.size
         assert all(mask.shape == (height, width) for mask in masks.values()), request.index
-        worst.append(min(iou(masks[frame], reference[frame]) for frame in masks))
+        worst.append(min(mask_iou(masks[frame], reference[frame]) for frame in masks))
         assert worst[-1] > 0.95, (request.index, worst[-1])
     print(f"\nload: {SESSIONS} concurrent sessions, {MAX_JOBS} model slots, queue of {QUEUE_SIZE}: {seconds:.1f} s, "
           f"{sum(o.refusals for o in outcomes)} 'queue full' refusals (each retried); lowest IoU with the same "

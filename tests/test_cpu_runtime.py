@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from conftest import REPO
+from oracle.paths import REPO
 from sam2.frames import prefetch as frame_prefetch
 from sam2.runtime import cpu_allocator
 from sam2.assembly.model_builder import build_model

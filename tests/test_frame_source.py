@@ -17,13 +17,12 @@ import pytest
 import torch
 from PIL import Image
 
-import reference_env
+from oracle import reference_env
+from oracle.paths import SHARED_DATA as DATA
 from sam2.frames.opening import open_frame_source
 from sam2.frames.source import ArraySource, FrameSource, JpegFolderSource
 from sam2.frames.video_file import VideoFileSource
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
 
 # Synthetic videos carry their frame index as 8 black/white vertical bars (bit k = bar k),
 # which survive lossy compression, so a decoded frame tells which frame it is.

@@ -2,7 +2,7 @@
 clip (hiera-t at 128 px where the reference takes part, the tiny random config elsewhere, the
 ``vos_optimized`` builds traced but run eagerly), and without CUDA the default run says so.
 
-The CPU mode runs once per module; it includes the reference (installed by tests/reference_env.py)
+The CPU mode runs once per module; it includes the reference (installed by oracle/reference_env.py)
 only when this module's ``parity`` test is selected and the reference can be had."""
 
 import math
@@ -11,15 +11,14 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-import reference_env
 from conftest import synthetic_frames
+from oracle import reference_env
+from oracle.paths import REPO
 from tracker.video_io import write_mp4
 
-REPO = Path(__file__).resolve().parents[1]
 CLIP_FRAMES = 12
 GROWTH_FROM = 3
 TIMEOUT = 900  # seconds; a wedged run fails instead of hanging the suite

@@ -21,7 +21,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-REPO = Path(__file__).resolve().parents[1]
+from oracle.paths import REPO
+
 PACKAGE = REPO / "sam2"
 NOT_PACKAGED = ("tests", "bench", "tracker", "app.py")
 EXTRAS = ("app", "dev")

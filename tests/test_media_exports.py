@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import synthetic_frames
+from oracle.metrics import mask_iou
 from tracker import media_exports as mx
 from tracker.video_io import FFMPEG, AudioClip, write_mp4
 
@@ -44,10 +45,6 @@ def streams(path: Path) -> str:
 def square_masks(frames: List[np.ndarray]) -> List[np.ndarray]:
     """The synthetic frames' moving square, (H, W) bool each."""
     return [np.all(frame == (230, 200, 40), axis=-1) for frame in frames]
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max((a | b).sum(), 1))
 
 
 def interior(masks: np.ndarray) -> np.ndarray:
@@ -108,7 +105,7 @@ def test_cutout_alpha_is_the_mask_and_colour_the_frame(tmp_path, size):
     # ffmpeg's own VP9 decoder drops alpha: libvpx decodes it.
     decoded = decode_video(out, size, "rgba", ("-c:v", "libvpx-vp9"))
     assert decoded.shape == (10, *size, 4)
-    assert iou(decoded[..., 3] >= 128, masks) >= 0.98
+    assert mask_iou(decoded[..., 3] >= 128, masks) >= 0.98
     error = np.abs(decoded[..., :3].astype(int) - np.array(frames))
     assert error[interior(masks)].mean() < 6 and error[masks].mean() < 12
 
@@ -135,7 +132,7 @@ def test_matte_thresholds_back_to_the_mask(tmp_path, size):
     out = mx.write_matte(tmp_path / "matte.mp4", range(10), mask_of, size, FPS)
     decoded = decode_video(out, size, "gray")[..., 0]
     assert decoded.shape == (10, *size)
-    assert iou(decoded[:9] >= 128, masks[:9]) >= 0.98 and not (decoded[9] >= 128).any()
+    assert mask_iou(decoded[:9] >= 128, masks[:9]) >= 0.98 and not (decoded[9] >= 128).any()
 
 
 def test_union_mask_joins_all_objects():

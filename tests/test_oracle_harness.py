@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference_env
-from oracle.compare import compare_recordings, mask_iou
+from oracle import reference_env
+from oracle.compare import compare_recordings
+from oracle.metrics import mask_iou
 
 
 def _write(path, steps):

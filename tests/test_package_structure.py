@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("sam2", "tracker")
+from oracle.paths import REPO
+
+PACKAGES = ("sam2", "tracker", "oracle", "bench")
+SHORT_FUNCTIONS = ("sam2", "tracker")
 LONGEST_FUNCTION = 60
 
 # What code written for the official package imports (its notebooks, tools/, README, demos).
@@ -27,8 +29,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def source_files():
-    return sorted(path for package in PACKAGES for path in (REPO / package).rglob("*.py"))
+def source_files(packages=PACKAGES):
+    return sorted(path for package in packages for path in (REPO / package).rglob("*.py"))
 
 
 def imported_modules(path: Path, known: set) -> set:
@@ -94,10 +96,25 @@ def test_the_cycle_finder_sees_a_cycle():
 
 def test_no_function_is_longer_than_the_limit():
     long = []
-    for path in source_files():
+    for path in source_files(SHORT_FUNCTIONS):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = node.end_lineno - node.lineno + 1
                 if length > LONGEST_FUNCTION:
                     long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({length} lines)")
     assert long == []
+
+
+def test_benchmarks_and_tests_share_tools_through_imports_not_search_path_edits():
+    """bench/ imports nothing from tests/, and neither edits sys.path to reach the other."""
+    test_modules = {path.stem for path in (REPO / "tests").glob("*.py")}
+    problems = []
+    for path in source_files(("bench", "oracle")) + sorted((REPO / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", "") == "sys":
+                problems.append(f"{path.relative_to(REPO)}:{node.lineno} uses sys.path")
+            if path.parent.name == "bench" and isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                problems += [f"{path.relative_to(REPO)}:{node.lineno} imports {name} from tests/"
+                             for name in names if name.split(".")[0] in test_modules]
+    assert problems == []

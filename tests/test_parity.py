@@ -8,7 +8,7 @@ logit difference.
 
 Knobs (environment variables):
   SAM2_REFERENCE_DIR       reference install with pkg/ and deps/ (else .cache/reference,
-                           installed with pip on first use; see tests/reference_env.py)
+                           installed with pip on first use; see oracle/reference_env.py)
   SAM2_PARITY_IMAGE_SIZE   model input size (default 512 for speed; 1024 = the real model)
   SAM2_PARITY_MAX_MEAN_DIFF  mean |logit diff| allowed per mask (default 0.02)
   SAM2_PARITY_SELF_CHECK=1 run the reference on both sides: validates the harness itself,
@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import reference_env
+from oracle import reference_env
 from oracle.compare import compare_recordings
 from oracle.frames import extract_frames, prepare_stills
+from oracle.paths import REPO as REPO_ROOT
+from oracle.paths import SHARED_DATA
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-ORACLE = Path(__file__).resolve().parent / "oracle"
+ORACLE = REPO_ROOT / "oracle"
 
 IMAGE_SIZE = int(os.environ.get("SAM2_PARITY_IMAGE_SIZE", "512"))
 MAX_MEAN_DIFF = float(os.environ.get("SAM2_PARITY_MAX_MEAN_DIFF", "0.02"))

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO
+from oracle.paths import REPO, SEED_TUTORIAL
+from sam2.assembly.configs import get_config
 from sam2.assembly.model_builder import build_model
 from sam2.build_sam import HF_MODEL_ID_TO_FILENAMES
-from sam2.assembly.configs import get_config
 
-SEED = REPO.parent / "shared" / "seed" / "000_9f9cb29c0c840346.txt"
+SEED = SEED_TUTORIAL
 MODEL_ID = "facebook/sam2-hiera-base-plus"
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import reference_env
+from oracle import reference_env
+from oracle.paths import REPO
 from sam2.build_sam import HF_MODEL_ID_TO_FILENAMES
 
-MANIFEST_SCRIPT = Path(__file__).parent / "oracle" / "state_manifest.py"
+MANIFEST_SCRIPT = REPO / "oracle" / "state_manifest.py"
 OFFICIAL_CONFIGS = sorted(config for config, _ in HF_MODEL_ID_TO_FILENAMES.values())
 
 
@@ -33,7 +34,7 @@ def manifests(tmp_path_factory):
         pytest.skip(reason)
     cwd = tmp_path_factory.mktemp("manifest")
     ours_env = reference.subprocess_env()
-    ours_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    ours_env["PYTHONPATH"] = str(REPO)
     return run_manifest(reference.subprocess_env(), cwd), run_manifest(ours_env, cwd)
 
 

@@ -17,7 +17,7 @@ from tracker.errors import ModelCallFailed
 from tracker.events import page_handler
 from tracker.model_calls import GpuBudget, ModelChoice
 from tracker.video_io import write_mp4
-from zerogpu import zero_gpu
+from oracle.zerogpu import zero_gpu
 
 
 # ---------------------------------------------------------------- the stand-in itself

@@ -91,10 +91,11 @@ def open_video(calls: ModelCalls, path: str, model: Optional[ModelChoice] = None
     if not path:
         raise UserError("Choose a video file first.")
     model = model or ModelChoice(calls.engines.default_model_id)
-    model = ModelChoice(model.model_id, calls.engine(model).image_size)
+    engine = calls.engine(model)
+    model = ModelChoice(model.model_id, engine.image_size)
     work_dir = new_work_dir()
     try:
-        video = prepare_video(Path(path), work_dir, limits)
+        video = prepare_video(Path(path), work_dir, limits, engine.memory_policy)
         try:
             state = calls.open_video(model, video.frames)
         except BaseException:

@@ -18,6 +18,7 @@ import imageio_ffmpeg
 
 from sam2.frames.source import VIDEO_EXTENSIONS, FrameSource
 from sam2.frames.video_file import VideoFileSource
+from sam2.runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 
 from .settings import Limits
 from .video_probe import NOT_A_VIDEO, UNDECODABLE, BadVideo, probe_video
@@ -64,15 +65,20 @@ def _scale_down(source: Path, target: Path, max_side: int) -> Path:
     return target
 
 
-def _open(path: Path) -> VideoFileSource:
+def _open(path: Path, policy: MemoryPolicy) -> VideoFileSource:
     try:
-        return VideoFileSource(path)
+        return VideoFileSource(
+            path, cache_size=policy.model_input_cache_frames, decoded_cache_bytes=policy.decoded_cache_bytes
+        )
     except (ValueError, RuntimeError) as error:
         raise BadVideo(UNDECODABLE) from error
 
 
-def prepare_video(upload: Path, work_dir: Path, limits: Limits) -> PreparedVideo:
-    """Check ``upload``, take it into ``work_dir`` and open it within ``limits``.
+def prepare_video(
+    upload: Path, work_dir: Path, limits: Limits, policy: MemoryPolicy = DEFAULT_MEMORY_POLICY
+) -> PreparedVideo:
+    """Check ``upload``, take it into ``work_dir`` and open it within ``limits``, its frame
+    caches sized by ``policy`` (the engine's, so the session's limits hold for its frames too).
 
     Raises :class:`BadVideo` with a message for the user when it cannot be used.
     """
@@ -92,7 +98,7 @@ def prepare_video(upload: Path, work_dir: Path, limits: Limits) -> PreparedVideo
     long_side = max(probe.width, probe.height)
     if long_side > limits.max_side:
         path = _scale_down(path, work_dir / "scaled.mp4", limits.max_side)
-    frames = _open(path)
+    frames = _open(path, policy)
     notices = []
     if long_side > limits.max_side:
         notices.append(f"The video is {long_side} pixels on its long side, more than this app's limit of "

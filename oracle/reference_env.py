@@ -26,10 +26,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from oracle.paths import CACHE
+
 REFERENCE_VERSION = "1.1.0"
 ENV_VAR = "SAM2_REFERENCE_DIR"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CACHE = REPO_ROOT / ".cache" / "reference"
+DEFAULT_CACHE = CACHE / "reference"
 
 # Files whose presence shows a usable install (relative to <root>).
 _REQUIRED = (

@@ -1,6 +1,6 @@
 """Compare two scenario recordings (``run_scenario.py`` outputs) step by step. Numpy only.
 
-    python compare.py reference.npz ours.npz [--min-iou 0.99] [--max-mean-diff 0.02]
+    python -m oracle.compare reference.npz ours.npz [--min-iou 0.99] [--max-mean-diff 0.02]
 
 Structure must match exactly: the same number of steps, and per step the same label, frame
 index and object ids, and the same set of arrays with the same shapes. Values are compared
@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from oracle.metrics import mask_iou
 
 # Arrays holding mask logits (compared by IoU of the positive region and mean |diff|).
 LOGIT_KEYS = ("logits", "low_res", "mask_logits")
@@ -71,14 +73,6 @@ class Report:
         if hidden:
             lines.append(f"... and {hidden} more problems")
         return "\n".join(lines)
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two boolean masks; 1.0 when both are empty."""
-    union = np.logical_or(a, b).sum()
-    if union == 0:
-        return 1.0
-    return float(np.logical_and(a, b).sum() / union)
 
 
 def _steps(data) -> int:

@@ -1,4 +1,4 @@
-"""The strict ZeroGPU stand-in (tests/zerogpu_standin/spaces) for tests in this process and for
+"""The strict ZeroGPU stand-in (oracle/zerogpu_standin/spaces) for tests in this process and for
 app servers started by them."""
 
 import importlib.util

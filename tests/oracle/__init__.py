@@ -1,1 +1,0 @@
-"""Reference-oracle harness: checkpoints, scenario runner and comparison for parity tests."""
