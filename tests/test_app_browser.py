@@ -115,9 +115,14 @@ def test_the_viewer_shows_the_frame_the_page_names_and_clicks_land_there(page, t
         page.wait_for_function("() => document.querySelector('#object-choice input').value === '1: object 1'")
         assert_in_sync(page, identify, 29)
 
-        page.click("#prev-frame")
-        page.click("#prev-frame")
-        assert_in_sync(page, identify, 27)
+        # Five presses 10 ms apart, each before the one before is answered: every press counts.
+        page.evaluate("""async () => {
+            for (let i = 0; i < 5; i++) {
+                document.querySelector('#prev-frame').click();
+                await new Promise((done) => setTimeout(done, 10));
+            }
+        }""")
+        assert_in_sync(page, identify, 24)
         track = page.locator("#frame-slider input[type=range]").bounding_box()
         middle = track["y"] + track["height"] / 2
         page.mouse.move(track["x"] + track["width"] * 0.9, middle)
@@ -126,7 +131,7 @@ def test_the_viewer_shows_the_frame_the_page_names_and_clicks_land_there(page, t
         page.mouse.move(track["x"] + track["width"] * 0.3, middle, steps=8)
         page.mouse.up()
         dragged_to = assert_in_sync(page, identify)
-        assert dragged_to < 27, "the drag moved the frame back"
+        assert dragged_to < 24, "the drag moved the frame back"
         page.focus("#frame-slider input[type=range]")
         page.keyboard.press("ArrowRight")
         assert_in_sync(page, identify, dragged_to + 1)

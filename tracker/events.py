@@ -347,8 +347,9 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
                            api_name=False)
     page.frame_slider.input(events.show_frame, page.frame_slider, viewer, api_name="show_frame",
                             trigger_mode="always_last", **navigate)
-    page.prev_button.click(events.previous_frame, None, viewer, api_name=False, **navigate)
-    page.next_button.click(events.next_frame, None, viewer, api_name=False, **navigate)
+    # Every press counts (Gradio's default drops presses while the last one is still answered).
+    page.prev_button.click(events.previous_frame, None, viewer, api_name=False, trigger_mode="multiple", **navigate)
+    page.next_button.click(events.next_frame, None, viewer, api_name=False, trigger_mode="multiple", **navigate)
     page.timeline.select(events.timeline_click, None, viewer, api_name=False, **navigate)
     page.frame_view.select(events.click, page.mode, viewer, api_name=False, **heavy)
     page.api_click.click(events.api_click, [page.frame_slider, page.mode, page.click_x, page.click_y], viewer,
