@@ -4,9 +4,11 @@
 from tracker import gpu  # isort: skip
 
 import logging
+from pathlib import Path
 
 import torch
 
+from sam2.runtime.attention_choice import remember_choices
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker.model_loading import EngineCache
 from tracker.settings import AppSettings
@@ -18,6 +20,8 @@ def main() -> None:
     settings = AppSettings.from_sources()
     if torch.device(settings.device).type == "cpu":
         tune_for_cpu_tracking()  # process-wide: faster CPU frames (see its docstring)
+        # The attention kernels timed on the first Track are remembered for later starts.
+        remember_choices(Path.home() / ".cache" / "sam2" / "attention-choices.json")
     if gpu.zero_gpu_active():
         # This process only serves the page; forked GPU workers run the model, and an OpenMP
         # thread pool started here would hang them.

@@ -16,14 +16,14 @@ are measured before and after, and the higher one is used.
 
 import argparse
 import itertools
+import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -35,6 +35,7 @@ from oracle import reference_env
 from oracle.frames import extract_frames
 from oracle.metrics import min_iou
 from oracle.paths import REPO, SHARED_DATA
+from sam2.runtime.attention_choice import cpu_model
 
 WORKER = Path(__file__).with_name("speed_worker.py")
 REFERENCE_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
@@ -57,21 +58,11 @@ class RunResult:
     attention_flops: Optional[float] = None
     peak_memory_mb: Optional[float] = None  # of the timed session (see speed_worker.peak_memory_mb)
     warmup_seconds: Optional[float] = None  # the warm-up session, compilation included
+    attention_choices: Dict[str, str] = field(default_factory=dict)  # ours: shape class -> way
 
     @property
     def flops(self) -> Optional[float]:
         return None if self.dense_flops is None else self.dense_flops + self.attention_flops
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def matmul_peak(dtype: torch.dtype, seconds: float = 2.0) -> float:
@@ -138,6 +129,8 @@ def run_worker(
             float(np.mean(data["frame_seconds"])), masks, peak_memory_mb=float(data["peak_memory_mb"]),
             warmup_seconds=float(data["warmup_seconds"]),
         )
+        if "attention_choices" in data:
+            result.attention_choices = json.loads(str(data["attention_choices"]))
         if count_flops:
             result.dense_flops = float(data["dense_flops_per_frame"])
             result.attention_flops = float(data["attention_flops_per_frame"])
@@ -274,6 +267,19 @@ def main() -> None:
     peak = max(peaks[share_dtype], after)
     print(f"{share_precision} matmul peak after the runs: {after / 1e12:.2f} TFLOP/s; the shares use {peak / 1e12:.2f}")
     report(results, args.objects, precisions, share_precision, peak)
+    print_attention_choices(results)
+
+
+def print_attention_choices(results: Dict[Run, RunResult]) -> None:
+    """The attention way ours chose per shape class (from the first run of each precision)."""
+    shown = set()
+    for run, result in results.items():
+        if run.impl != "ours" or not result.attention_choices or run.precision in shown:
+            continue
+        shown.add(run.precision)
+        print(f"\nattention ways ours chose ({run.precision}, {run.objects} object(s)):")
+        for shape_class, way in sorted(result.attention_choices.items()):
+            print(f"  {way:22s} {shape_class}")
 
 
 if __name__ == "__main__":

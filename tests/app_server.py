@@ -50,7 +50,8 @@ def app_process(tmp_path: Path, config: str = "test_tiny", extra_env=None, with_
     server_tmp, cache = tmp_path / "server-tmp", tmp_path / "gradio-cache"
     server_tmp.mkdir()
     env = dict(os.environ, SAM2_PORT=str(port), SAM2_DEVICE="cpu", GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(REPO),
-               TMPDIR=str(server_tmp), GRADIO_TEMP_DIR=str(cache))
+               TMPDIR=str(server_tmp), GRADIO_TEMP_DIR=str(cache),
+               SAM2_ATTENTION_CHOICES=str(tmp_path / "attention-choices.json"))
     if with_weights:
         env.update(SAM2_CHECKPOINT=save_random_checkpoint(config, str(tmp_path / f"{config}.pt")), SAM2_CONFIG=config)
     else:

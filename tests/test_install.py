@@ -24,7 +24,7 @@ from packaging.version import Version
 from oracle.paths import REPO
 
 PACKAGE = REPO / "sam2"
-NOT_PACKAGED = ("tests", "bench", "tracker", "app.py")
+NOT_PACKAGED = ("tests", "bench", "oracle", "tracker", "app.py")
 EXTRAS = ("app", "dev")
 # Top-level modules that sam2/ imports -> the distribution that provides them.
 IMPORT_TO_DIST = {

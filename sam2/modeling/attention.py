@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..runtime.attention_choice import run_fastest
+from .attention_kernels import KERNELS, attention, choosable, chunked, shape_class
 from .common import Linear, fusable_on_cpu, fused_linear, parameter_state
 from .position_encoding import AxialRotaryTable, pair_swap
 
@@ -39,10 +41,13 @@ class Attention(nn.Module):
     def _project(self, q, k, v) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
 
+    def _merge(self, attended: torch.Tensor) -> torch.Tensor:
+        """(B, heads, N, C / heads) -> (B, N, C) through the output projection."""
+        batch, heads, tokens, width = attended.shape
+        return self.out_proj(attended.transpose(1, 2).reshape(batch, tokens, heads * width))
+
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        out = F.scaled_dot_product_attention(q, k, v)
-        batch, heads, tokens, width = out.shape
-        return self.out_proj(out.transpose(1, 2).reshape(batch, tokens, heads * width))
+        return self._merge(attention(q, k, v))
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """q (B, Nq, C), k/v (B, Nk, C_kv) -> (B, Nq, C)."""
@@ -64,6 +69,10 @@ class RoPEAttention(Attention):
         super().__init__(*args, **kwargs)
         self.rotary = AxialRotaryTable(self.internal_dim // self.num_heads, theta=rope_theta)
         self._stacked_cache: Dict[str, Tuple[Tuple, Tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._folded_cache: Optional[Tuple[Tuple, Tuple[torch.Tensor, torch.Tensor]]] = None
+        # Values narrower than a head (64-wide memories, 256-wide heads) can be attended to as
+        # they are and projected after: the same result, with fewer operations.
+        self.values_are_narrow = self.v_proj.in_features < self.internal_dim // self.num_heads
 
     def _stacked_projection(self, name: str, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
         """(2C, C_in) weight and (2C,) bias of projection ``name`` followed by its copy whose
@@ -120,7 +129,40 @@ class RoPEAttention(Attention):
     ) -> torch.Tensor:
         """Like forward, with keys (B, M, C) already projected and rotated."""
         q = self._heads(self.rotated_projection(q, "q_proj", grid_hw))
-        keys, v = self._heads(keys), self._heads(self.v_proj(v))
+        keys = self._heads(keys)
         if q.shape[0] != keys.shape[0]:
             q = q.expand(keys.shape[0], -1, -1, -1)
-        return self._attend(q, keys, v)
+        if not (self.values_are_narrow and choosable(q)):
+            return self._attend(q, keys, self._heads(self.v_proj(v)))
+        unprojected = v.unsqueeze(1).expand(-1, self.num_heads, -1, -1)
+        ways = {name: (lambda kernel=kernel: self._merge(kernel(q, keys, self._heads(self.v_proj(v)))))
+                for name, kernel in KERNELS.items()}
+        # Not the fused kernel: on the CPU it needs values as wide as keys (else it runs ~7x slower).
+        ways["chunked, values after"] = lambda: self._values_after(chunked(q, keys, unprojected))
+        return run_fastest(shape_class(q, keys, v.shape[-1]) + " (values before or after)", ways)
+
+    def _values_after(self, attended: torch.Tensor) -> torch.Tensor:
+        """(B, heads, N, C_kv) attention over unprojected values -> (B, N, C): each head's
+        value projection and its part of the output projection, folded into one. Softmax
+        weights sum to one, so the value bias passes through the attention unchanged."""
+        weight, bias = self._folded_value_output(attended.dtype)
+        if self.num_heads == 1:
+            return F.linear(attended[:, 0], weight[0], bias)
+        return torch.einsum("bhnd,hcd->bnc", attended, weight) + bias
+
+    def _folded_value_output(self, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(heads, C, C_kv) weights out_proj[:, head] @ v_proj[head] and (C,) bias
+        out_proj @ v_bias + out_bias, in ``dtype``; kept until the parameters change."""
+        v_proj, out_proj = self.v_proj, self.out_proj
+        key = (dtype, *(parameter_state(p) for p in (v_proj.weight, v_proj.bias, out_proj.weight, out_proj.bias)))
+        if self._folded_cache is not None and self._folded_cache[0] == key:
+            return self._folded_cache[1]
+        heads, head_width = self.num_heads, self.internal_dim // self.num_heads
+        value_weight = v_proj.weight.float().reshape(heads, head_width, -1)
+        output_weight = out_proj.weight.float().reshape(-1, heads, head_width).transpose(0, 1)
+        weight = torch.matmul(output_weight, value_weight)
+        bias = out_proj.weight.float() @ v_proj.bias.float() + out_proj.bias.float()
+        folded = (weight.to(dtype), bias.to(dtype))
+        if not torch.is_grad_enabled():
+            self._folded_cache = (key, folded)
+        return folded

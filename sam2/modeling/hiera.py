@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention_kernels import attention
 from .common import MLP, Linear, parameter_state, to_autocast_dtype
 
 
@@ -82,7 +83,7 @@ class MultiScaleAttention(nn.Module):
             q = max_pool_channels_last(q.reshape(batch, height, width, -1), self.q_stride)
             height, width = q.shape[1:3]
             q = q.reshape(batch, height * width, self.num_heads, -1)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        out = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         out = out.transpose(1, 2).reshape(batch, height, width, -1)
         return self.proj(out)
 

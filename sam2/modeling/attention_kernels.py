@@ -1,0 +1,70 @@
+"""Two kernels for softmax(q k^T / sqrt(d)) v, and the call that picks one by measurement.
+
+Tensors are (B, heads, N, d) queries, (B, heads, M, d) keys and (B, heads, M, d_v) values;
+the result is (B, heads, N, d_v). On the CPU, outside autograd and ``torch.compile``, the
+faster kernel for a shape class is chosen by timing (:mod:`sam2.runtime.attention_choice`);
+elsewhere the fused kernel runs.
+"""
+
+from typing import Callable, Dict
+
+import torch
+import torch.nn.functional as F
+
+from ..runtime.attention_choice import run_fastest
+
+Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+# Bytes of scores one query chunk of the chunked kernel makes: 128-256 query rows against a
+# full memory bank, where the matmuls run near their best (measured: 16 rows took 1.7x as long).
+SCORE_CHUNK_BYTES = 16 * 2**20
+MIN_CHUNK_ROWS = 16
+
+
+def fused(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """PyTorch's fused ``scaled_dot_product_attention``."""
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+def chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Query chunks of plain matmuls in the inputs' dtype; the softmax computes in float32
+    (PyTorch's CPU softmax does for bfloat16 input) and writes the inputs' dtype. Each chunk's
+    scores stay within ``SCORE_CHUNK_BYTES``."""
+    scale = q.shape[-1] ** -0.5
+    pairs = q.shape[0] * q.shape[1]
+    rows = max(MIN_CHUNK_ROWS, SCORE_CHUNK_BYTES // (q.element_size() * pairs * k.shape[-2]))
+    keys_t = k.transpose(-2, -1)
+    out = torch.empty(*q.shape[:-1], v.shape[-1], dtype=v.dtype, device=v.device)
+    for start in range(0, q.shape[-2], rows):
+        scores = torch.matmul(q[..., start : start + rows, :] * scale, keys_t)
+        out[..., start : start + rows, :] = torch.matmul(torch.softmax(scores, dim=-1), v)
+    return out
+
+
+KERNELS: Dict[str, Kernel] = {"fused": fused, "chunked": chunked}
+
+
+def choosable(q: torch.Tensor) -> bool:
+    """Whether the kernel is chosen by timing: CPU tensors, no autograd, not compiling."""
+    return (
+        q.device.type == "cpu" and not (torch.is_grad_enabled() and q.requires_grad)
+        and not torch.compiler.is_compiling()
+    )
+
+
+def shape_class(q: torch.Tensor, k: torch.Tensor, value_width: int) -> str:
+    """Calls of one class get one kernel: same device, dtype, widths, query count and batch,
+    key count rounded up to a power of two (memory banks grow a frame at a time)."""
+    keys = 1 << max(k.shape[-2] - 1, 0).bit_length()
+    return (
+        f"{q.device.type} {str(q.dtype).removeprefix('torch.')} batch {q.shape[0]}x{q.shape[1]} "
+        f"queries {q.shape[-2]} keys<={keys} width {q.shape[-1]} values {value_width}"
+    )
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v by the kernel chosen for this shape class."""
+    if not choosable(q):
+        return fused(q, k, v)
+    ways = {name: (lambda kernel=kernel: kernel(q, k, v)) for name, kernel in KERNELS.items()}
+    return run_fastest(shape_class(q, k, v.shape[-1]), ways)
