@@ -8,7 +8,7 @@ import pytest
 
 from oracle.paths import REPO
 
-PACKAGES = ("sam2", "tracker", "oracle", "bench")
+PACKAGES = ("sam2", "tracker", "oracle", "bench", "vos")
 SHORT_FUNCTIONS = ("sam2", "tracker")
 LONGEST_FUNCTION = 60
 
