@@ -257,6 +257,20 @@ def test_spilled_memories_that_no_state_uses_are_deleted(calls, spilling_session
     assert set(spill_files(spill)) == {key.rsplit("/", 1)[-1] for key in session.state.spilled_keys()}
 
 
+def test_the_davis_export_scores_with_the_dataset_evaluator(calls, session, tmp_path):
+    """Unzipped into <predictions>/<video>/, the DAVIS export is a prediction folder that
+    sav_dataset/sav_evaluator.py scores; against itself as ground truth every J and F is 100."""
+    from vos.evaluation import evaluate
+
+    click(calls, session, 0, 20, 20)
+    list(handlers.track(calls, session))
+    with zipfile.ZipFile(handlers.export_all(session).davis_pngs) as archive:
+        for root in ("gt", "pred"):
+            archive.extractall(tmp_path / root / "square")
+    report = evaluate(tmp_path / "gt", tmp_path / "pred", strict=True)
+    assert list(report.videos[0].objects) == ["1"] and report.score.jf == 100.0
+
+
 def test_the_uploaded_videos_frame_caches_follow_the_engines_memory_policy(calls, video, monkeypatch):
     policy = MemoryPolicy(model_input_cache_frames=2, decoded_cache_bytes=1)
     monkeypatch.setattr(calls.engine(None), "memory_policy", policy)
