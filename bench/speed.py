@@ -105,9 +105,7 @@ def run_worker(
     """One ``speed_worker`` run in a subprocess; ``options`` are further worker arguments
     (``--device``, ``--vos-optimized``, ...)."""
     env = dict(os.environ)
-    # The package under test first; the checkout after it only for ``oracle`` (a reference run's
-    # ``import sam2`` still finds the reference).
-    env["PYTHONPATH"] = os.pathsep.join([reference_path, str(REPO)]) if run.impl == "reference" else str(REPO)
+    env["PYTHONPATH"] = reference_env.with_checkout_after(reference_path) if run.impl == "reference" else str(REPO)
     env["TQDM_DISABLE"] = "1"  # the reference draws progress bars
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "result.npz"

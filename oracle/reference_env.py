@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from oracle.paths import CACHE
+from oracle.paths import CACHE, REPO
 
 REFERENCE_VERSION = "1.1.0"
 ENV_VAR = "SAM2_REFERENCE_DIR"
@@ -62,11 +62,18 @@ class ReferenceEnv:
     def pythonpath(self) -> str:
         return os.pathsep.join([str(self.pkg_dir), str(self.deps_dir)])
 
-    def subprocess_env(self, base: dict | None = None) -> dict:
-        """A copy of ``base`` (default: os.environ) whose PYTHONPATH is only the reference."""
+    def subprocess_env(self, base: dict | None = None, with_checkout: bool = False) -> dict:
+        """A copy of ``base`` (default: os.environ) whose PYTHONPATH is only the reference, or
+        ``with_checkout`` the reference then this checkout (see :func:`with_checkout`)."""
         env = dict(os.environ if base is None else base)
-        env["PYTHONPATH"] = self.pythonpath
+        env["PYTHONPATH"] = with_checkout_after(self.pythonpath) if with_checkout else self.pythonpath
         return env
+
+
+def with_checkout_after(pythonpath: str) -> str:
+    """``pythonpath`` followed by this checkout: ``import sam2`` still finds the package on
+    ``pythonpath`` first, and the checkout's ``oracle`` and ``vos`` become importable."""
+    return os.pathsep.join([pythonpath, str(REPO)])
 
 
 # The reason the last lookup failed (``None`` after a success); tests print it when skipping.

@@ -25,15 +25,13 @@ def main() -> None:
     parser.add_argument("--per-object", action="store_true")
     parser.add_argument("--later", action="store_true")
     args = parser.parse_args()
-    overrides = [f"++model.non_overlap_masks={'false' if args.per_object else 'true'}"]
-    if args.image_size:
-        overrides.append(f"++model.image_size={args.image_size}")
+    options = VosOptions(per_obj_png_file=args.per_object, track_object_appearing_later_in_video=args.later)
+    overrides = options.builder_overrides() + ([f"++model.image_size={args.image_size}"] if args.image_size else [])
     predictor = build_sam2_video_predictor(args.config, args.checkpoint, device="cpu", apply_postprocessing=False,
                                            hydra_overrides_extra=overrides)
-    options = VosOptions(per_obj_png_file=args.per_object, track_object_appearing_later_in_video=args.later)
     with torch.inference_mode():
         for name in video_names(Path(args.videos)):
-            video = video_input(Path(args.videos), name, count_frames=None)
+            video = video_input(Path(args.videos), name, open_video=None)  # JPEG folders only
             segment_video(predictor, video, Path(args.inputs), Path(args.out), options)
 
 

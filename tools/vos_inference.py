@@ -41,36 +41,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_predictor(args):
-    # Objects may not overlap in one indexed PNG; per-object files keep each object whole.
-    overlap = "false" if args.per_obj_png_file else "true"
-    return build_sam2_video_predictor(
-        args.sam2_cfg, args.sam2_checkpoint, apply_postprocessing=args.apply_postprocessing,
-        hydra_overrides_extra=[f"++model.non_overlap_masks={overlap}"],
-        vos_optimized=args.use_vos_optimized_video_predictor,
-    )
-
-
-def count_frames(path: Path) -> int:
-    with VideoFileSource(path) as frames:
-        return frames.num_frames
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     options = VosOptions(args.score_thresh, args.use_all_masks, args.per_obj_png_file,
                          args.track_object_appearing_later_in_video)
-    predictor = build_predictor(args)
+    predictor = build_sam2_video_predictor(
+        args.sam2_cfg, args.sam2_checkpoint, apply_postprocessing=args.apply_postprocessing,
+        hydra_overrides_extra=options.builder_overrides(), vos_optimized=args.use_vos_optimized_video_predictor,
+    )
     names = video_names(Path(args.base_video_dir), args.video_list_file and Path(args.video_list_file))
     # bf16 on GPUs, as the official script; float32 on CPUs.
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=predictor.device.type == "cuda")
     with torch.inference_mode(), autocast, tqdm(names, desc="videos", unit="video") as overall:
         for name in overall:
             try:
-                video = video_input(Path(args.base_video_dir), name, count_frames)
-                with tqdm(total=len(video.frames), desc=name, unit="frame", leave=False) as frames:
-                    segment_video(predictor, video, Path(args.input_mask_dir), Path(args.output_mask_dir), options,
-                                  progress=frames.update)
+                video = video_input(Path(args.base_video_dir), name, VideoFileSource)
+                try:
+                    with tqdm(total=len(video.frames), desc=name, unit="frame", leave=False) as frames:
+                        segment_video(predictor, video, Path(args.input_mask_dir), Path(args.output_mask_dir),
+                                      options, progress=frames.update)
+                finally:
+                    video.close()
             except (RuntimeError, FileNotFoundError, ValueError) as error:
                 print(f"error in video {name}: {error}", file=sys.stderr)
                 return 1

@@ -15,7 +15,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -40,18 +40,35 @@ class VosOptions:
     per_obj_png_file: bool = False
     track_object_appearing_later_in_video: bool = False
 
+    def builder_overrides(self) -> List[str]:
+        """Objects may not overlap in one indexed PNG; per-object files keep each object whole."""
+        return [f"++model.non_overlap_masks={'false' if self.per_obj_png_file else 'true'}"]
+
 
 @dataclass(frozen=True)
 class VideoInput:
-    """Where a video's frames are (``source``: a JPEG folder or a video file) and their names."""
+    """A video's frames and their names. ``source`` is a JPEG folder (a Path: the predictor
+    opens it) or a video file the caller opened (a frame source with ``num_frames``, handed to
+    ``init_state`` as it is, so the file is read once)."""
 
     name: str
-    source: Path
+    source: Any
     frames: List[str]
 
+    @property
+    def state_input(self) -> Any:
+        """What ``init_state`` is given."""
+        return str(self.source) if isinstance(self.source, Path) else self.source
 
-def video_input(base_dir: Path, name: str, count_frames: Callable[[Path], int]) -> VideoInput:
-    """The video ``name`` under ``base_dir``: a folder of JPEGs, else ``<name>.<video ext>``."""
+    def close(self) -> None:
+        """Close a video file the caller opened."""
+        if not isinstance(self.source, Path):
+            self.source.close()
+
+
+def video_input(base_dir: Path, name: str, open_video: Callable[[Path], Any]) -> VideoInput:
+    """The video ``name`` under ``base_dir``: a folder of JPEGs, else ``<name>.<video ext>``
+    opened with ``open_video``."""
     folder = Path(base_dir) / name
     if folder.is_dir():
         stems = [os.path.splitext(f)[0] for f in os.listdir(folder) if os.path.splitext(f)[1].lower() in JPEG_EXTENSIONS]
@@ -59,7 +76,8 @@ def video_input(base_dir: Path, name: str, count_frames: Callable[[Path], int]) 
     for extension in VIDEO_EXTENSIONS:
         path = Path(base_dir) / f"{name}{extension}"
         if path.is_file():
-            return VideoInput(name, path, [f"{index:05d}" for index in range(count_frames(path))])
+            frames = open_video(path)
+            return VideoInput(name, frames, [f"{index:05d}" for index in range(frames.num_frames)])
     raise FileNotFoundError(f"no JPEG folder or video file named {name!r} in {base_dir}")
 
 
@@ -144,7 +162,7 @@ def segment_video(predictor, video: VideoInput, input_root: Path, output_root: P
     of every tracked frame under ``output_root`` (same layout). Returns frames written."""
     inputs = VideoMasks(input_root, video.name, options.per_obj_png_file)
     outputs = VideoMasks(output_root, video.name, options.per_obj_png_file)
-    state = predictor.init_state(str(video.source))
+    state = predictor.init_state(video.state_input)
     track = track_each_object if options.track_object_appearing_later_in_video else track_together
     results = track(predictor, state, video, inputs, options, progress)
     first_input = next((frame for frame in video.frames if inputs.has_frame(frame)), None)
