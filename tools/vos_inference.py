@@ -6,21 +6,21 @@
 
 Videos are folders of JPEG frames or video files (``<name>.mp4`` and the other extensions the
 predictor reads; masks then named 00000.png, 00001.png, ...). Output: indexed PNGs in the DAVIS
-layout (the input's palette), or one PNG per object with ``--per_obj_png_file`` (SA-V).
+layout (the input's palette), or one PNG per object with ``--per_obj_png_file`` (SA-V). A video's
+folder appears when all its masks are written. ``--ray [ADDRESS]`` runs one Ray task per video
+and skips the videos whose folder is there, so a stopped run resumes.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from sam2.build_sam import build_sam2_video_predictor  # noqa: E402
-from sam2.frames.video_file import VideoFileSource  # noqa: E402
-from vos.inference import VosOptions, segment_video, video_input, video_names  # noqa: E402
+from vos.inference import VosOptions, video_names  # noqa: E402
+from vos.job import ModelSpec, VosJob  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,35 +38,57 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--track_object_appearing_later_in_video", action="store_true",
                         help="track each object from its first mask (objects not all on the first frame)")
     parser.add_argument("--use_vos_optimized_video_predictor", action="store_true", help="torch.compile the model")
+    ray = parser.add_argument_group("Ray", "one task per video on a Ray cluster; complete videos are skipped")
+    ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                     help='cluster address ("auto": the cluster of this machine); alone: a local Ray instance')
+    ray.add_argument("--ray_cpus_per_task", type=int, default=1, help="CPUs of a task where there are no GPUs")
+    ray.add_argument("--ray_max_retries", type=int, default=3, help="new attempts at a video whose worker died")
     return parser.parse_args(argv)
+
+
+def run_here(job: VosJob, names) -> int:
+    """Every video in this process, one after the other; stops at the first that fails."""
+    predictor = job.build_predictor()
+    with tqdm(names, desc="videos", unit="video") as overall:
+        for name in overall:
+            with tqdm(desc=name, unit="frame", leave=False) as frames:
+                def show(done: int, total: int) -> None:
+                    frames.total = total
+                    frames.update(done - frames.n)
+
+                outcome = job.run_video(predictor, name, show)
+            if outcome.error is not None:
+                print(f"error in video {name}: {outcome.error}", file=sys.stderr)
+                return 1
+    print(f"masks of {len(names)} videos written to {job.output_mask_dir}")
+    return 0
+
+
+def run_on_cluster(job: VosJob, names, args: argparse.Namespace) -> int:
+    from vos.on_ray import RayPlacement, run_on_ray
+
+    outcomes = run_on_ray(job, names, RayPlacement(args.ray, args.ray_cpus_per_task, args.ray_max_retries))
+    failed = [outcome for outcome in outcomes if outcome.error is not None]
+    retried = [outcome for outcome in outcomes if outcome.died_attempts]
+    print(f"{len(outcomes) - len(failed)} videos done, {len(failed)} failed, {len(retried)} retried "
+          f"after a worker died; masks in {job.output_mask_dir}")
+    for outcome in failed:
+        print(outcome.describe(), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     options = VosOptions(args.score_thresh, args.use_all_masks, args.per_obj_png_file,
                          args.track_object_appearing_later_in_video)
-    predictor = build_sam2_video_predictor(
-        args.sam2_cfg, args.sam2_checkpoint, apply_postprocessing=args.apply_postprocessing,
-        hydra_overrides_extra=options.builder_overrides(), vos_optimized=args.use_vos_optimized_video_predictor,
-    )
-    names = video_names(Path(args.base_video_dir), args.video_list_file and Path(args.video_list_file))
-    # bf16 on GPUs, as the official script; float32 on CPUs.
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=predictor.device.type == "cuda")
-    with torch.inference_mode(), autocast, tqdm(names, desc="videos", unit="video") as overall:
-        for name in overall:
-            try:
-                video = video_input(Path(args.base_video_dir), name, VideoFileSource)
-                try:
-                    with tqdm(total=len(video.frames), desc=name, unit="frame", leave=False) as frames:
-                        segment_video(predictor, video, Path(args.input_mask_dir), Path(args.output_mask_dir),
-                                      options, progress=frames.update)
-                finally:
-                    video.close()
-            except (RuntimeError, FileNotFoundError, ValueError) as error:
-                print(f"error in video {name}: {error}", file=sys.stderr)
-                return 1
-    print(f"masks of {len(names)} videos written to {args.output_mask_dir}")
-    return 0
+    checkpoint = Path(args.sam2_checkpoint)  # absolute: Ray workers run in folders of their own
+    model = ModelSpec(args.sam2_cfg, str(checkpoint.resolve()) if checkpoint.is_file() else args.sam2_checkpoint,
+                      args.apply_postprocessing,
+                      args.use_vos_optimized_video_predictor)
+    job = VosJob(model, Path(args.base_video_dir).resolve(), Path(args.input_mask_dir).resolve(),
+                 Path(args.output_mask_dir).resolve(), options)
+    names = video_names(job.base_video_dir, args.video_list_file and Path(args.video_list_file))
+    return run_here(job, names) if args.ray is None else run_on_cluster(job, names, args)
 
 
 if __name__ == "__main__":

@@ -53,5 +53,5 @@ def annotation_root(root: Path) -> Path:
 
 
 def video_names(root: Path) -> List[str]:
-    """The video folders under ``root``, sorted."""
-    return sorted(name for name in os.listdir(root) if (Path(root) / name).is_dir())
+    """The video folders under ``root``, sorted (hidden ones, such as unfinished attempts, left out)."""
+    return sorted(name for name in os.listdir(root) if (Path(root) / name).is_dir() and not name.startswith("."))
