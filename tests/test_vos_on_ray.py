@@ -155,3 +155,14 @@ def test_a_video_whose_retries_are_used_up_is_reported_and_the_next_run_does_it(
     assert "2 of 3 videos already have all their masks" in resumed.stdout
     assert f"after 1 attempt(s) that died (pid {pid}" in resumed.stdout
     assert complete_videos(out, VIDEOS) == set(VIDEOS) and not list(out.glob(".*"))
+
+
+def test_without_ray_the_flag_says_how_to_install_it(dataset, tmp_path):
+    hidden = tmp_path / "no_ray"
+    (hidden / "ray").mkdir(parents=True)  # a package named ray that fails to import
+    (hidden / "ray" / "__init__.py").write_text("raise ImportError('no ray here')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hidden), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(tool_command(dataset, tmp_path / "out", "--ray"), env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2 and 'pip install "ray>=2.9"' in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()

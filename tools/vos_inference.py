@@ -65,9 +65,19 @@ def run_here(job: VosJob, names) -> int:
 
 
 def run_on_cluster(job: VosJob, names, args: argparse.Namespace) -> int:
+    """Every video as a Ray task; reports each video, and the ones that failed at the end."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print('--ray needs Ray on this machine and the cluster: pip install "ray>=2.9"', file=sys.stderr)
+        return 2
     from vos.on_ray import RayPlacement, run_on_ray
 
-    outcomes = run_on_ray(job, names, RayPlacement(args.ray, args.ray_cpus_per_task, args.ray_max_retries))
+    try:
+        outcomes = run_on_ray(job, names, RayPlacement(args.ray, args.ray_cpus_per_task, args.ray_max_retries))
+    except ConnectionError as error:
+        print(f"cannot reach the Ray cluster at {args.ray}: {error}", file=sys.stderr)
+        return 2
     failed = [outcome for outcome in outcomes if outcome.error is not None]
     retried = [outcome for outcome in outcomes if outcome.died_attempts]
     print(f"{len(outcomes) - len(failed)} videos done, {len(failed)} failed, {len(retried)} retried "
