@@ -143,3 +143,19 @@ def test_our_inference_equals_the_reference_driven_the_same_way(dataset, tmp_pat
         worst = min([worst] + [mask_iou(got[obj], expected[obj]) for obj in expected])
     print(f"lowest IoU over objects and frames: {worst:.4f}")
     assert worst >= 0.99
+
+
+@pytest.mark.parametrize("later", [False, True])
+def test_progress_counts_up_to_the_frames_to_track(dataset, tmp_path, later):
+    """Together: one step a frame; objects one by one: one step per object and frame."""
+    from sam2.build_sam import build_sam2_video_predictor
+    from vos.inference import VosOptions, segment_video, video_input
+
+    root, checkpoint = dataset
+    predictor = build_sam2_video_predictor("test_tiny", checkpoint, device="cpu", apply_postprocessing=False)
+    calls = []
+    video = video_input(root / "videos", "jpegs", open_video=None)
+    options = VosOptions(track_object_appearing_later_in_video=later)
+    segment_video(predictor, video, root / "davis" / "first", tmp_path, options, lambda *call: calls.append(call))
+    steps = FRAMES * (2 if later else 1)
+    assert calls == [(done, steps) for done in range(1, steps + 1)]

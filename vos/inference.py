@@ -104,8 +104,12 @@ def _one_object_per_pixel(scores: torch.Tensor) -> torch.Tensor:
     return torch.where(mine, scores, scores.clamp(max=-10.0))
 
 
+# progress(frames tracked, frames to track); an object tracked alone counts its own frames.
+Progress = Callable[[int, int], None]
+
+
 def track_together(predictor, state, video: VideoInput, inputs: VideoMasks, options: VosOptions,
-                   progress: Callable[[int], None]) -> Dict[int, Masks]:
+                   progress: Progress) -> Dict[int, Masks]:
     """Frame index -> object masks, all objects in one session."""
     if options.use_all_masks:
         prompted = [i for i, frame in enumerate(video.frames) if inputs.has_frame(frame)]
@@ -125,12 +129,12 @@ def track_together(predictor, state, video: VideoInput, inputs: VideoMasks, opti
     results = {}
     for frame_idx, obj_ids, logits in predictor.propagate_in_video(state):
         results[frame_idx] = {obj: _threshold(logits[i], options.score_thresh) for i, obj in enumerate(obj_ids)}
-        progress(1)
+        progress(len(results), len(video.frames) - min(prompted))
     return results
 
 
 def track_each_object(predictor, state, video: VideoInput, inputs: VideoMasks, options: VosOptions,
-                      progress: Callable[[int], None]) -> Dict[int, Masks]:
+                      progress: Progress) -> Dict[int, Masks]:
     """Frame index -> object masks, each object tracked alone from its first given mask."""
     given: Dict[int, Dict[int, np.ndarray]] = defaultdict(dict)
     for frame_idx, frame in enumerate(video.frames):
@@ -138,14 +142,17 @@ def track_each_object(predictor, state, video: VideoInput, inputs: VideoMasks, o
             if mask.any() and (options.use_all_masks or not given[obj]):
                 given[obj][frame_idx] = mask
     objects = sorted(given)
+    to_track = sum(len(video.frames) - min(given[obj]) for obj in objects)
     logits: Dict[int, Dict[int, torch.Tensor]] = defaultdict(dict)
+    tracked = 0
     for obj in objects:
         predictor.reset_state(state)
         for frame_idx, mask in given[obj].items():
             predictor.add_new_mask(state, frame_idx, obj, mask)
         for frame_idx, _, frame_logits in predictor.propagate_in_video(state, start_frame_idx=min(given[obj])):
             logits[frame_idx][obj] = frame_logits[0].cpu()
-            progress(1)
+            tracked += 1
+            progress(tracked, to_track)
     results = {}
     shape = (1, state["video_height"], state["video_width"])
     for frame_idx in range(len(video.frames)):
@@ -157,7 +164,7 @@ def track_each_object(predictor, state, video: VideoInput, inputs: VideoMasks, o
 
 
 def segment_video(predictor, video: VideoInput, input_root: Path, output_root: Path, options: VosOptions,
-                  progress: Callable[[int], None] = lambda frames: None) -> int:
+                  progress: Progress = lambda done, total: None) -> int:
     """Track the objects of ``video`` from its masks under ``input_root`` and write the masks
     of every tracked frame under ``output_root`` (same layout). Returns frames written."""
     inputs = VideoMasks(input_root, video.name, options.per_obj_png_file)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 
 from sam2.build_sam import build_sam2_video_predictor
 from sam2.frames.video_file import VideoFileSource
 
-from .inference import VosOptions, segment_video, video_input
+from .inference import Progress, VosOptions, segment_video, video_input
 from .staging import Attempt, StagedVideo
 
 # Errors of a video's inputs (missing frames or masks, objects only on later frames): reported
@@ -66,27 +66,20 @@ class VosJob:
     def build_predictor(self):
         return self.model.build(tuple(self.options.builder_overrides()))
 
-    def run_video(self, predictor, name: str, progress: Callable[[int, int], None] = lambda done, total: None
-                  ) -> VideoOutcome:
+    def run_video(self, predictor, name: str, progress: Progress = lambda done, total: None) -> VideoOutcome:
         """Track video ``name`` and move its masks into the output folder when all are written;
-        ``progress(frames tracked, frames in the video)`` after each frame. Input errors come
-        back in the outcome; anything else propagates."""
+        ``progress(frames tracked, frames to track)`` after each frame. Input errors come back
+        in the outcome; anything else propagates."""
         started = time.monotonic()
         staged = StagedVideo.begin(self.output_mask_dir, name)
         try:
             video = video_input(self.base_video_dir, name, VideoFileSource)
-            tracked = [0]
-
-            def count(frames: int) -> None:
-                tracked[0] += frames
-                progress(tracked[0], len(video.frames))
-
             try:
                 # bf16 on GPUs, as the official script; float32 on CPUs.
                 autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=predictor.device.type == "cuda")
                 with torch.inference_mode(), autocast:
                     frames = segment_video(predictor, video, self.input_mask_dir, staged.staging_root,
-                                           self.options, count)
+                                           self.options, progress)
             finally:
                 video.close()
         except INPUT_ERRORS as error:

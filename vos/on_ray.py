@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 from tqdm import tqdm
 
@@ -65,19 +65,19 @@ def _failure(name: str, error: Exception, placement: RayPlacement) -> VideoOutco
     return VideoOutcome(name, error=why)
 
 
-def run_on_ray(job: VosJob, names: List[str], placement: RayPlacement,
-               report: Callable[[str], None] = print) -> List[VideoOutcome]:
-    """Track ``names`` as Ray tasks, skipping videos whose masks are complete. Returns the
-    outcome of each video run (skipped ones are left out), in the order they finished."""
+def run_on_ray(job: VosJob, names: List[str], placement: RayPlacement) -> List[VideoOutcome]:
+    """Track ``names`` as Ray tasks, skipping videos whose masks are complete; prints a line per
+    video. Returns the outcome of each video run (not the skipped), in the order they finished."""
     import ray
 
-    todo = [name for name in names if name not in complete_videos(job.output_mask_dir, names)]
-    report(f"{len(names) - len(todo)} of {len(names)} videos already have all their masks in "
-           f"{job.output_mask_dir}: skipped")
+    complete = complete_videos(job.output_mask_dir, names)
+    todo = [name for name in names if name not in complete]
+    print(f"{len(complete)} of {len(names)} videos already have all their masks in {job.output_mask_dir}: skipped")
     if not todo:
         return []
+    runtime_env = {"py_modules": _shipped_packages(), "env_vars": _worker_environment()}
     local = {"include_dashboard": False} if placement.address == "local" else {}
-    ray.init(address=placement.address, runtime_env={"py_modules": _shipped_packages(), "env_vars": _worker_environment()}, **local)
+    ray.init(address=placement.address, runtime_env=runtime_env, **local)
     try:
         with_gpus = ray.cluster_resources().get("GPU", 0) > 0
         task = ray.remote(_segment_on_worker).options(
