@@ -9,7 +9,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from .layout import MaskTrack, annotation_root, video_names, video_tracks
+from .mask_files import MaskTrack, annotation_root, subfolders, video_tracks
 from .scores import ObjectScores
 
 
@@ -111,7 +111,7 @@ class Report:
 def videos_to_evaluate(gt_root: Path, pred_root: Path, strict: bool) -> List[str]:
     """The videos of the ground truth to score: all of them (``strict``: each must have
     predictions), else those that have predictions."""
-    gt_videos, pred_videos = set(video_names(gt_root)), set(video_names(pred_root))
+    gt_videos, pred_videos = set(subfolders(gt_root)), set(subfolders(pred_root))
     if strict and gt_videos != pred_videos:
         raise LayoutMismatch(
             f"videos only in {gt_root}: {sorted(gt_videos - pred_videos)}; "

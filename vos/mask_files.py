@@ -1,7 +1,10 @@
-"""Mask PNGs of VOS datasets: read input masks and write output masks of one video.
+"""Mask PNGs of VOS datasets in their two folder layouts, for inputs, outputs and ground truth.
 
 DAVIS layout: ``<root>/<video>/<frame>.png``, one indexed PNG per frame (value = object id).
 Per-object layout (SA-V, ``--per_obj_png_file``): ``<root>/<video>/<object id>/<frame>.png``.
+
+``VideoMasks`` reads and writes a video's masks frame by frame (inference, where the layout is
+given); ``video_tracks`` finds the layout of a video and reads it track by track (evaluation).
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ import numpy as np
 from PIL import Image
 
 Masks = Dict[int, np.ndarray]  # object id -> (H, W) bool
+
+
+def subfolders(folder: Path) -> List[str]:
+    """The folders in ``folder``, sorted; hidden ones (such as unfinished attempts) left out."""
+    return sorted(name for name in os.listdir(folder) if (Path(folder) / name).is_dir() and not name.startswith("."))
 
 
 def davis_palette() -> List[int]:
@@ -44,7 +52,7 @@ class VideoMasks:
         return Path(self.root) / self.video
 
     def object_folders(self) -> List[str]:
-        return sorted(name for name in os.listdir(self.folder) if (self.folder / name).is_dir())
+        return subfolders(self.folder)
 
     def has_frame(self, frame: str) -> bool:
         if self.per_object:
@@ -89,3 +97,40 @@ def _save_indexed(path: Path, labels: np.ndarray, palette: List[int]) -> None:
     image = Image.fromarray(labels)
     image.putpalette(palette)
     image.save(path)
+
+
+@dataclass(frozen=True)
+class MaskTrack:
+    """The masks of one video (DAVIS) or of one object of it (SA-V): a folder of frame PNGs."""
+
+    folder: Path
+    object_name: Optional[str]  # None for a DAVIS video (all objects in one PNG)
+
+    def frames(self) -> List[str]:
+        """The PNG file names, sorted."""
+        return sorted(name for name in os.listdir(self.folder) if name.endswith(".png"))
+
+    def read(self, frame: str) -> np.ndarray:
+        """(H, W) labels (DAVIS) or bool mask (SA-V) of one frame."""
+        labels = np.array(Image.open(self.folder / frame))
+        if self.object_name is None:
+            return labels
+        if len(np.unique(labels)) > 2:
+            raise ValueError(f"{self.folder / frame} holds more than one object; SA-V masks are binary")
+        return labels > 0
+
+
+def video_tracks(root: Path, video: str) -> List[MaskTrack]:
+    """The mask tracks of ``video`` under ``root``: one (DAVIS) or one per object (SA-V)."""
+    folder = Path(root) / video
+    entries = sorted(os.listdir(folder))
+    if all(name.endswith(".png") for name in entries):
+        return [MaskTrack(folder, None)]
+    return [MaskTrack(folder / name, name) for name in subfolders(folder)]
+
+
+def annotation_root(root: Path) -> Path:
+    """``root``, or its ``Annotations`` folder when given a dataset root (DAVIS, SA-V)."""
+    root = Path(root)
+    inner = root / "Annotations"
+    return inner if inner.is_dir() and not any(inner.glob("*.png")) else root
