@@ -4,7 +4,9 @@ run; and the staging that makes "finished" mean every mask is written."""
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -167,3 +169,36 @@ def test_without_ray_the_flag_says_how_to_install_it(dataset, tmp_path):
                             text=True, timeout=300)
     assert result.returncode == 2 and 'pip install "ray>=2.9"' in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.fixture()
+def cluster_with_a_gpu(tmp_path):
+    """A Ray cluster started with ``ray start`` that says it has one GPU (Ray trusts the count;
+    torch finds no CUDA, so the tasks run on the CPU): a stand-in for a GPU machine's placement."""
+    pytest.importorskip("ray")
+    ray_cli = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
+    if ray_cli is None:
+        pytest.skip("the ray command is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = same_arithmetic()
+    started = subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--num-gpus=1",
+                              "--include-dashboard=false", "--disable-usage-stats"],
+                             env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert started.returncode == 0, started.stderr[-3000:]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=180)
+
+
+def test_on_a_cluster_with_gpus_each_video_gets_one(dataset, tmp_path, cluster_with_a_gpu):
+    out = tmp_path / "ray"
+    result = subprocess.run(tool_command(dataset, out, "--ray", cluster_with_a_gpu), env=same_arithmetic(),
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for video in VIDEOS:
+        assert f"{video}: {FRAMES} frames written" in result.stdout
+    assert result.stdout.count("(cpu), Ray GPU 0") == 3  # one GPU asked for and given; no CUDA here
+    assert complete_videos(out, VIDEOS) == set(VIDEOS)

@@ -3,6 +3,7 @@ time, here or in a Ray task (``vos.on_ray``)."""
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,11 +38,13 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class VideoOutcome:
-    """How one video went: frames written, attempts that died before, or the error."""
+    """How one video went: frames written (where: host and device), attempts that died before,
+    or the error."""
 
     name: str
     frames: int = 0
     seconds: float = 0.0
+    where: str = ""
     died_attempts: Tuple[Attempt, ...] = ()
     error: Optional[str] = None
 
@@ -52,7 +55,7 @@ class VideoOutcome:
                 attempt.describe() for attempt in self.died_attempts) + ")"
         if self.error is not None:
             return f"{self.name}: failed{retried}: {self.error}"
-        return f"{self.name}: {self.frames} frames written in {self.seconds:.1f} s{retried}"
+        return f"{self.name}: {self.frames} frames written in {self.seconds:.1f} s on {self.where}{retried}"
 
 
 @dataclass(frozen=True)
@@ -87,4 +90,5 @@ class VosJob:
         except BaseException:
             staged.abandon()
             raise
-        return VideoOutcome(name, frames, time.monotonic() - started, staged.commit())
+        where = f"{socket.gethostname()} ({predictor.device})"
+        return VideoOutcome(name, frames, time.monotonic() - started, where, staged.commit())

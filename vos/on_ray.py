@@ -13,7 +13,7 @@ what is complete.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, List
 
@@ -37,10 +37,14 @@ class RayPlacement:
 
 
 def _segment_on_worker(job: VosJob, name: str) -> VideoOutcome:
-    """The Ray task: one video with this worker's model."""
+    """The Ray task: one video with this worker's model; the outcome names the GPUs Ray gave it."""
+    import ray
+
     if job.model not in _worker_predictors:
         _worker_predictors[job.model] = job.build_predictor()
-    return job.run_video(_worker_predictors[job.model], name)
+    outcome = job.run_video(_worker_predictors[job.model], name)
+    gpus = ray.get_gpu_ids()
+    return replace(outcome, where=f"{outcome.where}, Ray GPU {', '.join(map(str, gpus))}") if gpus else outcome
 
 
 def _shipped_packages() -> List[str]:
