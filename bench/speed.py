@@ -2,6 +2,8 @@
 
     python -m bench.speed                       # hiera-t 2.1, 720p, 8 tracked frames, 1-3 objects
     python -m bench.speed --objects 2 --precisions bf16 --repeats 3
+    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+        python -m bench.speed --objects 2 --precisions fp32     # this CPU as an AVX2-only one
 
 Prints the CPU model and this machine's bf16 and fp32 matmul peaks; runs the reference
 (sam2==1.1.0, installed in a folder of its own; see oracle/reference_env.py) and our package in
@@ -87,6 +89,17 @@ def matmul_peak(dtype: torch.dtype, seconds: float = 2.0) -> float:
             repeats += 1
         best = max(best, 2 * size**3 * repeats / (time.perf_counter() - started))
     return best
+
+
+# Environment variables that hide instruction sets from PyTorch's kernels, oneDNN and MKL: with
+# all three, this machine stands in for a CPU without them (the ISA, not its caches or clocks).
+ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def isa_limits() -> str:
+    """The instruction-set limits in force (they reach the workers too), for the report's header."""
+    limits = [f"{name}={os.environ[name]}" for name in ISA_LIMITS if name in os.environ]
+    return f" (limited: {', '.join(limits)})" if limits else ""
 
 
 def cached_frames(video: Path, count: int) -> Path:
@@ -217,7 +230,8 @@ def main() -> None:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
 
-    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+          f"kernels for {torch.backends.cpu.get_cpu_capability()}{isa_limits()}")
     peaks = {dtype: matmul_peak(dtype) for dtype in (torch.bfloat16, torch.float32)}
     print(f"matmul peak: bf16 {peaks[torch.bfloat16] / 1e12:.3g} TFLOP/s, fp32 {peaks[torch.float32] / 1e12:.3g} TFLOP/s")
 
