@@ -29,7 +29,7 @@ from oracle.metrics import mask_iou
 LOGIT_KEYS = ("logits", "low_res", "mask_logits")
 # Arrays holding thresholded image-predictor masks (0/1 or bool).
 MASK_KEYS = ("masks",)
-SCORE_KEYS = ("ious",)
+SCORE_KEYS = ("ious", "stability")
 # Per-step entries that describe the step rather than its result.
 INFO_KEYS = ("label", "frame_idx", "obj_ids", "seconds")
 

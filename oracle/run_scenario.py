@@ -135,7 +135,22 @@ VIDEO_SCENARIOS = {
 }
 
 IMAGE_SCENARIOS = {"image": ImageScenario()}
-SCENARIOS = sorted([*VIDEO_SCENARIOS, *IMAGE_SCENARIOS])
+# The automatic mask generator: settings (as keyword arguments) run in turn on the first still,
+# scaled to AUTOMATIC_WIDTH pixels wide. The random weights give large blobs whose boxes
+# overlap, so the default NMS would leave one mask: the first two settings keep every mask
+# that passes the thresholds (NMS thresholds 1), the last keeps the defaults. Masks from the
+# crops do not survive (their blobs touch the crop edges, on both sides): tests/
+# test_automatic_mask_generator.py checks the crops' geometry and the edge rule.
+AUTOMATIC_WIDTH = 320
+AUTOMATIC_SETTINGS = {
+    "grid": dict(points_per_side=12, pred_iou_thresh=0.5, stability_score_thresh=0.5, box_nms_thresh=1.0),
+    "crops_m2m": dict(points_per_side=8, crop_n_layers=1, crop_n_points_downscale_factor=2, use_m2m=True,
+                      pred_iou_thresh=0.3, stability_score_thresh=0.3, box_nms_thresh=1.0, crop_nms_thresh=1.0),
+    "single_mask": dict(points_per_side=8, multimask_output=False, pred_iou_thresh=0.0,
+                        stability_score_thresh=0.0, output_mode="uncompressed_rle"),
+}
+AUTOMATIC_SCENARIOS = {"automatic_masks"}
+SCENARIOS = sorted([*VIDEO_SCENARIOS, *IMAGE_SCENARIOS, *AUTOMATIC_SCENARIOS])
 
 
 # --------------------------------------------------------------------------------------
@@ -382,6 +397,36 @@ def _run_image(args, overrides: list, rec: Recorder) -> dict:
     return {"video_height": height, "video_width": width}
 
 
+def _column_runs_to_mask(rle: dict) -> np.ndarray:
+    """COCO's uncompressed RLE (runs over column-major pixels, zeros first) -> (H, W) bool."""
+    height, width = rle["size"]
+    flat, position = np.zeros(height * width, dtype=bool), 0
+    for index, run in enumerate(rle["counts"]):
+        flat[position:position + run] = index % 2 == 1
+        position += run
+    return flat.reshape(width, height).T
+
+
+def _run_automatic(args, overrides: list, rec: Recorder) -> dict:
+    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+    from sam2.build_sam import build_sam2
+
+    model = build_sam2(args.config, args.checkpoint, device=args.device, hydra_overrides_extra=overrides)
+    still = Image.open(sorted(Path(args.frames).glob("*.jpg"))[0]).convert("RGB")
+    still = np.array(still.resize((AUTOMATIC_WIDTH, round(still.height * AUTOMATIC_WIDTH / still.width))))
+    for label, settings in AUTOMATIC_SETTINGS.items():
+        generator = SAM2AutomaticMaskGenerator(model, **settings)
+        if args.impl == "reference" and args.image_size:
+            _rescale_image_predictor_feats(generator.predictor, args.image_size)
+        records = generator.generate(still)
+        masks = [r["segmentation"] for r in records]
+        if settings.get("output_mode") == "uncompressed_rle":
+            masks = [_column_runs_to_mask(m) for m in masks]
+        rec.add(f"automatic/{label}", masks=np.array(masks, dtype=bool).reshape(-1, *still.shape[:2]),
+                ious=[r["predicted_iou"] for r in records], stability=[r["stability_score"] for r in records])
+    return {"video_height": still.shape[0], "video_width": still.shape[1]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--impl", choices=("reference", "ours"), required=True)
@@ -408,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     with torch.inference_mode():
         if args.scenario in VIDEO_SCENARIOS:
             meta = _run_video(args, VIDEO_SCENARIOS[args.scenario], overrides, rec)
+        elif args.scenario in AUTOMATIC_SCENARIOS:
+            meta = _run_automatic(args, overrides, rec)
         else:
             meta = _run_image(args, overrides, rec)
     total = time.perf_counter() - started

@@ -140,3 +140,13 @@ def test_from_pretrained_builds_both_predictors_with_their_own_settings(fake_hub
     assert image.mask_threshold == 0.5 and type(image.model) is SAM2Base
     assert image.model.sam_mask_decoder.dynamic_multimask_via_stability
     assert fake_hub == [("facebook/sam2.1-hiera-tiny", "sam2.1_hiera_tiny.pt")] * 2
+
+
+def test_the_automatic_mask_generator_from_the_hub_takes_its_own_settings(fake_hub):
+    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+
+    generator = SAM2AutomaticMaskGenerator.from_pretrained(
+        "facebook/sam2.1-hiera-tiny", device="cpu", points_per_side=4, min_mask_region_area=10, use_m2m=True)
+    assert len(generator.point_grids[0]) == 16 and generator.use_m2m
+    assert generator.predictor.max_hole_area == 10 and type(generator.predictor.model) is SAM2Base
+    assert fake_hub == [("facebook/sam2.1-hiera-tiny", "sam2.1_hiera_tiny.pt")]

@@ -36,6 +36,9 @@ IMPORT_TO_DIST = {
     "av": "av",
     "huggingface_hub": "huggingface-hub",
 }
+# Imported only for an option that says so (as in the official package), not dependencies:
+# pycocotools for the automatic mask generator's output_mode="coco_rle".
+OPTIONAL_IMPORTS = {"pycocotools"}
 # Left out of the copy the wheel is built from: version control, caches, weights, outputs.
 COPY_IGNORE = shutil.ignore_patterns(
     ".git", ".cache", "__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "build", "dist", "*.egg-info",
@@ -170,7 +173,7 @@ def test_core_dependencies_are_what_sam2_imports(requires):
                 imported.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
-    third_party = imported - stdlib - {"sam2", "__future__"}
+    third_party = imported - stdlib - {"sam2", "__future__"} - OPTIONAL_IMPORTS
     unknown = third_party - set(IMPORT_TO_DIST)
     assert not unknown, f"sam2/ imports {unknown}: add them to pyproject's dependencies and IMPORT_TO_DIST"
     expected = {canonicalize_name(IMPORT_TO_DIST[m]) for m in third_party}

@@ -20,6 +20,7 @@ OFFICIAL_NAMES = {
     ],
     "sam2.sam2_video_predictor": ["SAM2VideoPredictor"],
     "sam2.sam2_image_predictor": ["SAM2ImagePredictor"],
+    "sam2.automatic_mask_generator": ["SAM2AutomaticMaskGenerator"],
     "sam2.modeling.sam2_base": ["SAM2Base", "NO_OBJ_SCORE"],
 }
 

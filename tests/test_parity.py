@@ -70,6 +70,7 @@ CASES = [
     Case("video_reverse", SAM21_T, clip="bedroom.mp4", frames=10),
     Case("video_basic", SAM20_T, clip="cups.mp4", frames=10),
     Case("image", SAM21_T, stills=("truck.jpg", "groceries.jpg")),
+    Case("automatic_masks", SAM21_T, stills=("groceries.jpg",)),
 ]
 
 
@@ -196,5 +197,8 @@ def test_matches_reference(case, reference, checkpoint_for, frames_for, workdir)
         f"{candidate} {timings['candidate']:.1f}s (subprocess wall time)\n{report.summary()}"
     )
     assert report.ok, f"{case.id}: outputs differ from the reference\n{report.summary()}"
+    if case.scenario == "automatic_masks":  # the comparison means something only with masks in it
+        with np.load(outputs["reference"]) as recording:
+            assert len(recording["step000_masks"]) >= 20 and len(recording["step001_masks"]) >= 5
     if SELF_CHECK:
         assert report.worst_mean_diff.value == 0.0 and report.worst_iou.value == 1.0
