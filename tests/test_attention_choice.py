@@ -8,7 +8,7 @@ import torch
 
 from conftest import synthetic_frames
 from sam2.modeling import attention_kernels
-from sam2.modeling.attention import RoPEAttention
+from sam2.modeling.attention import RoPEAttention, RotaryLayout
 from sam2.modeling.attention_kernels import chunked, fused, shape_class
 from sam2.runtime import attention_choice
 from sam2.runtime.attention_choice import AttentionChoices
@@ -110,7 +110,7 @@ def test_every_way_of_a_memory_cross_attention_gives_the_same_output(heads, dtyp
     queries, memory = torch.randn(2, 64, 64), torch.randn(2, 3 * 64 + 4, 16)
     outputs = {}
     with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=dtype == torch.bfloat16):
-        keys = layer.rotated_projection(memory, "k_proj", grid, num_unrotated=4)
+        keys = layer.rotated_projection(memory, "k_proj", RotaryLayout(grid), num_unrotated=4)
         for way in ("fused", "chunked", "chunked, values after"):
             monkeypatch.setattr(attention_choice.ATTENTION_CHOICES, "forced", way)
             outputs[way] = layer.attend_to_keys(queries, keys, memory.to(keys.dtype), grid).float()

@@ -24,6 +24,8 @@ from packaging.version import Version
 from oracle.paths import REPO
 
 PACKAGE = REPO / "sam2"
+# EfficientTAM's official import paths, packaged with sam2 (they import only sam2).
+SHIM = REPO / "efficient_track_anything"
 NOT_PACKAGED = ("tests", "bench", "oracle", "tracker", "app.py")
 EXTRAS = ("app", "dev")
 # Top-level modules that sam2/ imports -> the distribution that provides them.
@@ -35,6 +37,7 @@ IMPORT_TO_DIST = {
     "cv2": "opencv-python-headless",
     "av": "av",
     "huggingface_hub": "huggingface-hub",
+    "timm": "timm",
 }
 # Imported only for an option that says so (as in the official package), not dependencies:
 # pycocotools for the automatic mask generator's output_mode="coco_rle".
@@ -150,14 +153,16 @@ def test_version_satisfies_code_written_for_the_official_package(wheel, metadata
 
 def test_wheel_holds_the_whole_sam2_tree_and_nothing_else(names, metadata):
     tree = {
-        p.relative_to(REPO).as_posix() for p in PACKAGE.rglob("*") if p.is_file() and not _is_cache(p)
+        p.relative_to(REPO).as_posix()
+        for package in (PACKAGE, SHIM) for p in package.rglob("*") if p.is_file() and not _is_cache(p)
     }
     assert any(n.endswith(".py") for n in tree) and "sam2/modeling/__init__.py" in tree
-    packaged = {n for n in names if n.startswith("sam2/")}
+    assert "efficient_track_anything/build_efficienttam.py" in tree
+    packaged = {n for n in names if n.startswith(("sam2/", "efficient_track_anything/"))}
     assert tree - packaged == set(), "files of sam2/ missing from the wheel (a subpackage or package data?)"
-    assert packaged - tree == set(), "files in the wheel that are not in sam2/"
+    assert packaged - tree == set(), "files in the wheel that are not in sam2/ or efficient_track_anything/"
     dist_info = f"sam2-{metadata['Version']}.dist-info"
-    assert {n.split("/", 1)[0] for n in names} == {"sam2", dist_info}
+    assert {n.split("/", 1)[0] for n in names} == {"sam2", "efficient_track_anything", dist_info}
     for name in NOT_PACKAGED:
         assert not any(n == name or n.startswith(name + "/") for n in names), name
 
@@ -165,7 +170,7 @@ def test_wheel_holds_the_whole_sam2_tree_and_nothing_else(names, metadata):
 def test_core_dependencies_are_what_sam2_imports(requires):
     stdlib = set(sys.stdlib_module_names)
     imported = set()
-    for path in PACKAGE.rglob("*.py"):
+    for path in [*PACKAGE.rglob("*.py"), *SHIM.rglob("*.py")]:
         if _is_cache(path):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):

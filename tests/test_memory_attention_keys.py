@@ -6,10 +6,12 @@ from typing import List
 import pytest
 import torch
 
-from sam2.session.frame_outputs import FrameOutput
+from sam2.modeling.attention import RotaryLayout
 from sam2.modeling.memory_attention import MemoryAttention, StoredMemories
+from sam2.session.frame_outputs import FrameOutput
 
 GRID = (4, 4)
+LAYOUT = RotaryLayout(GRID)
 NUM_POINTERS = 4
 
 
@@ -58,8 +60,8 @@ def test_tracking_keys_equal_plain_keys(step, autocast):
     attention, _, memory, memory_pos, stored = step
     plain_pos = memory_pos.expand(len(memory), -1, -1)
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        plain = attention.cross_attention_keys(memory, plain_pos, GRID, NUM_POINTERS)
-        tracked = attention.cross_attention_keys(memory, memory_pos, GRID, NUM_POINTERS, stored)
+        plain = attention.cross_attention_keys(memory, plain_pos, LAYOUT, NUM_POINTERS)
+        tracked = attention.cross_attention_keys(memory, memory_pos, LAYOUT, NUM_POINTERS, stored)
     assert len(plain) == len(tracked) == len(attention.layers)
     for plain_keys, tracked_keys in zip(plain, tracked):
         assert torch.equal(plain_keys, tracked_keys)
@@ -84,14 +86,14 @@ def test_stored_frame_keys_are_computed_once(step, monkeypatch):
     calls = count_key_projections(monkeypatch, attention)
     layers = len(attention.layers)
     with torch.inference_mode():
-        first = attention.cross_attention_keys(memory, memory_pos, GRID, NUM_POINTERS, stored)
+        first = attention.cross_attention_keys(memory, memory_pos, LAYOUT, NUM_POINTERS, stored)
         assert calls[0] == layers * (4 + 2)  # four stored frames and two encodings, per layer
         assert all(entry.attention_keys is not None for row in frames for entry in row)
-        again = attention.cross_attention_keys(memory, memory_pos, GRID, NUM_POINTERS, stored)
+        again = attention.cross_attention_keys(memory, memory_pos, LAYOUT, NUM_POINTERS, stored)
         assert calls[0] == layers * 6  # nothing recomputed
         frames[1][1].maskmem_features = torch.randn_like(frames[1][1].maskmem_features)
         changed = memory_of(frames, memory[:, -NUM_POINTERS:])
-        attention.cross_attention_keys(changed, memory_pos, GRID, NUM_POINTERS, stored)
+        attention.cross_attention_keys(changed, memory_pos, LAYOUT, NUM_POINTERS, stored)
         assert calls[0] == layers * 7  # only the changed frame
     for first_keys, again_keys in zip(first, again):
         assert torch.equal(first_keys, again_keys)
@@ -99,7 +101,7 @@ def test_stored_frame_keys_are_computed_once(step, monkeypatch):
 
 def test_plain_calls_and_autograd_leave_no_cache(step):
     attention, frames, memory, memory_pos, stored = step
-    attention.cross_attention_keys(memory, memory_pos, GRID, NUM_POINTERS, stored)
+    attention.cross_attention_keys(memory, memory_pos, LAYOUT, NUM_POINTERS, stored)
     with torch.inference_mode():
-        attention.cross_attention_keys(memory, memory_pos, GRID, NUM_POINTERS)
+        attention.cross_attention_keys(memory, memory_pos, LAYOUT, NUM_POINTERS)
     assert all(entry.attention_keys is None for row in frames for entry in row)

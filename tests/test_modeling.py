@@ -9,7 +9,7 @@ from sam2.modeling.mask_postprocessing import fill_holes_in_mask_scores, keep_hi
 from sam2.modeling.hiera import max_pool_channels_last, merge_windows, split_windows
 from sam2.modeling.mask_decoder import stability_scores
 from sam2.modeling.memory_selection import closest_conditioning_frames, select_memories
-from sam2.modeling.attention import RoPEAttention
+from sam2.modeling.attention import RoPEAttention, RotaryLayout
 from sam2.modeling import common
 from sam2.modeling.common import ACTIVATIONS, FUSED_CPU_LINEAR, Linear, linear_activation
 from sam2.modeling.position_encoding import AxialRotaryTable, temporal_sine_encoding
@@ -198,10 +198,10 @@ def test_rotated_projection_follows_weight_changes(tiny_predictor):
     saved = attention.k_proj.weight.detach().clone()
     try:
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            before = attention.rotated_projection(tokens, "k_proj", (4, 4))
+            before = attention.rotated_projection(tokens, "k_proj", RotaryLayout((4, 4)))
             with torch.no_grad():
                 attention.k_proj.weight.mul_(3.0)
-            after = attention.rotated_projection(tokens, "k_proj", (4, 4))
+            after = attention.rotated_projection(tokens, "k_proj", RotaryLayout((4, 4)))
         assert not torch.allclose(before.float(), after.float())
     finally:
         with torch.no_grad():

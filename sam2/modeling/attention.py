@@ -1,5 +1,6 @@
 """Multi-head attention with optional internal down-projection and 2-D rotary encoding."""
 
+from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -10,6 +11,25 @@ from ..runtime.attention_choice import run_fastest
 from .attention_kernels import KERNELS, attention, choosable, chunked, shape_class
 from .common import Linear, fusable_on_cpu, fused_linear, parameter_state
 from .position_encoding import AxialRotaryTable, pair_swap
+
+
+@dataclass(frozen=True)
+class RotaryLayout:
+    """Where 2-D rotary encoding applies in a sequence of tokens made of equal groups: in each
+    group, ``unrotated`` tokens come first, then a row-major ``grid`` (rows, cols) of rotated
+    tokens. A frame's features are one group with nothing unrotated; EdgeTAM's compressed
+    memory of a frame is 256 global latents (unrotated) then a 16 x 16 grid of latents."""
+
+    grid: Tuple[int, int]
+    unrotated: int = 0
+
+    @property
+    def grid_tokens(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    @property
+    def group_tokens(self) -> int:
+        return self.unrotated + self.grid_tokens
 
 
 class Attention(nn.Module):
@@ -94,10 +114,11 @@ class RoPEAttention(Attention):
         return stacked
 
     def rotated_projection(
-        self, x: torch.Tensor, name: str, grid_hw: Tuple[int, int], num_unrotated: int = 0, bias: bool = True
+        self, x: torch.Tensor, name: str, layout: RotaryLayout, num_unrotated: int = 0, bias: bool = True
     ) -> torch.Tensor:
-        """x (B, N, C_in) -> (B, N, C) projected by ``name`` (with or without its bias), the
-        first N - num_unrotated tokens rotated (as grids of H*W tokens)."""
+        """x (B, N, C_in) -> (B, N, C) projected by ``name`` (with or without its bias); the
+        first N - num_unrotated tokens are groups laid out as ``layout`` says, the rest (object
+        pointers) are not rotated."""
         linear: nn.Linear = getattr(self, name)
         if fusable_on_cpu(x, linear.weight):
             weight, stacked_bias = self._stacked_projection(name, torch.bfloat16)
@@ -107,39 +128,44 @@ class RoPEAttention(Attention):
             projected = F.linear(x, weight, stacked_bias if bias else None)
         plain, swapped = projected.chunk(2, dim=-1)
         batch, tokens, channels = plain.shape
-        grid_tokens = grid_hw[0] * grid_hw[1]
-        rotated_tokens = tokens - num_unrotated
-        cos, sin = self.rotary.paired_tables(*grid_hw, x.device, plain.dtype, self.num_heads)
+        grouped_tokens = tokens - num_unrotated
+        groups = grouped_tokens // layout.group_tokens
+        cos, sin = self.rotary.paired_tables(*layout.grid, x.device, plain.dtype, self.num_heads)
         out = torch.empty_like(plain)
-        grids = rotated_tokens // grid_tokens
-        head = out[:, :rotated_tokens].view(batch, grids, grid_tokens, channels)
-        torch.mul(plain[:, :rotated_tokens].view(batch, grids, grid_tokens, channels), cos, out=head)
-        head.addcmul_(swapped[:, :rotated_tokens].view(batch, grids, grid_tokens, channels), sin)
-        out[:, rotated_tokens:] = plain[:, rotated_tokens:]
+        shape = (batch, groups, layout.group_tokens, channels)
+        out_groups, plain_groups = out[:, :grouped_tokens].view(shape), plain[:, :grouped_tokens].view(shape)
+        grid, prefix = slice(layout.unrotated, None), slice(None, layout.unrotated)
+        torch.mul(plain_groups[:, :, grid], cos, out=out_groups[:, :, grid])
+        out_groups[:, :, grid].addcmul_(swapped[:, :grouped_tokens].view(shape)[:, :, grid], sin)
+        out_groups[:, :, prefix] = plain_groups[:, :, prefix]
+        out[:, grouped_tokens:] = plain[:, grouped_tokens:]
         return out
 
     def forward(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, grid_hw: Tuple[int, int],
         num_k_exclude_rope: int = 0,
     ) -> torch.Tensor:
-        return self.attend_to_keys(q, self.rotated_projection(k, "k_proj", grid_hw, num_k_exclude_rope), v, grid_hw)
+        keys = self.rotated_projection(k, "k_proj", RotaryLayout(grid_hw), num_k_exclude_rope)
+        return self.attend_to_keys(q, keys, v, grid_hw)
 
     def attend_to_keys(
-        self, q: torch.Tensor, keys: torch.Tensor, v: torch.Tensor, grid_hw: Tuple[int, int]
+        self, q: torch.Tensor, keys: torch.Tensor, v: torch.Tensor, grid_hw: Tuple[int, int],
+        key_bias: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
-        """Like forward, with keys (B, M, C) already projected and rotated."""
-        q = self._heads(self.rotated_projection(q, "q_proj", grid_hw))
+        """Like forward, with keys (B, M, C) already projected and rotated; ``key_bias`` (M,)
+        is added to every query's scaled scores."""
+        q = self._heads(self.rotated_projection(q, "q_proj", RotaryLayout(grid_hw)))
         keys = self._heads(keys)
         if q.shape[0] != keys.shape[0]:
             q = q.expand(keys.shape[0], -1, -1, -1)
         if not (self.values_are_narrow and choosable(q)):
-            return self._attend(q, keys, self._heads(self.v_proj(v)))
+            return self._merge(attention(q, keys, self._heads(self.v_proj(v)), key_bias))
         unprojected = v.unsqueeze(1).expand(-1, self.num_heads, -1, -1)
-        ways = {name: (lambda kernel=kernel: self._merge(kernel(q, keys, self._heads(self.v_proj(v)))))
+        ways = {name: (lambda kernel=kernel: self._merge(kernel(q, keys, self._heads(self.v_proj(v)), key_bias)))
                 for name, kernel in KERNELS.items()}
         # Not the fused kernel: on the CPU it needs values as wide as keys (else it runs ~7x slower).
-        ways["chunked, values after"] = lambda: self._values_after(chunked(q, keys, unprojected))
-        return run_fastest(shape_class(q, keys, v.shape[-1]) + " (values before or after)", ways)
+        ways["chunked, values after"] = lambda: self._values_after(chunked(q, keys, unprojected, key_bias))
+        return run_fastest(shape_class(q, keys, v.shape[-1], key_bias) + " (values before or after)", ways)
 
     def _values_after(self, attended: torch.Tensor) -> torch.Tensor:
         """(B, heads, N, C_kv) attention over unprojected values -> (B, N, C): each head's

@@ -1,19 +1,20 @@
 """Two kernels for softmax(q k^T / sqrt(d)) v, and the call that picks one by measurement.
 
 Tensors are (B, heads, N, d) queries, (B, heads, M, d) keys and (B, heads, M, d_v) values;
-the result is (B, heads, N, d_v). On the CPU, outside autograd and ``torch.compile``, the
+the result is (B, heads, N, d_v). An optional (M,) key bias is added to every query's scaled
+scores (EfficientTAM's landmark keys). On the CPU, outside autograd and ``torch.compile``, the
 faster kernel for a shape class is chosen by timing (:mod:`sam2.runtime.attention_choice`);
 elsewhere the fused kernel runs.
 """
 
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import torch
 import torch.nn.functional as F
 
 from ..runtime.attention_choice import run_fastest
 
-Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
 
 # Bytes of scores one query chunk of the chunked kernel makes: 128-256 query rows against a
 # full memory bank, where the matmuls run near their best (measured: 16 rows took 1.7x as long).
@@ -21,12 +22,15 @@ SCORE_CHUNK_BYTES = 16 * 2**20
 MIN_CHUNK_ROWS = 16
 
 
-def fused(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def fused(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """PyTorch's fused ``scaled_dot_product_attention``."""
-    return F.scaled_dot_product_attention(q, k, v)
+    bias = None if key_bias is None else key_bias.to(q.dtype).expand(q.shape[-2], -1)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 
 
-def chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def chunked(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """Query chunks of plain matmuls in the inputs' dtype; the softmax computes in float32
     (PyTorch's CPU softmax does for bfloat16 input) and writes the inputs' dtype. Each chunk's
     scores stay within ``SCORE_CHUNK_BYTES``."""
@@ -37,6 +41,8 @@ def chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     out = torch.empty(*q.shape[:-1], v.shape[-1], dtype=v.dtype, device=v.device)
     for start in range(0, q.shape[-2], rows):
         scores = torch.matmul(q[..., start : start + rows, :] * scale, keys_t)
+        if key_bias is not None:
+            scores += key_bias.to(scores.dtype)
         out[..., start : start + rows, :] = torch.matmul(torch.softmax(scores, dim=-1), v)
     return out
 
@@ -52,19 +58,21 @@ def choosable(q: torch.Tensor) -> bool:
     )
 
 
-def shape_class(q: torch.Tensor, k: torch.Tensor, value_width: int) -> str:
+def shape_class(q: torch.Tensor, k: torch.Tensor, value_width: int, key_bias: Optional[torch.Tensor] = None) -> str:
     """Calls of one class get one kernel: same device, dtype, widths, query count and batch,
-    key count rounded up to a power of two (memory banks grow a frame at a time)."""
+    key count rounded up to a power of two (memory banks grow a frame at a time), with or
+    without a key bias."""
     keys = 1 << max(k.shape[-2] - 1, 0).bit_length()
+    biased = "" if key_bias is None else " biased"
     return (
         f"{q.device.type} {str(q.dtype).removeprefix('torch.')} batch {q.shape[0]}x{q.shape[1]} "
-        f"queries {q.shape[-2]} keys<={keys} width {q.shape[-1]} values {value_width}"
+        f"queries {q.shape[-2]} keys<={keys} width {q.shape[-1]} values {value_width}{biased}"
     )
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) v by the kernel chosen for this shape class."""
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + key_bias) v by the kernel chosen for this shape class."""
     if not choosable(q):
-        return fused(q, k, v)
-    ways = {name: (lambda kernel=kernel: kernel(q, k, v)) for name, kernel in KERNELS.items()}
-    return run_fastest(shape_class(q, k, v.shape[-1]), ways)
+        return fused(q, k, v, key_bias)
+    ways = {name: (lambda kernel=kernel: kernel(q, k, v, key_bias)) for name, kernel in KERNELS.items()}
+    return run_fastest(shape_class(q, k, v.shape[-1], key_bias), ways)

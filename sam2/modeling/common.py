@@ -149,9 +149,25 @@ def linear_activation(x: torch.Tensor, linear: nn.Linear, activation: str) -> to
     and separate passes over the (often large) output. Elsewhere the plain ops run.
     """
     if not fusable_on_cpu(x, linear.weight):
-        out = F.linear(x, linear.weight, linear.bias)
-        return out if activation == "none" else ACTIVATIONS[activation](out)
+        return _plain_linear_activation(x, linear.weight, linear.bias, activation)
     return fused_linear(x, *cast_parameters(linear, torch.bfloat16), activation)
+
+
+def linear_activation_weights(
+    x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], activation: str = "none"
+) -> torch.Tensor:
+    """Like :func:`linear_activation` for a weight and bias that belong to no module (derived
+    weights); on the oneDNN path they are cast to bfloat16 at each call."""
+    if not fusable_on_cpu(x, weight):
+        return _plain_linear_activation(x, weight, bias, activation)
+    return fused_linear(x, weight.to(torch.bfloat16), None if bias is None else bias.to(torch.bfloat16), activation)
+
+
+def _plain_linear_activation(
+    x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], activation: str
+) -> torch.Tensor:
+    out = F.linear(x, weight, bias)
+    return out if activation == "none" else ACTIVATIONS[activation](out)
 
 
 class Linear(nn.Linear):

@@ -1,4 +1,4 @@
-"""Image encoder: Hiera trunk + FPN neck producing multi-scale features and their encodings."""
+"""Image encoder: a trunk (Hiera, a timm CNN or a ViT) + a neck producing features and their encodings."""
 
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hiera import Hiera
 from .position_encoding import PositionEmbeddingSine
 
 
@@ -89,7 +88,7 @@ def _composed_pointwise_conv(outer: nn.Conv2d, inner: nn.Conv2d, x: torch.Tensor
 class ImageEncoder(nn.Module):
     """Trunk + neck; drops the ``scalp`` coarsest levels from the output."""
 
-    def __init__(self, trunk: Hiera, neck: FpnNeck, scalp: int = 1) -> None:
+    def __init__(self, trunk: nn.Module, neck: nn.Module, scalp: int = 1) -> None:
         super().__init__()
         if trunk.channel_list != neck.backbone_channel_list:
             raise ValueError(

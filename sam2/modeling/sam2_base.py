@@ -9,12 +9,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.init import trunc_normal_
 
+from .attention import RotaryLayout
 from .common import MLP, parameter_state
 from .image_encoder import ImageEncoder
 from .mask_decoder import MaskDecoder
-from .memory_attention import MemoryAttention, StoredMemories
+from .memory_attention import MemoryAttention, StoredMemories, memory_tokens
 from .memory_encoder import MemoryEncoder
 from .memory_selection import MemoryEntry, MemorySelection, select_memories
+from .perceiver import SpatialPerceiver
 from .position_encoding import temporal_sine_encoding
 from .prompt_encoder import PromptEncoder
 from .two_way_transformer import TwoWayTransformer
@@ -46,7 +48,8 @@ class PointPrompt:
 class FrameFeatures:
     """Backbone features of one frame for B objects.
 
-    high_res: [(B, C/8, 4h, 4w), (B, C/4, 2h, 2w)]; vision and vision_pos: (B, C, h, w).
+    high_res: [(B, C/8, 4h, 4w), (B, C/4, 2h, 2w)], empty for single-level models
+    (EfficientTAM); vision and vision_pos: (B, C, h, w).
     """
 
     high_res: List[torch.Tensor]
@@ -82,7 +85,8 @@ class TrackOutput:
 
 
 class SAM2Base(nn.Module):
-    """Image encoder, prompt encoder, mask decoder, memory attention and memory encoder."""
+    """Image encoder, prompt encoder, mask decoder, memory attention and memory encoder; with
+    ``spatial_perceiver`` (EdgeTAM) stored memories are compressed to latents."""
 
     # Settings the official builders add with ``apply_postprocessing=True``: with one click,
     # fall back to the most stable of the multimask outputs when the single one is unstable.
@@ -101,12 +105,14 @@ class SAM2Base(nn.Module):
         sigmoid_bias_for_mem_enc: float = -10.0, binarize_mask_from_pts_for_mem_enc: bool = False,
         max_cond_frames_in_attn: int = -1, dynamic_multimask_via_stability: bool = False,
         dynamic_multimask_stability_delta: float = 0.05, dynamic_multimask_stability_thresh: float = 0.98,
+        use_high_res_features: bool = True, spatial_perceiver: Optional[SpatialPerceiver] = None,
     ) -> None:
         super().__init__()
         hidden_dim = memory_attention.d_model
         self.image_encoder = image_encoder
         self.memory_attention = memory_attention
         self.memory_encoder = memory_encoder
+        self.spatial_perceiver = spatial_perceiver
         self.hidden_dim = hidden_dim
         self.mem_dim = mem_dim
         self.image_size = image_size
@@ -127,10 +133,9 @@ class SAM2Base(nn.Module):
         self.no_mem_pos_enc = nn.Parameter(torch.zeros(1, 1, hidden_dim))
         self.no_obj_ptr = nn.Parameter(torch.zeros(1, hidden_dim))
         self.no_obj_embed_spatial = nn.Parameter(torch.zeros(1, mem_dim)) if no_obj_embed_spatial else None
-        for parameter in (self.maskmem_tpos_enc, self.no_mem_embed, self.no_mem_pos_enc, self.no_obj_ptr):
-            trunc_normal_(parameter, std=0.02)
-        if self.no_obj_embed_spatial is not None:
-            trunc_normal_(self.no_obj_embed_spatial, std=0.02)
+        for parameter in (self.maskmem_tpos_enc, self.no_mem_embed, self.no_mem_pos_enc, self.no_obj_ptr, self.no_obj_embed_spatial):
+            if parameter is not None:
+                trunc_normal_(parameter, std=0.02)
         self.mask_downsample = nn.Conv2d(1, 1, kernel_size=4, stride=4)
 
         self.sam_image_embedding_size = image_size // self.backbone_stride
@@ -144,6 +149,7 @@ class SAM2Base(nn.Module):
             transformer_dim=hidden_dim,
             transformer=TwoWayTransformer(depth=2, embedding_dim=hidden_dim, num_heads=decoder_heads, mlp_dim=decoder_mlp_dim),
             iou_head_hidden_dim=iou_head_hidden_dim,
+            use_high_res_features=use_high_res_features,
             dynamic_multimask_via_stability=dynamic_multimask_via_stability,
             dynamic_multimask_stability_delta=dynamic_multimask_stability_delta,
             dynamic_multimask_stability_thresh=dynamic_multimask_stability_thresh,
@@ -169,7 +175,7 @@ class SAM2Base(nn.Module):
     def frame_features(self, images: torch.Tensor) -> FrameFeatures:
         """images (B, 3, S, S) -> FrameFeatures."""
         out = self.forward_image(images)
-        return FrameFeatures(out.backbone_fpn[:2], out.backbone_fpn[2], out.vision_pos_enc[2])
+        return FrameFeatures(out.backbone_fpn[:-1], out.backbone_fpn[-1], out.vision_pos_enc[-1])
 
     # -------------------------------------------------------------------- heads
     def _forward_sam_heads(
@@ -243,9 +249,18 @@ class SAM2Base(nn.Module):
         return self.multimask_output_in_sam and num_points <= self.multimask_max_pt_num
 
     # ------------------------------------------------------------------ memory
-    def memory_pos_enc(self, height: int, width: int, device: torch.device) -> torch.Tensor:
-        """(1, C_mem, h, w) position encoding of stored memories (the same for every frame)."""
-        return self.memory_encoder.position_encoding.grid(height, width, device)[None]
+    def memory_token_encoding(self, height: int, width: int, device: torch.device) -> torch.Tensor:
+        """(1, N, C_mem) position encoding of a stored frame's memory tokens (the same for every
+        frame): the sine map of the (h, w) grid, or the perceiver latents' encoding."""
+        if self.spatial_perceiver is not None:
+            return self.spatial_perceiver.token_encoding(device)
+        return self.memory_encoder.position_encoding.grid(height, width, device).flatten(1).transpose(0, 1)[None]
+
+    def memory_layout(self, height: int, width: int) -> RotaryLayout:
+        """Which of a stored frame's memory tokens memory attention rotates, and on what grid."""
+        if self.spatial_perceiver is not None:
+            return self.spatial_perceiver.rotary_layout
+        return RotaryLayout((height, width))
 
     def _condition_on_memory(
         self, frame_idx: int, is_init_cond_frame: bool, features: FrameFeatures,
@@ -278,7 +293,7 @@ class SAM2Base(nn.Module):
         _, channels, height, width = features.vision.shape
         device = features.vision.device
         layout = selections[0]
-        base_pos = self.memory_pos_enc(height, width, device).flatten(2).transpose(1, 2)
+        base_pos = self.memory_token_encoding(height, width, device)
         positions = [
             base_pos + self.maskmem_tpos_enc[self.num_maskmem - slot - 1].view(1, 1, -1) for slot, _ in layout.spatial
         ]
@@ -298,6 +313,7 @@ class SAM2Base(nn.Module):
             memory_pos=memory_pos,
             grid_hw=(height, width),
             num_obj_ptr_tokens=num_ptr_tokens,
+            memory_layout=self.memory_layout(height, width),
             stored=StoredMemories(
                 frames=[[entry for _, entry in selection.spatial] for selection in selections],
                 encodings=[slot for slot, _ in layout.spatial],
@@ -309,7 +325,7 @@ class SAM2Base(nn.Module):
     def _memory_tokens(self, selection: MemorySelection, device: torch.device) -> torch.Tensor:
         """(1, M, C_mem) tokens of one object: its spatial memories, then its pointers."""
         spatial = torch.cat([entry.maskmem_features.to(device) for _, entry in selection.spatial])
-        tokens = spatial.flatten(2).transpose(1, 2).reshape(1, -1, self.mem_dim)
+        tokens = memory_tokens(spatial).reshape(1, -1, self.mem_dim)
         if not selection.pointers:
             return tokens
         pointers = torch.cat([entry.obj_ptr.to(device) for _, entry in selection.pointers])
@@ -328,16 +344,19 @@ class SAM2Base(nn.Module):
     def _encode_new_memory(
         self, features: FrameFeatures, high_res_masks: torch.Tensor, object_score_logits: torch.Tensor, is_mask_from_pts: bool
     ) -> torch.Tensor:
-        """Memory features (B, C_mem, h, w) of the frame with masks (B, 1, S, S) logits."""
+        """Memory features (B, C_mem, h, w) of the frame with masks (B, 1, S, S) logits, or with
+        the spatial perceiver its (B, N, C_mem) latents."""
         if self.binarize_mask_from_pts_for_mem_enc and is_mask_from_pts and not self.training:
             mask = (high_res_masks > 0).float()
         else:
             mask = torch.sigmoid(high_res_masks)
         mask = mask * self.sigmoid_scale_for_mem_enc + self.sigmoid_bias_for_mem_enc
-        memory, _ = self.memory_encoder(features.vision, mask)
+        memory, encoding = self.memory_encoder(features.vision, mask)
         if self.no_obj_embed_spatial is not None:
             absent = 1 - (object_score_logits > 0).float()
             memory = memory + absent[..., None, None] * self.no_obj_embed_spatial[..., None, None]
+        if self.spatial_perceiver is not None:
+            memory = self.spatial_perceiver(memory, encoding)
         return memory
 
     # ------------------------------------------------------------------- step
