@@ -3,6 +3,8 @@ perceiver's windows, landmark pooling, RepViT folding, batched tracking of sever
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -224,3 +226,45 @@ def test_a_checkpoint_of_another_model_names_both_and_what_it_fits(family_checkp
     message = str(raised.value)
     assert "edgetam.pt does not match config efficienttam_s" in message
     assert "these weights fit edgetam" in message
+
+
+def _family_predictor(preset: str) -> SAM2VideoPredictor:
+    torch.manual_seed(1)
+    predictor = build_model(PRESETS[preset], SAM2VideoPredictor, binarize_mask_from_pts_for_mem_enc=True)
+    make_masks_informative(predictor, seed=1)
+    return predictor.eval()
+
+
+def _session_with_corrections(predictor, policy):
+    """Two objects, tracking both ways, a correction and re-tracking; every returned mask."""
+    from sam2.runtime.memory_policy import MemoryPolicy
+
+    with torch.inference_mode():
+        state = predictor.init_state(np.stack(synthetic_frames(6)), memory_policy=MemoryPolicy(**policy))
+        outputs = [predictor.add_new_points_or_box(state, 0, 1, points=[[20, 20]], labels=[1])[2]]
+        outputs.append(predictor.add_new_points_or_box(state, 4, 2, points=[[40, 30]], labels=[1])[2])
+        outputs += [m for _, _, m in predictor.propagate_in_video(state)]
+        outputs += [m for _, _, m in predictor.propagate_in_video(state, start_frame_idx=5, reverse=True)]
+        outputs.append(predictor.add_new_points_or_box(state, 2, 1, points=[[30, 25]], labels=[0], clear_old_points=False)[2])
+        outputs += [m for _, _, m in predictor.propagate_in_video(state, start_frame_idx=2)]
+    return state, outputs
+
+
+@pytest.mark.parametrize("preset", ["test_tiny_perceiver", "test_tiny_vit"])
+def test_spilled_memories_of_the_family_give_identical_results(preset):
+    predictor = _family_predictor(preset)
+    _, in_memory = _session_with_corrections(predictor, dict(spill_to_disk=False))
+    state, spilled = _session_with_corrections(predictor, dict(resident_memory_frames=1))
+    assert state.spilled_keys()
+    for expected, got in zip(in_memory, spilled):
+        assert torch.equal(expected, got)
+
+
+@pytest.mark.parametrize("preset", ["test_tiny_perceiver", "test_tiny_vit"])
+def test_the_family_tracks_under_bfloat16_autocast(preset):
+    predictor = _family_predictor(preset)
+    _, exact = _session_with_corrections(predictor, {})
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, low = _session_with_corrections(predictor, {})
+    agreement = [((a > 0) == (b > 0)).float().mean().item() for a, b in zip(exact, low)]
+    assert min(agreement) > 0.97, agreement

@@ -49,11 +49,11 @@ def dataset(tmp_path_factory):
     return root, checkpoint
 
 
-def run_tool(dataset, layout, out, *flags):
-    root, checkpoint = dataset
+def run_tool(dataset, layout, out, *flags, config="test_tiny", checkpoint=None):
+    root, tiny_checkpoint = dataset
     result = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "vos_inference.py"), "--sam2_cfg", "test_tiny",
-         "--sam2_checkpoint", checkpoint, "--base_video_dir", str(root / "videos"),
+        [sys.executable, str(REPO / "tools" / "vos_inference.py"), "--sam2_cfg", config,
+         "--sam2_checkpoint", checkpoint or tiny_checkpoint, "--base_video_dir", str(root / "videos"),
          "--input_mask_dir", str(root / layout / "first"), "--output_mask_dir", str(out), *flags],
         capture_output=True, text=True, timeout=600, cwd=root,
     )
@@ -81,6 +81,14 @@ def test_objects_tracked_one_by_one_cover_every_frame(dataset, tmp_path):
     masks = VideoMasks(tmp_path / "out", "clip", False)
     labels = [np.array(Image.open(masks.folder / f"{index:05d}.png")) for index in range(FRAMES)]
     assert len(labels) == FRAMES and all(set(np.unique(frame)) <= {0, 1, 2} for frame in labels)
+
+
+@pytest.mark.parametrize("config", ["test_tiny_perceiver", "test_tiny_vit"])
+def test_edgetam_and_efficienttam_models_run_through_the_dataset_tool(dataset, tmp_path, config):
+    checkpoint = save_random_checkpoint(config, str(tmp_path / f"{config}.pt"))
+    run_tool(dataset, "sav", tmp_path / "out", "--per_obj_png_file", config=config, checkpoint=checkpoint)
+    masks = VideoMasks(tmp_path / "out", "clip", True)
+    assert all(masks.has_frame(f"{index:05d}") for index in range(FRAMES))
 
 
 def test_an_object_given_only_later_names_the_other_mode(dataset, tmp_path):
