@@ -11,8 +11,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import pytest
+
 from oracle.metrics import resident_mb
 from oracle.paths import REPO
+
+
+# Random weights of the models the model tests use, under the file names of their Hub checkpoints.
+FAMILY_WEIGHTS = {"edgetam": "edgetam.pt", "sam2.1_hiera_t": "sam2.1_hiera_tiny.pt",
+                  "efficienttam_ti_512x512": "efficienttam_ti_512x512.pt"}
+
+
+@pytest.fixture(scope="session")
+def family_weights(tmp_path_factory) -> Path:
+    """A checkpoints folder with random weights of EdgeTAM, SAM 2.1 tiny and EfficientTAM-Ti 512
+    (written once per test run)."""
+    from sam2.assembly.random_weights import save_random_checkpoint
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    for config, filename in FAMILY_WEIGHTS.items():
+        save_random_checkpoint(config, str(folder / filename))
+    return folder
 
 
 def free_port() -> int:
@@ -42,23 +61,24 @@ class AppProcess:
 
 @contextmanager
 def app_process(tmp_path: Path, config: str = "test_tiny", extra_env=None, with_weights: bool = True) -> Iterator[AppProcess]:
-    """A freshly started app, stopped afterwards. Without weights the app looks in an empty
-    checkpoints folder and cannot download (offline)."""
+    """A freshly started app, stopped afterwards, offline. With weights it runs random weights
+    of ``config`` from a local file; without, it looks for its default model. Its checkpoints
+    folder is empty. ``extra_env`` comes last (e.g. SAM2_CHECKPOINTS_DIR, SAM2_MODEL)."""
     from sam2.assembly.random_weights import save_random_checkpoint
 
     port = free_port()
     server_tmp, cache = tmp_path / "server-tmp", tmp_path / "gradio-cache"
     server_tmp.mkdir()
+    # Offline, with an empty Hugging Face cache of its own: only the weights a test gives are there.
     env = dict(os.environ, SAM2_PORT=str(port), SAM2_DEVICE="cpu", GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(REPO),
-               TMPDIR=str(server_tmp), GRADIO_TEMP_DIR=str(cache),
+               TMPDIR=str(server_tmp), GRADIO_TEMP_DIR=str(cache), HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"),
                SAM2_ATTENTION_CHOICES=str(tmp_path / "attention-choices.json"))
+    for key in ("SAM2_CHECKPOINT", "SAM2_CONFIG", "SAM2_MODEL", "SAM2_IMAGE_SIZE", "HF_HUB_CACHE"):
+        env.pop(key, None)
+    (tmp_path / "no-weights").mkdir(exist_ok=True)
+    env.update(SAM2_CHECKPOINTS_DIR=str(tmp_path / "no-weights"))
     if with_weights:
         env.update(SAM2_CHECKPOINT=save_random_checkpoint(config, str(tmp_path / f"{config}.pt")), SAM2_CONFIG=config)
-    else:
-        (tmp_path / "no-weights").mkdir()
-        env.update(SAM2_CHECKPOINTS_DIR=str(tmp_path / "no-weights"), HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
-        for key in ("SAM2_CHECKPOINT", "SAM2_CONFIG", "SAM2_MODEL"):
-            env.pop(key, None)
     env.update(extra_env or {})
     log_path = tmp_path / "app.log"
     log = open(log_path, "w")

@@ -2,6 +2,7 @@
 correct a frame, track again, export; the exported files must agree with each other."""
 
 import json
+import re
 import urllib.request
 import zipfile
 
@@ -70,15 +71,18 @@ def test_full_flow_through_the_api(tmp_path, zerogpu):
 def test_page_opens_without_weights_and_says_what_to_do(tmp_path):
     with running_app(tmp_path, with_weights=False) as url:
         client = gradio_client.Client(url, verbose=False)
-        with pytest.raises(Exception, match="sam2.1_hiera_tiny.pt"):
+        with pytest.raises(Exception, match="edgetam.pt"):
             client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")
         page = urllib.request.urlopen(url + "config").read().decode()
-        assert "could not be downloaded" in page and "checkpoints/README.md" in page
+        assert "The weights of EdgeTAM (fast on CPUs) (facebook/EdgeTAM) could not be downloaded" in page
+        assert "from the Hugging Face Space facebook/EdgeTAM, file checkpoints/edgetam.pt" in page
+        assert "checkpoints/README.md" in page and "SAM2_CONFIG=edgetam" in page
 
 
 def test_another_model_or_input_size_goes_on_with_the_prompts(tmp_path):
     """Two models (the tiny test model and random SAM 2.0 tiny weights in checkpoints/), input
-    sizes offered on the CPU: switching keeps the video and its prompts, Track works after."""
+    sizes offered on the CPU: switching keeps the video and its prompts, Track works after and
+    the status line gives its speed."""
     checkpoints = tmp_path / "checkpoints"
     save_random_checkpoint("sam2_hiera_t", str(checkpoints / "sam2_hiera_tiny.pt"))
     env = {"SAM2_CHECKPOINTS_DIR": str(checkpoints), "SAM2_IMAGE_SIZE": "256"}
@@ -86,10 +90,14 @@ def test_another_model_or_input_size_goes_on_with_the_prompts(tmp_path):
         client = gradio_client.Client(url, verbose=False)
         client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")
         client.predict(0, "Include (green)", 180, 250, api_name="/click")
-        status = client.predict("facebook/sam2.1-hiera-tiny", 128, api_name="/change_size")[3]
-        assert status.startswith("Model: **test_tiny.pt (test_tiny)** on cpu ("), status  # 128: its own size
-        status = client.predict("facebook/sam2-hiera-tiny", 256, api_name="/change_model")[3]
-        assert "facebook/sam2-hiera-tiny at 256 px" in status, status
-        assert client.predict(api_name="/track")[3].startswith("Done: 96 of 96 frames")
-        with pytest.raises(Exception, match="100 is not in the list of choices"):
+        # The configured 256 px is above the tiny model's own 128: it runs at 128.
+        status = client.predict("test_tiny.pt (test_tiny)", 128, api_name="/change_size")[3]
+        assert status.startswith("Model: **test_tiny.pt (test_tiny)** on cpu ("), status
+        switched = client.predict("facebook/sam2-hiera-tiny", 128, api_name="/change_model")
+        assert "SAM 2 tiny at 256 px" in switched[3], switched  # 128 is not offered for it: its default
+        assert switched[4]["value"] == 256 and [c[1] for c in switched[4]["choices"]] == [256, 512, 768, 1024]
+        result = client.predict(api_name="/track")
+        assert result[3].startswith("Done: 96 of 96 frames")
+        assert re.search(r"SAM 2 tiny at 256 px\*\* on cpu \(float32\), last Track [0-9.]+ s per frame\.$", result[5])
+        with pytest.raises(Exception, match="100 is not"):
             client.predict("facebook/sam2-hiera-tiny", 100, api_name="/change_size")

@@ -51,7 +51,7 @@ def square_mask_png(frame_idx: int, path) -> str:
 @pytest.fixture()
 def two_models(tmp_path):
     """The app with the tiny test model and, in its checkpoints folder, random SAM 2.0 tiny
-    weights: two models to compare (both at 256 px, so that the real-size one is quick)."""
+    weights: two models to compare (SAM 2 at 256 px, so that it is quick; the tiny one at its own 128)."""
     checkpoints = tmp_path / "checkpoints"
     save_random_checkpoint("sam2_hiera_t", str(checkpoints / "sam2_hiera_tiny.pt"))
     env = {"SAM2_MAX_FRAMES": "50", "SAM2_CHECKPOINTS_DIR": str(checkpoints), "SAM2_IMAGE_SIZE": "256"}
@@ -126,7 +126,8 @@ def test_a_window_of_a_long_video_named_objects_a_mask_prompt_the_timeline_and_c
     page.click("#compare-button")
     wait_text(page, "#compare-text", "mean IoU per object")
     compare_text = page.locator("#compare-text").inner_text()
-    assert "facebook/sam2-hiera-tiny" in compare_text
+    assert "test_tiny.pt (test_tiny) vs SAM 2 tiny at 256 px" in compare_text, compare_text
+    assert "SAM 2 tiny at 256 px: " in compare_text and "s per frame (this comparison)" in compare_text
     page.wait_for_selector("#compare-video video")
     assert page.get_attribute("#compare-table [role=grid]", "aria-rowcount") == "27", "a header, the mean, 25 frames"
     headers = page.eval_on_selector_all("#compare-table th[title]", "cells => cells.map(c => c.title)")
@@ -136,7 +137,7 @@ def test_a_window_of_a_long_video_named_objects_a_mask_prompt_the_timeline_and_c
     assert cells[0] == "mean" and all(0 <= float(value) <= 1 for value in cells[1:3]), cells
     side_by_side = page.evaluate("() => document.querySelector('#compare-video video').src")
     frames = open_frame_source(download(side_by_side, tmp_path / "compare.mp4"))
-    assert frames.num_frames == 25 and frames.video_width == 2 * WIDTH
+    assert frames.num_frames == 25 and frames.video_width == 2 * 480, "small videos are scaled up to fit the names"
 
 
 def picture(locator) -> np.ndarray:

@@ -165,7 +165,7 @@ def test_compare_runs_the_same_prompts_through_another_model(tiny_calls, long_se
     assert [row[0] for row in result.rows] == ["mean", *range(10)]
     assert all(0.0 <= value <= 1.0 for row in result.rows for value in row[1:])
     video = open_frame_source(str(result.video))
-    assert (video.num_frames, video.video_width) == (10, 128)
+    assert (video.num_frames, video.video_width) == (10, 2 * 480), "two halves, scaled up to fit the names"
     assert "mean IoU per object" in result.text
 
 

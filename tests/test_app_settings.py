@@ -5,7 +5,6 @@ import torch
 
 from conftest import synthetic_frames
 from tracker import handlers
-from tracker.engine import Engine
 from tracker.video_io import write_mp4
 
 
@@ -23,7 +22,7 @@ def test_the_device_is_cuda_then_mps_then_cpu(monkeypatch):
     assert settings.best_device() == "cpu"
     available["mps"] = True
     assert settings.best_device() == "mps"
-    assert settings.AppSettings.from_sources([], {}).model_id == "facebook/sam2.1-hiera-tiny"
+    assert settings.AppSettings.from_sources([], {}).model_id == settings.CPU_DEFAULT_MODEL == "facebook/EdgeTAM"
     available["cuda"] = True
     assert settings.best_device() == "cuda"
     assert settings.AppSettings.from_sources([], {}).model_id == "facebook/sam2.1-hiera-base-plus"
@@ -42,11 +41,15 @@ def test_settings_from_environment_and_flags():
     from tracker.settings import AppSettings
 
     settings = AppSettings.from_sources([], {"SAM2_DEVICE": "cpu"})
-    assert (settings.model_id, settings.host, settings.port) == ("facebook/sam2.1-hiera-tiny", "127.0.0.1", 7860)
+    assert (settings.model_id, settings.host, settings.port) == ("facebook/EdgeTAM", "127.0.0.1", 7860)
+    assert AppSettings.from_sources(["--model", "facebook/efficienttam_s_512x512"], {}).model_id == \
+        "facebook/efficienttam_s_512x512"
     gpu = AppSettings.from_sources(["--port", "9000"], {"SAM2_DEVICE": "cuda", "GRADIO_SERVER_NAME": "0.0.0.0"})
     assert (gpu.model_id, gpu.host, gpu.port) == ("facebook/sam2.1-hiera-base-plus", "0.0.0.0", 9000)
-    local = AppSettings.from_sources([], {"SAM2_CHECKPOINT": "w.pt", "SAM2_CONFIG": "sam2.1_hiera_t", "SAM2_DEVICE": "cpu"})
-    assert (local.checkpoint, local.config) == ("w.pt", "sam2.1_hiera_t")
+    local = AppSettings.from_sources([], {"SAM2_CHECKPOINT": "/data/w.pt", "SAM2_CONFIG": "sam2.1_hiera_t",
+                                          "SAM2_DEVICE": "cpu"})
+    assert (local.checkpoint, local.config) == ("/data/w.pt", "sam2.1_hiera_t")
+    assert local.model_id == "w.pt (sam2.1_hiera_t)", "a local file is a model of its own, by its name"
     with pytest.raises(SystemExit):
         AppSettings.from_sources([], {"SAM2_CHECKPOINT": "w.pt", "SAM2_DEVICE": "cpu"})
 
@@ -95,31 +98,3 @@ def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
     list(handlers.track(calls, session))
     assert [session.masks.unpacked(i)[1].shape for i in range(8)] == [(48, 64)] * 8
     session.close()
-
-
-def test_missing_weights_say_what_to_do(monkeypatch, tmp_path):
-    from tracker import model_loading
-    from tracker.settings import AppSettings
-
-    def offline(model_id, filename):
-        raise OSError("no network")
-
-    monkeypatch.setattr(model_loading, "_download", offline)
-    settings = AppSettings.from_sources(["--checkpoints-dir", str(tmp_path)], {"SAM2_DEVICE": "cpu"})
-    result = model_loading.load_engine(settings)
-    assert isinstance(result, model_loading.ModelUnavailable)
-    assert "sam2.1_hiera_tiny.pt" in result.message and str(tmp_path) in result.message
-    assert "SAM2_CHECKPOINT" in result.message
-
-
-def test_weights_in_checkpoints_folder_are_used_before_downloading(monkeypatch, tmp_path):
-    from sam2.assembly.random_weights import save_random_checkpoint
-    from tracker import model_loading
-    from tracker.settings import AppSettings
-
-    save_random_checkpoint("sam2.1_hiera_t", str(tmp_path / "sam2.1_hiera_tiny.pt"))
-    monkeypatch.setattr(model_loading, "_download", lambda *a: pytest.fail("should not download"))
-    settings = AppSettings.from_sources(["--checkpoints-dir", str(tmp_path)], {"SAM2_DEVICE": "cpu"})
-    engine = model_loading.load_engine(settings)
-    assert isinstance(engine, Engine) and engine.name == "facebook/sam2.1-hiera-tiny"
-    assert engine.predictor.add_all_frames_to_correct_as_cond

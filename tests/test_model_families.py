@@ -65,7 +65,7 @@ def test_perceiver_encoding_is_zero_for_global_latents_and_the_grid_cells_for_th
 
 
 def test_perceiver_input_size_must_split_into_its_windows():
-    with pytest.raises(ValueError, match="multiple of 64 px"):
+    with pytest.raises(ValueError, match="multiple of 64 for test_tiny_perceiver"):
         build_model(with_image_size(PRESETS["test_tiny_perceiver"], 96))
 
 

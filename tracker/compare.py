@@ -1,9 +1,10 @@
 """Compare: the session's prompts through another model over the window, both overlays side
-by side in one video, and the IoU between them per object and frame."""
+by side in one video, the IoU between them per object and frame, and each model's speed."""
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Union
+from typing import Generator, Iterator, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -15,14 +16,16 @@ from .mask_store import MaskStore
 from .model_calls import ModelCalls, ModelChoice, TrackDone
 from .overlay import FONT, draw_legend, draw_masks, fit_text
 from .replay import replay
-from .session import Session
+from .session import Session, TrackSpeed
 from .track_plan import track_runs
 from .video_io import write_mp4
 
-# Each half of the side-by-side video is at most this wide.
+# Each half of the side-by-side video is this wide at most, and at least (small videos are
+# scaled up, so that the model's name fits above them).
 HALF_WIDTH = 960
-CAPTION_HEIGHT = 28
-CAPTION_SCALE = 0.5
+MIN_HALF_WIDTH = 480
+CAPTION_HEIGHT = 36
+CAPTION_SCALE = 0.7
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,18 +36,24 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The two models' names, the side-by-side video, and the IoU table: ``headers`` then one
-    row per frame (frame number, then one IoU per object), the mean over frames first."""
+    """The two models' names, the side-by-side video, the IoU table (``headers`` then one row
+    per frame: frame number, then one IoU per object; the mean over frames first), and how fast
+    each tracked: the session's model in its last Track (None: not measured on this model),
+    the other in this comparison."""
 
     models: tuple
     video: Path
     headers: List[str]
     rows: List[list]
+    speeds: Tuple[Optional[TrackSpeed], TrackSpeed]
 
     @property
     def text(self) -> str:
         mean = ", ".join(f"{h} {v:.3f}" for h, v in zip(self.headers[1:], self.rows[0][1:]))
-        return f"{self.models[0]} vs {self.models[1]}: mean IoU per object: {mean}."
+        ours, theirs = self.speeds
+        ours_text = f"{ours.text} (its last Track)" if ours is not None else "not measured (Track again to measure)"
+        return (f"{self.models[0]} vs {self.models[1]}: mean IoU per object: {mean}.\n\n"
+                f"Tracking speed:\n- {self.models[0]}: {ours_text}\n- {self.models[1]}: {theirs.text} (this comparison)")
 
 
 def iou_rows(session: Session, theirs: MaskStore, frames: List[int]) -> List[list]:
@@ -59,14 +68,17 @@ def iou_rows(session: Session, theirs: MaskStore, frames: List[int]) -> List[lis
 
 
 def _captioned(frame: np.ndarray, caption: str) -> np.ndarray:
-    """The frame at most HALF_WIDTH wide under a dark caption bar."""
+    """The frame, MIN_HALF_WIDTH to HALF_WIDTH wide, over a dark caption bar (at the bottom:
+    the player's label covers the top-left corner)."""
     height, width = frame.shape[:2]
-    if width > HALF_WIDTH:
-        frame = cv2.resize(frame, (HALF_WIDTH, round(height * HALF_WIDTH / width)), interpolation=cv2.INTER_AREA)
+    target = min(max(width, MIN_HALF_WIDTH), HALF_WIDTH)
+    if target != width:
+        interpolation = cv2.INTER_AREA if target < width else cv2.INTER_LINEAR
+        frame = cv2.resize(frame, (target, round(height * target / width)), interpolation=interpolation)
     bar = np.full((CAPTION_HEIGHT, frame.shape[1], 3), 24, dtype=np.uint8)
-    caption = fit_text(caption, frame.shape[1] - 12, CAPTION_SCALE)
-    cv2.putText(bar, caption, (6, CAPTION_HEIGHT - 9), FONT, CAPTION_SCALE, (255, 255, 255), 1, cv2.LINE_AA)
-    return np.vstack([bar, frame])
+    caption = fit_text(caption, frame.shape[1] - 16, CAPTION_SCALE)
+    cv2.putText(bar, caption, (8, CAPTION_HEIGHT - 11), FONT, CAPTION_SCALE, (255, 255, 255), 1, cv2.LINE_AA)
+    return np.vstack([frame, bar])
 
 
 def side_by_side(session: Session, theirs: MaskStore, models: tuple, frames: List[int], path: Path) -> Path:
@@ -95,21 +107,25 @@ def compare(calls: ModelCalls, session: Session, other: ModelChoice) -> Iterator
         yield f"Compare: {models[1]} reads the prompts..."
         replayed = replay(calls, session, other, spill)
         theirs = replayed.masks
-        yield from _track(calls, session, other, replayed.state, theirs, models[1])
+        began = time.monotonic()
+        tracked = yield from _track(calls, session, other, replayed.state, theirs, models[1])
+        speed = TrackSpeed(other, tracked, time.monotonic() - began)
         theirs_frames = set(theirs.frames_with(session.state.obj_ids))
         both = [f for f in frames if f in theirs_frames]
         yield f"Compare: writing the side-by-side video of {len(both)} frames..."
         path = session.files.output_path(f"{Path(session.video.name).stem}_compare.mp4")
+        ours = session.last_track if session.last_track and session.last_track.model == session.model else None
         yield Comparison(models, side_by_side(session, theirs, models, both, path),
                          ["frame", *(session.objects.label(i) for i in session.objects.ids)],
-                         iou_rows(session, theirs, both))
+                         iou_rows(session, theirs, both), (ours, speed))
     finally:
         spill.close()
 
 
 def _track(calls: ModelCalls, session: Session, model: ModelChoice, state, theirs: MaskStore,
-           name: str) -> Iterator[str]:
-    """Track ``state`` over the session's window into ``theirs``, a progress line per frame."""
+           name: str) -> Generator[str, None, int]:
+    """Track ``state`` over the session's window into ``theirs``, a progress line per frame;
+    returns the number of frames tracked."""
     per_call = calls.frames_per_track_call(len(state.objects))
     runs = track_runs(state, session.window, None, per_call)
     stop = session.files.stop
@@ -125,3 +141,4 @@ def _track(calls: ModelCalls, session: Session, model: ModelChoice, state, their
             yield f"Compare: {name} tracked frame {event.frame_idx} ({done} of {total})"
         if stop.requested:
             break
+    return done

@@ -6,6 +6,7 @@ from typing import Iterator, List, Optional
 
 import torch
 
+from sam2.assembly.configs import ModelConfig, image_size_step
 from sam2.runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from sam2.runtime.precision import autocast_context, dtype_name, fastest_safe_dtype
 from sam2.sam2_video_predictor import SAM2VideoPredictor
@@ -31,6 +32,7 @@ class Engine:
     ``native_image_size``: the input size of the checkpoint (default: the predictor's); an
     engine at another size shares the parameters of the one at this size.
     ``memory_policy``: the memory limits of every session the engine opens.
+    ``config``: the preset it was built from at its native size (None: not known).
     """
 
     predictor: SAM2VideoPredictor
@@ -38,16 +40,17 @@ class Engine:
     dtype: Optional[torch.dtype] = None
     native_image_size: Optional[int] = None
     memory_policy: MemoryPolicy = DEFAULT_MEMORY_POLICY
+    config: Optional[ModelConfig] = None
 
     def __post_init__(self) -> None:
         if self.native_image_size is None:
             self.native_image_size = self.predictor.image_size
 
     @classmethod
-    def wrap(cls, predictor: SAM2VideoPredictor, name: str) -> "Engine":
+    def wrap(cls, predictor: SAM2VideoPredictor, name: str, config: Optional[ModelConfig] = None) -> "Engine":
         # The app tracks from corrected frames onward, so corrections must condition the memory.
         predictor.add_all_frames_to_correct_as_cond = True
-        return cls(predictor, name, fastest_safe_dtype(predictor.device))
+        return cls(predictor, name, fastest_safe_dtype(predictor.device), config=config)
 
     @contextlib.contextmanager
     def compute(self) -> Iterator[None]:
@@ -70,18 +73,32 @@ class Engine:
         return f"**{self.name}** on {device_label(self.predictor.device)} ({self.precision_name})"
 
 
+def size_step(config: Optional[ModelConfig]) -> int:
+    """Input sizes of the model are multiples of this (32 when its config is not known)."""
+    return 32 if config is None else image_size_step(config)
+
+
 def size_choices(engine: Engine) -> List[int]:
-    """Input sizes offered for ``engine``'s model: 512, 768 and its native size, none above that."""
-    native = engine.native_image_size
-    return sorted({size for size in SMALLER_SIZES if size < native} | {native})
+    """Input sizes offered for ``engine``'s model: 512, 768 (those it can run at) and its
+    native size, none above that."""
+    native, step = engine.native_image_size, size_step(engine.config)
+    return sorted({size for size in SMALLER_SIZES if size < native and size % step == 0} | {native})
 
 
 def default_image_size(engine: Engine, settings: AppSettings) -> int:
-    """The input size a session starts at: ``settings.image_size`` when set; else the native size
-    on GPUs and on CPUs that run the model in bfloat16; else (float32 CPUs) 512, or the native
-    size when that is smaller."""
+    """The input size a session starts at: ``settings.image_size`` when set (at most the
+    model's own size, rounded down to a size the model runs at); else the native size on GPUs
+    and on CPUs that run the model in bfloat16; else (float32 CPUs) 512, or the native size
+    when that is smaller."""
+    native = engine.native_image_size
     if settings.image_size is not None:
-        return settings.image_size
+        step = size_step(engine.config)
+        return min(native, max(step, settings.image_size // step * step))
     if engine.predictor.device.type in ("cuda", "mps") or engine.dtype == torch.bfloat16:
-        return engine.native_image_size
-    return min(SMALLER_SIZES[0], engine.native_image_size)
+        return native
+    return min(SMALLER_SIZES[0], native)
+
+
+def offered_sizes(engine: Engine, settings: AppSettings) -> List[int]:
+    """The input sizes the page offers for ``engine``'s model: its choices and its default."""
+    return sorted({*size_choices(engine), default_image_size(engine, settings)})

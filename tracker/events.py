@@ -4,22 +4,24 @@ its result (or its error) into component updates. ``wire`` connects them to the 
 import functools
 import inspect
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Optional
 
 import gradio as gr
 
 from . import handlers
 from .compare import Comparison, compare
+from .engine import default_image_size, offered_sizes
 from .errors import ModelCallFailed, SessionClosed, UserError
 from .handlers import FrameView
 from .mask_image import mask_from_editor, mask_from_image
 from .model_calls import ModelCalls, ModelChoice
+from .model_menu import ModelMenu
 from .page import MODE_LABELS, Page
 from .session import ObjectRoster, Session
 from .sessions import SessionStore
 from .settings import Limits
+from .weights import local_weights
 from .window import FRAMES, seconds
 
 logger = logging.getLogger(__name__)
@@ -92,16 +94,6 @@ def _window_fields(session: Session, unit: str):
     return slider, start, end
 
 
-@dataclass
-class ModelMenu:
-    """The models and input sizes the page offers, by their labels."""
-
-    models: List[str]
-    default_size: int
-    sizes: List[int] = field(default_factory=list)
-    compare: Dict[str, ModelChoice] = field(default_factory=dict)
-
-
 class PageEvents:
     """The page's event functions over the shared model calls and the open sessions."""
 
@@ -113,15 +105,26 @@ class PageEvents:
         self.output_root: Optional[Path] = None  # the web server's file cache, set by wire()
 
     def _model(self, model_id: Optional[str], image_size=None) -> ModelChoice:
+        """The offered model ``model_id`` (default: the configured one) at ``image_size`` (None,
+        or where sizes are not a choice: its default), loaded; UserError if either is not offered."""
         model_id = model_id or self.calls.engines.default_model_id
-        if model_id not in self.menu.models:
-            raise UserError(f"Unknown model {model_id!r}: choose one of {', '.join(self.menu.models)}.")
-        size = int(image_size) if image_size and self.menu.sizes else None
-        if size is not None and size not in self.menu.sizes:
-            raise UserError(f"Input size {size} is not offered: choose one of {self.menu.sizes}.")
-        choice = ModelChoice(model_id, size)
+        self.menu.model(model_id)
+        if not (image_size and self.menu.sizes_offered):
+            return ModelChoice(model_id, self.calls.engine(ModelChoice(model_id)).image_size)
+        sizes = offered_sizes(self.calls.engine(ModelChoice(model_id)), self.calls.engines.settings)
+        if int(image_size) not in sizes:
+            raise UserError(f"Input size {image_size} is not offered for this model: choose one of {sizes}.")
+        choice = ModelChoice(model_id, int(image_size))
         self.calls.engine(choice)
         return choice
+
+    def _status(self, model: ModelChoice, session: Optional[Session] = None) -> str:
+        """The model status line: the model, device and precision, and the session's last Track speed."""
+        status = f"Model: {self.calls.engine(model).description}"
+        speed = session.last_track if session is not None else None
+        if speed is not None and speed.model == model:
+            status += f", last Track {speed.text}"
+        return status + "."
 
     @page_handler
     def open_video(self, path, model_id, image_size, unit, request: gr.Request):
@@ -260,44 +263,70 @@ class PageEvents:
 
     def _switch(self, model: ModelChoice, request: gr.Request):
         """-> viewer, model status: the open video (if any) goes on with ``model``, its prompts kept."""
-        status = f"Model: {self.calls.engine(model).description}."
         if self.sessions.get(request.session_hash) is None:
-            return (*SKIP_VIEWER, status)
+            return (*SKIP_VIEWER, self._status(model))
         with self.sessions.using(request.session_hash) as session:
             view = handlers.switch_model(self.calls, session, model)
             if session.prompted_frames():
                 gr.Info("The prompts were given to the new model: press Track to track again.")
-            return (*_viewer(view), status)
+            return (*_viewer(view), self._status(model, session))
 
     @page_handler
     def change_size(self, model_id, image_size, request: gr.Request):
         """Another input size (same weights) for the open video."""
         return self._switch(self._model(model_id, image_size), request)
 
+    def _announce_download(self, model_id: str) -> None:
+        """A notice when loading ``model_id`` starts with a download (UserError if not offered)."""
+        model = self.menu.model(model_id)
+        if local_weights(model, self.calls.engines.settings) is None:
+            gr.Info(f"Downloading the weights of {model.label} ({model.filename}): the first time can take minutes.")
+
+    def _current_model(self, request: gr.Request) -> str:
+        session = self.sessions.get(request.session_hash)
+        return session.model.model_id if session is not None else self.calls.engines.default_model_id
+
     @page_handler
     def change_model(self, model_id, image_size, request: gr.Request):
-        """Another model for the open video, at the same input size where sizes are offered."""
-        return self._switch(self._model(model_id, image_size), request)
+        """-> viewer, model status, size choice, model choice: another model for the open video,
+        at the same input size where the new model offers it (else at its default size). When
+        the model cannot be had (e.g. its download failed) the page says why and stays on the
+        model it had."""
+        self._announce_download(model_id)
+        settings = self.calls.engines.settings
+        try:
+            engine = self.calls.engine(ModelChoice(model_id))
+        except UserError as error:
+            gr.Warning(str(error))
+            current = self._current_model(request)
+            return (*SKIP_VIEWER, f"{error}\n\nStill on {self.menu.model(current).label}.", gr.skip(),
+                    gr.update(value=current))
+        sizes = offered_sizes(engine, settings) if self.menu.sizes_offered else []
+        size = int(image_size) if image_size and int(image_size) in sizes else default_image_size(engine, settings)
+        switched = self._switch(ModelChoice(model_id, size), request)
+        return (*switched, gr.update(choices=sizes or [size], value=size, visible=len(sizes) > 1), gr.skip())
 
     @page_handler
     def track(self, request: gr.Request):
-        """-> slider, frame view, timeline, progress, overlay video; one update per frame."""
+        """-> slider, frame view, timeline, progress, overlay video, model status (with the
+        speed once done); one update per frame."""
         with self.sessions.using(request.session_hash) as session:
             last = None
             for update in handlers.track(self.calls, session):
                 last = update
                 viewer = _viewer(update.view) if update.view is not None else SKIP_VIEWER
-                yield *viewer, update.text, gr.skip()
+                yield *viewer, update.text, gr.skip(), gr.skip()
             if session.closed:  # the tab went away while tracking: nobody waits for the video
                 return
             if last is None:
-                yield *SKIP_VIEWER, "Nothing to track.", gr.skip()
+                yield *SKIP_VIEWER, "Nothing to track.", gr.skip(), gr.skip()
                 return
             stopped = "Stopped (what was tracked is kept)" if session.files.stop.requested else "Done"
             text = f"{stopped}: {last.done} of {last.total} frames tracked in {handlers.window_text(session)}."
-            yield *SKIP_VIEWER, f"{text} Writing the overlay video...", gr.skip()
+            status = self._status(session.model, session)
+            yield *SKIP_VIEWER, f"{text} Writing the overlay video...", gr.skip(), status
             video = handlers.overlay_video(session)
-            yield *SKIP_VIEWER, f"{text} Overlay video ready.", str(video)
+            yield *SKIP_VIEWER, f"{text} Overlay video ready.", str(video), status
 
     def stop(self, request: gr.Request):
         session = self.sessions.get(request.session_hash)
@@ -316,6 +345,7 @@ class PageEvents:
         if label not in self.menu.compare:
             raise UserError("Choose a model to compare with.")
         with self.sessions.using(request.session_hash) as session:
+            self._announce_download(self.menu.compare[label].model_id)
             for item in compare(self.calls, session, self.menu.compare[label]):
                 if isinstance(item, Comparison):
                     table = gr.update(value=item.rows, headers=item.headers)
@@ -367,10 +397,11 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     switched = [*viewer, page.model_status]
     page.size_choice.input(events.change_size, [page.model_choice, page.size_choice], switched,
                            api_name="change_size", **heavy)
-    page.track_button.click(events.track, None, [*viewer, page.progress, page.final_video], api_name="track", **heavy)
+    page.track_button.click(events.track, None, [*viewer, page.progress, page.final_video, page.model_status],
+                            api_name="track", **heavy)
     page.stop_button.click(events.stop, None, None, api_name="stop", queue=False)
     page.export_button.click(events.export, page.export_extras, page.export_files, api_name="export", **heavy)
     page.compare_button.click(events.compare, page.compare_choice,
                               [page.compare_text, page.compare_video, page.compare_table], api_name="compare", **heavy)
-    page.model_choice.input(events.change_model, [page.model_choice, page.size_choice], switched,
-                            api_name="change_model", **heavy)
+    page.model_choice.input(events.change_model, [page.model_choice, page.size_choice],
+                            [*switched, page.size_choice, page.model_choice], api_name="change_model", **heavy)

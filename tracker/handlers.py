@@ -20,7 +20,7 @@ from .overlay import draw_legend, draw_masks, draw_prompts
 from .packed_mask import pack
 from .prompts import Click, FramePrompts
 from .replay import replay
-from .session import Session, SessionFiles, VideoClip, new_work_dir
+from .session import Session, SessionFiles, TrackSpeed, VideoClip, new_work_dir
 from .settings import Limits
 from .timeline import TimelineRow, draw_timeline, frame_at
 from .track_plan import track_runs
@@ -265,6 +265,7 @@ def switch_model(calls: ModelCalls, session: Session, model: ModelChoice) -> Fra
         session.adopt(replayed.state)
         session.masks = replayed.masks
         session.dirty_from = None
+        session.last_track = None
     session.view.pending_corner = None
     return show(session, session.view.shown_frame)
 
@@ -326,8 +327,9 @@ def track(calls: ModelCalls, session: Session) -> Iterator[TrackUpdate]:
         if stop.requested:
             break
     if frame_idx is not None:
-        yield TrackUpdate(frame_idx, done, total, done / max(time.monotonic() - began, 1e-6),
-                          show(session, frame_idx))
+        seconds = time.monotonic() - began
+        session.last_track = TrackSpeed(session.model, done, seconds)
+        yield TrackUpdate(frame_idx, done, total, done / max(seconds, 1e-6), show(session, frame_idx))
     if not stop.requested:
         session.dirty_from = None
 

@@ -1,101 +1,63 @@
-"""Finds and loads the weights (a local file, then checkpoints/, then the Hugging Face Hub) and
-runs them at other input sizes without loading them again."""
+"""Loads a model of the catalogue (its weights found by tracker.weights) and runs it at other
+input sizes without loading it again."""
 
-import functools
+import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 
-from sam2.assembly.configs import PRESETS, ModelConfig, checked_image_size, with_image_size
-from sam2.assembly.model_builder import build_model
+from sam2.assembly.checkpoint import CheckpointMismatchError, layout_of
+from sam2.assembly.configs import PRESETS, ModelConfig, checked_image_size, get_config, with_image_size
+from sam2.assembly.model_builder import build_model, presets_with_layout
 from sam2.assembly.overrides import DECODER_OVERRIDES, MODEL_OVERRIDES, PREDICTOR_OVERRIDES
-from sam2.build_sam import HF_MODEL_ID_TO_FILENAMES, build_sam2_video_predictor
+from sam2.build_sam import build_sam2_video_predictor
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
-from .engine import Engine, default_image_size
+from .catalogue import HUB_MODELS, find_model
+from .engine import Engine, default_image_size, size_step
 from .settings import AppSettings
+from .weights import ModelUnavailable, find_weights
+
+logger = logging.getLogger(__name__)
 
 # Models kept loaded (with all their sizes), so two can be compared; the least recently used goes first.
 MODELS_KEPT = 2
 
 
-@dataclass(frozen=True)
-class ModelUnavailable:
-    """Why no model could be loaded, and what the user can do about it."""
-
-    message: str
-
-
-def _download(model_id: str, filename: str) -> str:
-    from huggingface_hub import hf_hub_download
-
-    return hf_hub_download(repo_id=model_id, filename=filename)
-
-
-def _cached(model_id: str, filename: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    return isinstance(try_to_load_from_cache(model_id, filename), str)
-
-
-def model_choices(settings: AppSettings) -> List[str]:
-    """Models that can be loaded without a download (plus the configured one)."""
-    choices = [settings.model_id]
-    for model_id, (_, filename) in HF_MODEL_ID_TO_FILENAMES.items():
-        if model_id != settings.model_id and ((settings.checkpoints_dir / filename).is_file() or _cached(model_id, filename)):
-            choices.append(model_id)
-    return choices
-
-
 def load_engine(settings: AppSettings, model_id: Optional[str] = None) -> Union[Engine, ModelUnavailable]:
     """The configured model (or ``model_id``) at its checkpoint's input size, or why it cannot be had."""
-    if settings.checkpoint and model_id in (None, settings.model_id):
-        name = f"{Path(settings.checkpoint).name} ({settings.config})"
-        return _build(settings.config, settings.checkpoint, settings, name)
     model_id = model_id or settings.model_id
-    if model_id not in HF_MODEL_ID_TO_FILENAMES:
-        return ModelUnavailable(f"Unknown model {model_id!r}. Known models: {', '.join(HF_MODEL_ID_TO_FILENAMES)}.")
-    config, filename = HF_MODEL_ID_TO_FILENAMES[model_id]
-    local = settings.checkpoints_dir / filename
-    if local.is_file():
-        return _build(config, str(local), settings, model_id)
-    try:
-        path = _download(model_id, filename)
-    except Exception as error:  # no network, hub down, gated repo...
-        return ModelUnavailable(
-            f"The weights of {model_id} could not be downloaded ({type(error).__name__}: {error}). "
-            f"Put {filename} into {settings.checkpoints_dir}/ (see checkpoints/README.md), or start the app with "
-            f"SAM2_CHECKPOINT=/path/to/file.pt SAM2_CONFIG={Path(config).stem}."
-        )
-    return _build(config, path, settings, model_id)
+    model = find_model(settings, model_id)
+    if model is None:
+        return ModelUnavailable(f"Unknown model {model_id!r}. Known models: "
+                                f"{', '.join(m.model_id for m in HUB_MODELS)}.")
+    weights = find_weights(model, settings)
+    if isinstance(weights, ModelUnavailable):
+        return weights
+    return _build(model.config, weights, settings, model.label)
 
 
 def _build(config: str, checkpoint: str, settings: AppSettings, name: str) -> Union[Engine, ModelUnavailable]:
-    """The predictor for ``checkpoint`` on the settings' device."""
+    """The predictor of ``config`` from ``checkpoint`` on the settings' device, called ``name``."""
     try:
         predictor = build_sam2_video_predictor(config, checkpoint, device=settings.device)
-    except Exception as error:  # wrong file, wrong config, bad device
+    except CheckpointMismatchError as error:  # its first line names file, config and the configs that fit
+        logger.error("%s", error)
+        return ModelUnavailable(f"Could not load {name}: {str(error).splitlines()[0]} "
+                                "(the keys that differ are in the server's log).")
+    except Exception as error:  # wrong file, unknown config, bad device
         return ModelUnavailable(f"Could not load {name} from {checkpoint}: {error}")
-    return Engine.wrap(predictor, name)
+    return Engine.wrap(predictor, name, get_config(config))
 
 
-@functools.lru_cache(maxsize=None)
-def _layout(preset: str) -> FrozenSet[Tuple[str, Tuple[int, ...]]]:
-    """Names and shapes of a preset's parameters and buffers (built on the meta device: no memory)."""
-    with torch.device("meta"):
-        model = build_model(PRESETS[preset])
-    return frozenset((key, tuple(tensor.shape)) for key, tensor in model.state_dict().items())
-
-
-def model_config(model: SAM2VideoPredictor) -> ModelConfig:
-    """The preset ``model`` was built from, known by its parameter names and shapes (which do not
-    depend on the input size); ValueError if no preset or several have them."""
-    layout = frozenset((key, tuple(tensor.shape)) for key, tensor in model.state_dict().items())
-    matches = [name for name in PRESETS if _layout(name) == layout]
+def engine_config(engine: Engine) -> ModelConfig:
+    """The preset ``engine`` was built from; for an engine built elsewhere without one, the
+    preset its parameter names and shapes fit (ValueError unless exactly one does)."""
+    if engine.config is not None:
+        return engine.config
+    matches = presets_with_layout(layout_of(engine.predictor.state_dict()))
     if len(matches) != 1:
         raise ValueError(f"its parameters match {len(matches)} known configs ({', '.join(matches) or 'none'})")
     return PRESETS[matches[0]]
@@ -109,15 +71,16 @@ def _build_options(model: SAM2VideoPredictor) -> Dict[str, Any]:
 
 
 def resized_engine(base: Engine, config: ModelConfig, image_size: int) -> Engine:
-    """``base`` (built from ``config``) at another input size, e.g. "facebook/sam2.1-hiera-tiny at
-    512 px": the same modules and options, holding ``base``'s parameter and buffer tensors (the
-    same objects: nothing is read or copied); the same precision and memory policy."""
+    """``base`` (built from ``config``) at another input size, e.g. "SAM 2.1 tiny at 512 px":
+    the same modules and options, holding ``base``'s parameter and buffer tensors (the same
+    objects: nothing is read or copied); the same precision, memory policy and config."""
     model = base.predictor
     with torch.device("meta"):  # no memory for the parameters replaced just below
         resized = build_model(with_image_size(config, image_size), type(model), **_build_options(model))
     resized.load_state_dict(model.state_dict(keep_vars=True), assign=True)
     resized.train(model.training)
-    return Engine(resized, f"{base.name} at {image_size} px", base.dtype, base.native_image_size, base.memory_policy)
+    return Engine(resized, f"{base.name} at {image_size} px", base.dtype, base.native_image_size, base.memory_policy,
+                  config)
 
 
 class _LoadedModel:
@@ -131,7 +94,10 @@ class _LoadedModel:
     def at_size(self, image_size: int) -> Union[Engine, ModelUnavailable]:
         if image_size not in self.engines:
             try:
-                self._config = self._config or model_config(self.base.predictor)
+                self._config = self._config or engine_config(self.base)
+                step = size_step(self._config)
+                if image_size % step:
+                    raise ValueError(f"it runs at input sizes that are multiples of {step} px")
                 self.engines[image_size] = resized_engine(self.base, self._config, image_size)
             except (ValueError, RuntimeError) as error:  # unknown config; parameters that do not fit it
                 return ModelUnavailable(f"Could not run {self.base.name} at {image_size} px: {error}")
@@ -158,8 +124,8 @@ class EngineCache:
 
     def get(self, model_id: Optional[str] = None, image_size: Optional[int] = None) -> Union[Engine, ModelUnavailable]:
         """``model_id`` (default: the configured model) at ``image_size`` (default:
-        :func:`default_image_size`), or why not: the model cannot be loaded, or the size is not
-        a positive multiple of 32."""
+        :func:`default_image_size`), or why not: the model cannot be loaded, or it cannot run at
+        that size (not a positive multiple of 32, or for EdgeTAM of 256)."""
         if image_size is not None:
             try:
                 checked_image_size(image_size)

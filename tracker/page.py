@@ -1,7 +1,7 @@
 """The page's components and their layout (what happens on events is in events.py)."""
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional, Tuple
 
 import gradio as gr
 
@@ -22,14 +22,16 @@ A long video opens whole: choose the window of it to work on."""
 
 @dataclass(frozen=True)
 class PageOptions:
-    """What the page offers: the models, the input sizes (empty: not a choice here) and examples."""
+    """What the page offers: the models ((label, id) pairs), the input sizes (empty: not a
+    choice here), the Compare choices and examples."""
 
     model_note: str
-    models: List[str]
-    default_model: str
+    models: List[Tuple[str, str]]
+    default_model: Optional[str]
     sizes: List[int]
     default_size: int
     compare_choices: List[str]
+    default_compare: Optional[str]
     examples: List[str]
 
 
@@ -140,7 +142,7 @@ def _prompts_and_objects() -> dict:
 def _results(options: PageOptions) -> dict:
     with gr.Row():
         model_choice = gr.Dropdown(options.models, value=options.default_model, label="Model",
-                                   visible=len(options.models) > 1)
+                                   visible=len(options.models) > 1, elem_id="model-choice")
         size_choice = gr.Dropdown(options.sizes or [options.default_size], value=options.default_size,
                                   label="Input size (smaller: faster, coarser)", visible=len(options.sizes) > 1,
                                   elem_id="size-choice")
@@ -154,11 +156,12 @@ def _results(options: PageOptions) -> dict:
     export_button = gr.Button("Export masks", elem_id="export")
     export_files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
     with gr.Accordion("Compare models", open=False, visible=bool(options.compare_choices), elem_id="compare"):
-        compare_choice = gr.Dropdown(options.compare_choices, value=(options.compare_choices or [None])[0],
+        compare_choice = gr.Dropdown(options.compare_choices, value=options.default_compare,
                                      label="Compare with", elem_id="compare-choice")
         compare_button = gr.Button("Compare (same prompts, same window)", elem_id="compare-button")
         compare_text = gr.Markdown("", elem_id="compare-text")
-        compare_video = gr.Video(label="Side by side", interactive=False, elem_id="compare-video")
+        # No label over the video: it would hide the left half's legend.
+        compare_video = gr.Video(label="Side by side", show_label=False, interactive=False, elem_id="compare-video")
         compare_table = gr.Dataframe(label="IoU per object and frame", interactive=False, elem_id="compare-table")
     return dict(model_choice=model_choice, size_choice=size_choice, track_button=track_button,
                 stop_button=stop_button, progress=progress, final_video=final_video, export_extras=export_extras,

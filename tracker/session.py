@@ -129,6 +129,25 @@ class ObjectRoster:
         return obj_id
 
 
+@dataclass(frozen=True)
+class TrackSpeed:
+    """How fast ``model`` tracked in one run: ``frames`` in ``seconds`` (wall time, as the user waited)."""
+
+    model: ModelChoice
+    frames: int
+    seconds: float
+
+    @property
+    def seconds_per_frame(self) -> float:
+        return self.seconds / max(self.frames, 1)
+
+    @property
+    def text(self) -> str:
+        """E.g. "1.9 s per frame" or "0.42 s per frame"."""
+        value = self.seconds_per_frame
+        return f"{value:.1f} s per frame" if value >= 1 else f"{value:.2f} s per frame"
+
+
 @dataclass
 class View:
     """What the page shows: the frame in the viewer (clicks land there) and a half-drawn box."""
@@ -194,6 +213,8 @@ class Session:
     view: View = field(default_factory=View)
     # The earliest frame whose prompts changed since the last tracking run (None: up to date).
     dirty_from: Optional[int] = None
+    # The speed of the last Track (None: none yet on the session's model).
+    last_track: Optional[TrackSpeed] = None
     closed: bool = field(default=False, init=False)
     _users: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)

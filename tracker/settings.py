@@ -11,7 +11,9 @@ import torch
 from sam2.assembly.configs import checked_image_size
 
 REPO = Path(__file__).resolve().parents[1]
-CPU_DEFAULT_MODEL = "facebook/sam2.1-hiera-tiny"
+# The model a server starts with when SAM2_MODEL does not say (hub ids, see tracker.catalogue):
+# on a CPU (or MPS) the one that tracks fastest there, on a CUDA GPU a larger one.
+CPU_DEFAULT_MODEL = "facebook/EdgeTAM"
 GPU_DEFAULT_MODEL = "facebook/sam2.1-hiera-base-plus"
 
 
@@ -47,6 +49,11 @@ def best_device() -> str:
     return "cpu"
 
 
+def local_model_id(checkpoint: str, config: str) -> str:
+    """The id (and label) of a local checkpoint, e.g. "weights.pt (sam2.1_hiera_t)"."""
+    return f"{Path(checkpoint).name} ({config})"
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -65,7 +72,8 @@ def _image_size(text: str) -> int:
 class AppSettings:
     """Where the weights come from, where the app listens, and its limits.
 
-    Environment: SAM2_MODEL (hub id), SAM2_CHECKPOINT + SAM2_CONFIG (local file), SAM2_DEVICE,
+    Environment: SAM2_MODEL (hub id, see tracker.catalogue; default CPU_DEFAULT_MODEL, on CUDA
+    GPU_DEFAULT_MODEL), SAM2_CHECKPOINT + SAM2_CONFIG (a local file instead), SAM2_DEVICE,
     SAM2_CHECKPOINTS_DIR, SAM2_HOST or GRADIO_SERVER_NAME (default 127.0.0.1: local only),
     SAM2_PORT, GRADIO_SERVER_PORT or PORT (default 7860), SAM2_IMAGE_SIZE (the sessions' default
     model input size; see tracker.engine.default_image_size), and the limits of :class:`Limits`:
@@ -88,7 +96,9 @@ class AppSettings:
         env = os.environ if environ is None else environ
         device = env.get("SAM2_DEVICE") or best_device()
         parser = argparse.ArgumentParser(description="SAM 2 video tracking demo")
-        parser.add_argument("--model", default=env.get("SAM2_MODEL"), help="hub id, e.g. facebook/sam2.1-hiera-tiny")
+        parser.add_argument("--model", default=env.get("SAM2_MODEL"),
+                            help=f"hub id, e.g. facebook/EdgeTAM or facebook/sam2.1-hiera-tiny (SAM2_MODEL; default "
+                                 f"{CPU_DEFAULT_MODEL} on CPUs, {GPU_DEFAULT_MODEL} on CUDA GPUs)")
         parser.add_argument("--checkpoint", default=env.get("SAM2_CHECKPOINT"), help="local .pt checkpoint")
         parser.add_argument("--config", default=env.get("SAM2_CONFIG"), help="config of --checkpoint, e.g. sam2.1_hiera_t")
         parser.add_argument("--device", default=device,
@@ -111,7 +121,12 @@ class AppSettings:
         args = parser.parse_args(argv)
         if bool(args.checkpoint) != bool(args.config):
             parser.error("SAM2_CHECKPOINT/--checkpoint and SAM2_CONFIG/--config go together")
-        model_id = args.model or (GPU_DEFAULT_MODEL if args.device.startswith("cuda") else CPU_DEFAULT_MODEL)
+        if args.model:
+            model_id = args.model
+        elif args.checkpoint:
+            model_id = local_model_id(args.checkpoint, args.config)
+        else:
+            model_id = GPU_DEFAULT_MODEL if args.device.startswith("cuda") else CPU_DEFAULT_MODEL
         limits = Limits(**{spec.name: getattr(args, spec.name) for spec in fields(Limits)})
         return cls(model_id, args.checkpoint, args.config, args.device, Path(args.checkpoints_dir), args.host,
                    args.port, limits, args.image_size)

@@ -1,6 +1,7 @@
 """Model presets as dataclasses: SAM 2.0 / 2.1 x tiny, small, base_plus, large; EdgeTAM; the
 eight EfficientTAM checkpoints; plus tiny test models of each family."""
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Dict, Optional, Tuple, Union
@@ -186,13 +187,21 @@ def get_config(config_file: str) -> ModelConfig:
     return PRESETS[config_name(config_file)]
 
 
-def checked_image_size(image_size: int) -> int:
-    """``image_size`` if a model can run at it (a positive multiple of 32), else ValueError."""
-    if image_size <= 0 or image_size % 32:
-        raise ValueError(f"image_size must be a positive multiple of 32, got {image_size}")
+def image_size_step(config: ModelConfig) -> int:
+    """Input sizes ``config`` runs at are multiples of this: 32, or with EdgeTAM's spatial
+    perceiver 16 px (the image embedding's stride) per row of its grid of windows: 256."""
+    if config.spatial_perceiver is None:
+        return 32
+    return 16 * math.isqrt(config.spatial_perceiver.grid_latents)
+
+
+def checked_image_size(image_size: int, step: int = 32, model: str = "a model") -> int:
+    """``image_size`` if ``model`` can run at it (a positive multiple of ``step``), else ValueError."""
+    if image_size <= 0 or image_size % step:
+        raise ValueError(f"image_size must be a positive multiple of {step} for {model}, got {image_size}")
     return image_size
 
 
 def with_image_size(config: ModelConfig, image_size: int) -> ModelConfig:
-    """The same model run at another input resolution (a multiple of 32)."""
-    return replace(config, image_size=checked_image_size(image_size))
+    """The same model run at another input resolution (see :func:`image_size_step`)."""
+    return replace(config, image_size=checked_image_size(image_size, image_size_step(config), config.name))

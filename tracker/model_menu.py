@@ -1,0 +1,92 @@
+"""What the page offers: the models (by label), the input sizes of each on CPUs, and what
+Compare can run."""
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+from .catalogue import HUB_MODELS, CatalogueModel, configured_model
+from .engine import offered_sizes
+from .errors import UserError
+from .gpu import zero_gpu_active
+from .model_calls import ModelChoice
+from .model_loading import EngineCache
+from .settings import AppSettings
+from .weights import ModelUnavailable, downloads_allowed, local_weights
+
+
+def menu_models(settings: AppSettings) -> List[CatalogueModel]:
+    """The configured model, then in catalogue order every Hub model whose weights are here
+    (checkpoints folder or Hub cache) and, where downloads are allowed, those always offered:
+    a pick downloads them. On ZeroGPU only the configured model (it is on the GPU before the
+    first worker is forked)."""
+    configured = configured_model(settings)
+    models = [configured] if configured is not None else []
+    if zero_gpu_active():
+        return models
+    online = downloads_allowed()
+    for model in HUB_MODELS:
+        if model.model_id != settings.model_id and (
+                (online and model.always_offered) or local_weights(model, settings) is not None):
+            models.append(model)
+    return models
+
+
+@dataclass
+class ModelMenu:
+    """The models offered; whether input sizes are a choice (on CPUs, not on GPUs or ZeroGPU)
+    and the configured model's sizes and default size (0 and none: it could not be loaded);
+    the Compare choices by label and the one shown first."""
+
+    models: List[CatalogueModel]
+    sizes_offered: bool
+    default_size: int = 0
+    sizes: List[int] = field(default_factory=list)
+    compare: Dict[str, ModelChoice] = field(default_factory=dict)
+    default_compare: Optional[str] = None
+
+    @property
+    def choices(self) -> List[Tuple[str, str]]:
+        """(label, model id) pairs, as the model dropdown lists them."""
+        return [(model.label, model.model_id) for model in self.models]
+
+    def model(self, model_id: str) -> CatalogueModel:
+        """The offered model of this id; UserError naming the offered ones otherwise."""
+        for model in self.models:
+            if model.model_id == model_id:
+                return model
+        raise UserError(f"Unknown model {model_id!r}: choose one of {', '.join(m.model_id for m in self.models)}.")
+
+
+def _compare_choices(models: List[CatalogueModel], settings: AppSettings, sizes: List[int],
+                     default_size: int) -> Dict[str, ModelChoice]:
+    """Every offered model (at its default size), then the configured one at its other sizes."""
+    choices = {model.label: ModelChoice(model.model_id) for model in models}
+    configured = configured_model(settings)
+    for size in sizes:
+        if size != default_size:
+            choices[f"{configured.label} at {size} px"] = ModelChoice(settings.model_id, size)
+    return choices
+
+
+def _default_compare(compare: Dict[str, ModelChoice], models: List[CatalogueModel],
+                     settings: AppSettings) -> Optional[str]:
+    """The first choice other than the configured model at its default size, preferring those
+    whose weights are here (no download)."""
+    here = {model.model_id for model in models if local_weights(model, settings) is not None}
+    others = [label for label, choice in compare.items() if choice != ModelChoice(settings.model_id)]
+    return next((label for label in others if compare[label].model_id in here), others[0] if others else None)
+
+
+def model_menu(settings: AppSettings, engines: EngineCache) -> ModelMenu:
+    """The menu for ``settings``; loads the configured model (for its sizes)."""
+    models = menu_models(settings)
+    sizes_offered = torch.device(settings.device).type == "cpu" and not zero_gpu_active()
+    loaded = engines.get()
+    default_size, sizes = 0, []
+    if not isinstance(loaded, ModelUnavailable):
+        default_size = loaded.image_size
+        sizes = offered_sizes(loaded, settings) if sizes_offered else []
+    compare = _compare_choices(models, settings, sizes, default_size)
+    return ModelMenu(models, sizes_offered, default_size, sizes, compare, _default_compare(compare, models, settings))
