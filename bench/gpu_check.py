@@ -49,11 +49,12 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from bench.media import random_checkpoint
+from bench.media import official_config, random_checkpoint
 from bench.speed import Run, RunResult, cpu_model, reference_pythonpath, run_worker
 from oracle.compare import Report, compare_recordings
 from oracle.frames import extract_frames
 from oracle.paths import REPO, SHARED_DATA
+from oracle.reference_env import with_checkout_after
 
 ORACLE = REPO / "oracle"
 PARITY_SCENARIO = "video_basic"  # one click on each of two objects, then propagation
@@ -89,13 +90,6 @@ class SpeedRow:
     def ratio(self) -> Optional[float]:
         """Our seconds per frame over the reference's (below 1: ours is faster)."""
         return None if self.reference is None else self.ours.seconds_per_frame / self.reference.seconds_per_frame
-
-
-def official_config(name: str) -> str:
-    """The config path both packages accept: sam2.1_hiera_t -> configs/sam2.1/sam2.1_hiera_t.yaml."""
-    if name.endswith(".yaml"):
-        return name
-    return f"configs/{'sam2.1' if name.startswith('sam2.1') else 'sam2'}/{name}.yaml"
 
 
 def memory_label(device: str, peak: bool) -> str:
@@ -144,9 +138,9 @@ def parity(inputs: Inputs, args) -> bool:
     if checkpoint is None:  # random weights made informative by the harness, as tests/test_parity.py does
         checkpoint = str(inputs.workdir / "parity.pt")
         run_python([str(ORACLE / "make_checkpoint.py"), "--config", config, "--out", checkpoint],
-                   inputs.reference_path, inputs.workdir, "make_checkpoint")
+                   with_checkout_after(inputs.reference_path), inputs.workdir, "make_checkpoint")
     recordings = {}
-    for impl, pythonpath in (("reference", inputs.reference_path), ("ours", str(REPO))):
+    for impl, pythonpath in (("reference", with_checkout_after(inputs.reference_path)), ("ours", str(REPO))):
         recordings[impl] = inputs.workdir / f"parity_{impl}.npz"
         command = [str(ORACLE / "run_scenario.py"), "--impl", impl, "--config", config, "--checkpoint", checkpoint,
                    "--scenario", PARITY_SCENARIO, "--frames", str(frames), "--out", str(recordings[impl]),

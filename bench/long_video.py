@@ -1,6 +1,7 @@
 """Track one object through a long video straight from the file; report time and memory.
 
     python -m bench.long_video --frames 300            # hiera-t 2.1, 720p, sam2.runtime.precision's dtype
+    python -m bench.long_video --frames 300 --model edgetam
     python -m bench.long_video --frames 3000 --video my.mp4 --checkpoint sam2.1_hiera_tiny.pt
 
 Prints init_state time, resident memory at frame 100 and at the end, memory growth per frame
@@ -88,7 +89,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=300, help="length of the generated video")
     parser.add_argument("--video", help="use this video file instead of a generated one")
-    parser.add_argument("--config", default="sam2.1_hiera_t")
+    parser.add_argument("--model", "--config", dest="model", default="sam2.1_hiera_t",
+                        help="preset or official config name: sam2.1_hiera_t, edgetam, efficienttam_ti_512x512, ...")
     parser.add_argument("--checkpoint", help="weights (default: seeded random weights)")
     parser.add_argument(
         "--precision", choices=["auto", "bf16", "fp32"], default="auto",
@@ -102,9 +104,9 @@ def main() -> None:
 
     tune_for_cpu_tracking()  # as the app does on the CPU
     video = args.video or str(long_video(args.frames))
-    checkpoint = args.checkpoint or str(random_checkpoint(args.config))
+    checkpoint = args.checkpoint or str(random_checkpoint(args.model))
     overrides = [f"++model.image_size={args.image_size}"] if args.image_size else []
-    predictor = build_sam2_video_predictor(args.config, checkpoint, device="cpu", hydra_overrides_extra=overrides)
+    predictor = build_sam2_video_predictor(args.model, checkpoint, device="cpu", hydra_overrides_extra=overrides)
     dtype = {"auto": fastest_safe_dtype("cpu"), "bf16": torch.bfloat16, "fp32": None}[args.precision]
     precision = "bf16" if dtype == torch.bfloat16 else "fp32"
     baseline = resident_mb()
@@ -118,7 +120,7 @@ def main() -> None:
     early, late = run.frame_seconds[20:40], run.frame_seconds[-20:]
     print()
     print(
-        f"video: {video} ({run.num_frames} frames, {run.width}x{run.height}); model {args.config} "
+        f"video: {video} ({run.num_frames} frames, {run.width}x{run.height}); model {args.model} "
         f"at {predictor.image_size} px, {precision}"
     )
     print(f"init_state:                  {run.init_seconds:.2f} s")

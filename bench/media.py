@@ -59,6 +59,30 @@ def long_video(num_frames: int, width: int = 1280, height: int = 720, fps: float
     return target
 
 
+def official_config(name: str) -> str:
+    """The config path the model's official package accepts (ours accepts it too):
+    sam2.1_hiera_t -> configs/sam2.1/sam2.1_hiera_t.yaml, edgetam -> configs/edgetam.yaml,
+    efficienttam_s -> configs/efficienttam/efficienttam_s.yaml."""
+    from sam2.assembly.configs import PRESETS, config_name
+
+    if name.endswith(".yaml"):
+        return name
+    preset = config_name(name)
+    family = PRESETS[preset].family
+    if family == "EdgeTAM":
+        return f"configs/{preset}.yaml"
+    if family == "EfficientTAM":
+        return f"configs/efficienttam/{preset}.yaml"
+    return f"configs/{'sam2.1' if preset.startswith('sam2.1') else 'sam2'}/{preset}.yaml"
+
+
+def official_implementation(name: str) -> str:
+    """The oracle implementation (``oracle.implementations``) that runs the model's official code."""
+    from sam2.assembly.configs import PRESETS, config_name
+
+    return {"EdgeTAM": "edgetam", "EfficientTAM": "efficienttam"}.get(PRESETS[config_name(name)].family, "reference")
+
+
 def random_checkpoint(config_file: str) -> Path:
     """Seeded random weights of ``config_file`` in the official format (cached)."""
     from sam2.assembly.random_weights import save_random_checkpoint

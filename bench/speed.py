@@ -1,16 +1,21 @@
-"""Tracking speed of our package against Meta's reference, measured in one run.
+"""Tracking speed of our package against the official code of the same model, measured in one run.
 
     python -m bench.speed                       # hiera-t 2.1, 720p, 8 tracked frames, 1-3 objects
     python -m bench.speed --objects 2 --precisions bf16 --repeats 3
+    python -m bench.speed --model edgetam --objects 2 --precisions fp32
     ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
         python -m bench.speed --objects 2 --precisions fp32     # this CPU as an AVX2-only one
 
-Prints the CPU model and this machine's bf16 and fp32 matmul peaks; runs the reference
-(sam2==1.1.0, installed in a folder of its own; see oracle/reference_env.py) and our package in
+Prints the CPU model and this machine's bf16 and fp32 matmul peaks; runs the model's official
+code (SAM 2: the reference sam2==1.1.0; EdgeTAM: edgetam-dimos; EfficientTAM: its GitHub code;
+each installed in a folder of its own, see oracle/reference_env.py) and our package in
 subprocesses on the same frames, checkpoint (seeded random weights unless --checkpoint) and
-clicks, in fp32 and under bf16 autocast; counts the reference's FLOPs per tracked frame; and
-reports seconds per frame, ratios to the reference, the share of the bf16 peak (the
-reference's FLOPs per frame / our seconds per frame / peak) and mask agreement (IoU).
+clicks, in fp32 and under bf16 autocast; counts the official code's FLOPs per tracked frame; and
+reports seconds per frame, ratios to the official code, the share of the bf16 peak (the
+official FLOPs per frame / our seconds per frame / peak) and mask agreement (IoU). With a
+``--model`` other than SAM 2.1 tiny, our SAM 2.1 tiny runs too, as the yardstick of the
+model's speed-up. EdgeTAM's official predictor cannot track two objects together: it tracks
+each in a session of its own, and its time per frame is the sum (what it costs to track them).
 With --repeats N every run is repeated N times, in rounds that alternate the two packages,
 and the median is reported (timings on shared machines drift by 10% and more); the peaks
 are measured before and after, and the higher one is used.
@@ -32,24 +37,28 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from bench.media import CACHE, random_checkpoint
+from bench.media import CACHE, official_config, official_implementation, random_checkpoint
 from oracle import reference_env
 from oracle.frames import extract_frames
 from oracle.metrics import min_iou
 from oracle.paths import REPO, SHARED_DATA
+from sam2.assembly.configs import config_name
 from sam2.runtime.attention_choice import cpu_model
 
 WORKER = Path(__file__).with_name("speed_worker.py")
-REFERENCE_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
+YARDSTICK = "sam2.1_hiera_t"
+REFERENCE_CONFIG = official_config(YARDSTICK)
 
 
 @dataclass(frozen=True)
 class Run:
-    """One worker run: implementation ("ours" or "reference"), precision, number of objects."""
+    """One worker run: implementation ("ours", or "reference": the model's official code),
+    precision, number of objects, and the model (a preset name)."""
 
     impl: str
     precision: str
     objects: int
+    model: str = YARDSTICK
 
 
 @dataclass
@@ -119,16 +128,15 @@ def run_worker(
     (``--device``, ``--vos-optimized``, ...)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = reference_env.with_checkout_after(reference_path) if run.impl == "reference" else str(REPO)
-    env["TQDM_DISABLE"] = "1"  # the reference draws progress bars
+    env["TQDM_DISABLE"] = "1"  # the official codes draw progress bars
+    implementation = official_implementation(run.model) if run.impl == "reference" else "ours"
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "result.npz"
         command = [
             sys.executable, str(WORKER), "--frames", str(frames), "--checkpoint", str(checkpoint),
             "--config", config, "--objects", str(run.objects), "--precision", run.precision,
-            "--out", str(out), *options,
+            "--implementation", implementation, "--out", str(out), *options,
         ]
-        if run.impl == "reference":
-            command.append("--reference")
         if count_flops:
             command.append("--count-flops")
         # Run from a neutral folder so that the current directory cannot shadow either package.
@@ -148,22 +156,25 @@ def run_worker(
         return result
 
 
-def reference_pythonpath() -> Optional[str]:
-    env = reference_env.find_or_install_reference()
+def reference_pythonpath(model: str = YARDSTICK) -> Optional[str]:
+    """PYTHONPATH of the model's official package (installed on first use), or None."""
+    env = reference_env.find_or_install(official_implementation(model))
     if env is None:
-        print(f"reference unavailable, running ours only: {reference_env.last_failure_reason}")
+        print(f"official code of {model} unavailable, running ours only: {reference_env.last_failure_reason}")
         return None
     return env.pythonpath
 
 
 def report(
-    results: Dict[Run, RunResult], objects: List[int], precisions: List[str], share_precision: str, peak: float
+    results: Dict[Run, RunResult], objects: List[int], precisions: List[str], share_precision: str, peak: float,
+    model: str = YARDSTICK,
 ) -> None:
-    """The timing table; shares are of the ``share_precision`` runs against ``peak`` FLOP/s."""
+    """The timing table of ``model``; shares are of the ``share_precision`` runs against ``peak`` FLOP/s."""
     def get(impl, precision, count) -> Optional[RunResult]:
-        return results.get(Run(impl, precision, count))
+        return results.get(Run(impl, precision, count, model))
 
-    print("\nseconds per tracked frame (mean over the tracked frames; median over rounds)")
+    print(f"\n{model}: seconds per tracked frame (mean over the tracked frames; median over rounds); "
+          "reference = the model's official code")
     header = "| objects | " + " | ".join(f"{impl} {p}" for impl, p in itertools.product(("reference", "ours"), precisions))
     print(header + f" | ours/ref speed-up (same precision) | ours bf16 vs ref fp32 | ref TFLOP/frame | share of {share_precision} peak: ref, ours |")
     print("|" + "---|" * (header.count("|") + 4))
@@ -198,10 +209,10 @@ def report(
                 f"{last.seconds_per_frame - first.seconds_per_frame:.3f} s/frame to ours, "
                 f"{ref_last.seconds_per_frame - ref_first.seconds_per_frame:.3f} to the reference"
             )
-    for run, res in sorted(results.items(), key=lambda item: (item[0].objects, item[0].impl)):
+    for run, res in sorted(results.items(), key=lambda item: (item[0].objects, item[0].impl, item[0].model)):
         if res.flops:
             print(
-                f"FLOPs per tracked frame, {run.impl}, {run.objects} object(s): {res.flops / 1e12:.3f} T "
+                f"FLOPs per tracked frame, {run.impl} {run.model}, {run.objects} object(s): {res.flops / 1e12:.3f} T "
                 f"(attention {res.attention_flops / 1e12:.3f}, the rest {res.dense_flops / 1e12:.3f})"
             )
 
@@ -217,14 +228,30 @@ def report(
         print(f"{count} object(s): " + "; ".join(text))
 
 
+def report_yardstick(results: Dict[Run, RunResult], objects: List[int], precisions: List[str], model: str) -> None:
+    """Ours ``model`` against ours SAM 2.1 tiny, at the same input size and precision."""
+    print(f"\nours {model} against ours {YARDSTICK} (seconds per tracked frame; speed-up)")
+    print(f"| objects | precision | {YARDSTICK} | {model} | speed-up |")
+    print("|---|---|---|---|---|")
+    for count, precision in itertools.product(objects, precisions):
+        yardstick, ours = results.get(Run("ours", precision, count)), results.get(Run("ours", precision, count, model))
+        if yardstick and ours:
+            print(f"| {count} | {precision} | {yardstick.seconds_per_frame:.3f} | {ours.seconds_per_frame:.3f} | "
+                  f"{yardstick.seconds_per_frame / ours.seconds_per_frame:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", default=str(SHARED_DATA / "dog.mp4"), help="a 720p clip")
     parser.add_argument("--frames", type=int, default=8, help="tracked frames after the prompted one")
     parser.add_argument("--objects", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
-    parser.add_argument("--impls", nargs="+", default=["reference", "ours"], choices=["reference", "ours"])
-    parser.add_argument("--checkpoint", help="sam2.1 hiera-t weights (default: seeded random weights)")
+    parser.add_argument("--impls", nargs="+", default=["reference", "ours"], choices=["reference", "ours"],
+                        help="reference: the model's official code")
+    parser.add_argument("--model", default=YARDSTICK,
+                        help="preset or official config: sam2.1_hiera_t, edgetam, efficienttam_ti_512x512, ...")
+    parser.add_argument("--image-size", type=int, help="model input size for every run (default: each model's own)")
+    parser.add_argument("--checkpoint", help="weights of --model (default: seeded random weights)")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of every run; the median is reported")
     args = parser.parse_args()
     if args.repeats < 1:
@@ -246,39 +273,49 @@ def main() -> None:
         return
 
     frames = cached_frames(Path(args.video), args.frames + 1)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else random_checkpoint("sam2.1_hiera_t")
+    model = config_name(args.model)
+    checkpoints = {model: Path(args.checkpoint) if args.checkpoint else random_checkpoint(model)}
     impls = list(args.impls)
-    reference_path = reference_pythonpath() if "reference" in impls else None
+    reference_path = reference_pythonpath(model) if "reference" in impls else None
     if reference_path is None and "reference" in impls:
         impls.remove("reference")
 
-    runs = [Run(impl, precision, count) for count, precision, impl in itertools.product(args.objects, precisions, impls)]
+    runs = [Run(impl, precision, count, model)
+            for count, precision, impl in itertools.product(args.objects, precisions, impls)]
+    if model != YARDSTICK:
+        checkpoints[YARDSTICK] = random_checkpoint(YARDSTICK)
+        runs += [Run("ours", precision, count) for count, precision in itertools.product(args.objects, precisions)]
+    options = ["--image-size", str(args.image_size)] if args.image_size else []
     results: Dict[Run, RunResult] = {}
     timings: Dict[Run, List[float]] = {run: [] for run in runs}
     for repeat in range(args.repeats):
         for run in runs:
-            # FLOPs do not depend on precision: count them once per implementation and object count.
+            # FLOPs do not depend on precision: count them once per implementation, model and object count.
             count_flops = repeat == 0 and run.precision == precisions[0]
             started = time.perf_counter()
-            result = run_worker(run, frames, checkpoint, reference_path, count_flops)
+            result = run_worker(run, frames, checkpoints[run.model], reference_path, count_flops,
+                                official_config(run.model), options)
             results.setdefault(run, result)
             timings[run].append(result.seconds_per_frame)
             print(
-                f"{run.impl:9s} {run.precision} {run.objects} object(s): {result.seconds_per_frame:.3f} s/frame "
-                f"({time.perf_counter() - started:.0f} s; round {repeat + 1} of {args.repeats})", flush=True,
+                f"{run.impl:9s} {run.model} {run.precision} {run.objects} object(s): {result.seconds_per_frame:.3f} "
+                f"s/frame ({time.perf_counter() - started:.0f} s; round {repeat + 1} of {args.repeats})", flush=True,
             )
     for run, result in results.items():
         result.seconds_per_frame = statistics.median(timings[run])
     if args.repeats > 1:
         for run in runs:
             spread = ", ".join(f"{seconds:.3f}" for seconds in timings[run])
-            print(f"{run.impl:9s} {run.precision} {run.objects} object(s): median {results[run].seconds_per_frame:.3f} of {spread}")
+            print(f"{run.impl:9s} {run.model} {run.precision} {run.objects} object(s): "
+                  f"median {results[run].seconds_per_frame:.3f} of {spread}")
     share_precision = "bf16" if "bf16" in precisions else "fp32"
     share_dtype = torch.bfloat16 if share_precision == "bf16" else torch.float32
     after = matmul_peak(share_dtype)
     peak = max(peaks[share_dtype], after)
     print(f"{share_precision} matmul peak after the runs: {after / 1e12:.2f} TFLOP/s; the shares use {peak / 1e12:.2f}")
-    report(results, args.objects, precisions, share_precision, peak)
+    report(results, args.objects, precisions, share_precision, peak, model)
+    if model != YARDSTICK:
+        report_yardstick(results, args.objects, precisions, model)
     print_attention_choices(results)
 
 
@@ -286,10 +323,10 @@ def print_attention_choices(results: Dict[Run, RunResult]) -> None:
     """The attention way ours chose per shape class (from the first run of each precision)."""
     shown = set()
     for run, result in results.items():
-        if run.impl != "ours" or not result.attention_choices or run.precision in shown:
+        if run.impl != "ours" or not result.attention_choices or (run.model, run.precision) in shown:
             continue
-        shown.add(run.precision)
-        print(f"\nattention ways ours chose ({run.precision}, {run.objects} object(s)):")
+        shown.add((run.model, run.precision))
+        print(f"\nattention ways ours chose ({run.model}, {run.precision}, {run.objects} object(s)):")
         for shape_class, way in sorted(result.attention_choices.items()):
             print(f"  {way:22s} {shape_class}")
 

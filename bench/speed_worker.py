@@ -1,18 +1,21 @@
-"""Time one tracking run through whichever ``sam2`` package is on PYTHONPATH (ours or Meta's).
+"""Time one tracking run through one implementation: ours or an official package.
 
-Run by ``bench/speed.py`` in a subprocess, never imported by it: both packages are called
-``sam2``. Only the official public API is used, so the same code drives both.
+Run by ``bench/speed.py`` in a subprocess, never imported by it: the official packages are
+called ``sam2`` too (EfficientTAM's ``efficient_track_anything``), and PYTHONPATH decides which
+one is imported. Only the public API is used, as ``oracle.implementations`` spells it for each.
 
-    PYTHONPATH=... python bench/speed_worker.py --frames DIR --checkpoint W.pt --objects 2 \
-        --precision bf16 --out result.npz [--count-flops] [--reference] \
+    PYTHONPATH=... python bench/speed_worker.py --frames DIR --checkpoint W.pt --config edgetam \
+        --objects 2 --precision bf16 --out result.npz [--count-flops] [--implementation ours] \
         [--device cuda] [--vos-optimized] [--warmup-frames N] [--image-size S]
 
 The run: a short warm-up session (``--warmup-frames`` tracked frames; it also absorbs the
 compilation of ``--vos-optimized``, the official builder flag); then a new session (init_state on
 a folder of JPEG frames), one click per object on frame 0 and a timed propagation over every
-frame. Writes seconds per tracked frame, the warm-up seconds, the peak memory of the timed
-session (allocated GPU memory on CUDA; the process's peak resident set on CPU), the masks
-(bit-packed) and, with --count-flops, the FLOPs of one more propagation:
+frame. An official predictor that cannot track several objects together (EdgeTAM's) tracks each
+object in a session of its own, and a frame's time is the sum over those sessions: what tracking
+all the objects costs with that code. Writes seconds per tracked frame, the warm-up seconds, the
+peak memory of the timed session (allocated GPU memory on CUDA; the process's peak resident set
+on CPU), the masks (bit-packed) and, with --count-flops, the FLOPs of one more propagation:
 ``torch.utils.flop_counter`` plus every ``scaled_dot_product_attention`` call, which that
 counter does not see on CPU.
 """
@@ -22,17 +25,17 @@ import collections
 import contextlib
 import json
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-# The oracle's fix for running the reference in fp32 (neither module imports ``sam2``; the
-# checkout comes after the package under test on PYTHONPATH, see bench.speed.run_worker).
+# The checkout comes after the package under test on PYTHONPATH (see bench.speed.run_worker):
+# these modules import no ``sam2`` at import time.
+from oracle import implementations
 from oracle.metrics import peak_resident_mb
-from oracle.run_scenario import cast_memory_to_fp32
 
 # Click positions (fractions of width, height), one per object.
 CLICKS = ((0.50, 0.55), (0.25, 0.40), (0.75, 0.40))
@@ -111,9 +114,11 @@ def peak_memory_mb(device: torch.device) -> float:
     return peak_resident_mb()
 
 
-def prompt(predictor, state, num_objects: int) -> None:
+def prompt(predictor, state, objects: List[int]) -> None:
+    """One click per object (ids 1, 2, ... at fixed places) on frame 0."""
     width, height = state["video_width"], state["video_height"]
-    for obj_id, (fx, fy) in enumerate(CLICKS[:num_objects], start=1):
+    for obj_id in objects:
+        fx, fy = CLICKS[obj_id - 1]
         point = np.array([[fx * width, fy * height]], dtype=np.float32)
         predictor.add_new_points_or_box(state, 0, obj_id, points=point, labels=np.array([1], np.int32))
 
@@ -128,49 +133,85 @@ def propagate(predictor, state, max_frames=None):
         last = now
 
 
+def sessions(objects: int, together: bool) -> List[List[int]]:
+    """The object ids of each session: all in one, or one object per session."""
+    ids = list(range(1, objects + 1))
+    return [ids] if together else [[obj_id] for obj_id in ids]
+
+
+def timed_sessions(predictor, frames: str, groups: List[List[int]]) -> Tuple[np.ndarray, np.ndarray]:
+    """Seconds per tracked frame summed over the sessions, and masks (frames, objects, H, W)."""
+    frame_seconds, masks = None, []
+    for objects in groups:
+        state = predictor.init_state(frames)
+        prompt(predictor, state, objects)
+        synchronize(predictor.device)
+        seconds, session_masks = [], []
+        for frame_idx, elapsed, frame_masks in propagate(predictor, state):
+            if frame_idx > 0:  # frame 0 holds the clicks: returned, not tracked
+                seconds.append(elapsed)
+            session_masks.append(frame_masks)
+        frame_seconds = np.array(seconds) if frame_seconds is None else frame_seconds + np.array(seconds)
+        masks.append(np.stack(session_masks))
+    return frame_seconds, np.concatenate(masks, axis=1)
+
+
 def measure(
-    predictor, frames: str, objects: int, count_flops: bool, warmup_frames: int = WARMUP_FRAMES
+    predictor, frames: str, objects: int, count_flops: bool, warmup_frames: int = WARMUP_FRAMES,
+    together: bool = True,
 ) -> Tuple[Dict[str, np.ndarray], Optional[AttentionFlops]]:
     """One measurement, under the caller's inference mode and autocast: a warm-up session of
-    ``warmup_frames`` tracked frames, a timed session (seconds per tracked frame, peak memory,
-    masks) and, with ``count_flops``, one more that counts FLOPs per tracked frame. Returns the
-    result arrays and, when FLOPs were counted, the attention tally (with its calls by shape)."""
+    ``warmup_frames`` tracked frames, the timed sessions (seconds per tracked frame, peak memory,
+    masks) and, with ``count_flops``, once more counting FLOPs per tracked frame. ``together``:
+    all objects in one session, else one session per object. Returns the result arrays and, when
+    FLOPs were counted, the attention tally (with its calls by shape)."""
     device = predictor.device
+    groups = sessions(objects, together)
     result = {}
     # Every run gets a new session, so no run reuses image features another one cached.
     started = time.perf_counter()
     warmup = predictor.init_state(frames)
-    prompt(predictor, warmup, objects)
+    prompt(predictor, warmup, groups[0])
     for _ in propagate(predictor, warmup, warmup_frames):
         pass
     del warmup
     synchronize(device)
     result["warmup_seconds"] = time.perf_counter() - started
     reset_peak_memory(device)
-    started = time.perf_counter()
-    state = predictor.init_state(frames)
-    result["init_seconds"] = time.perf_counter() - started
-    prompt(predictor, state, objects)
-    synchronize(device)
-    frame_seconds, masks = [], []
-    for frame_idx, seconds, frame_masks in propagate(predictor, state):
-        if frame_idx > 0:  # frame 0 holds the clicks: returned, not tracked
-            frame_seconds.append(seconds)
-        masks.append(frame_masks)
+    frame_seconds, masks = timed_sessions(predictor, frames, groups)
     result["peak_memory_mb"] = peak_memory_mb(device)
-    result["frame_seconds"] = np.array(frame_seconds)
-    result["masks"] = np.packbits(np.stack(masks), axis=-1)
-    result["mask_shape"] = np.array(np.stack(masks).shape)
+    result["frame_seconds"] = frame_seconds
+    result["masks"] = np.packbits(masks, axis=-1)
+    result["mask_shape"] = np.array(masks.shape)
     if not count_flops:
         return result, None
-    state = predictor.init_state(frames)
-    prompt(predictor, state, objects)
     counter = flop_counter()
     with counter, AttentionFlops(counter) as attention:
-        tracked = sum(1 for frame_idx, _, _ in propagate(predictor, state) if frame_idx > 0)
+        tracked = 0
+        for objects in groups:
+            state = predictor.init_state(frames)
+            prompt(predictor, state, objects)
+            tracked = sum(1 for frame_idx, _, _ in propagate(predictor, state) if frame_idx > 0)
     result["dense_flops_per_frame"] = (counter.get_total_flops() - attention.seen_by_counter) / tracked
     result["attention_flops_per_frame"] = attention.flops / tracked
     return result, attention
+
+
+def build(args) -> Tuple[object, "implementations.Implementation"]:
+    """The video predictor of ``args.implementation``, fixed for a CPU run as the oracle is."""
+    overrides = [f"++model.image_size={args.image_size}"] if args.image_size else []
+    implementation = implementations.load(args.implementation, overrides)
+    options = dict(device=args.device, hydra_overrides_extra=overrides)
+    if args.vos_optimized:  # not every official builder knows the flag (EdgeTAM's does not)
+        options["vos_optimized"] = True
+    predictor = implementation.build_video_predictor(args.config, args.checkpoint, **options)
+    # Parameters that ask for gradients make the FLOP counter's module hooks fail on views of
+    # them (EdgeTAM's perceiver expands its latents); nothing here needs gradients.
+    predictor.requires_grad_(False)
+    predictor.fill_hole_area = 0  # the official hole filling needs a CUDA extension; same work on both sides
+    if implementation.fix_official and args.precision == "fp32":
+        implementations.cast_memory_to_fp32(predictor)
+    return predictor, implementation
 
 
 def main() -> None:
@@ -180,7 +221,8 @@ def main() -> None:
     parser.add_argument("--config", default="configs/sam2.1/sam2.1_hiera_t.yaml")
     parser.add_argument("--objects", type=int, default=2)
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="bf16")
-    parser.add_argument("--reference", action="store_true", help="the package is Meta's")
+    parser.add_argument("--implementation", choices=implementations.IMPLEMENTATIONS, default="ours",
+                        help="the package on PYTHONPATH: ours, the reference sam2, EdgeTAM's or EfficientTAM's")
     parser.add_argument("--count-flops", action="store_true")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     parser.add_argument("--vos-optimized", action="store_true", help="build with the official vos_optimized flag")
@@ -189,27 +231,23 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    from sam2.build_sam import build_sam2_video_predictor
-
-    if not args.reference and torch.device(args.device).type == "cpu":
+    ours = args.implementation == "ours"
+    if ours and torch.device(args.device).type == "cpu":
         from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 
         tune_for_cpu_tracking()  # as the app does on the CPU
-    overrides = [f"++model.image_size={args.image_size}"] if args.image_size else []
-    predictor = build_sam2_video_predictor(
-        args.config, args.checkpoint, device=args.device, hydra_overrides_extra=overrides,
-        vos_optimized=args.vos_optimized,
-    )
-    predictor.fill_hole_area = 0  # the reference cannot fill holes on CPU; same work on both sides
-    if args.reference and args.precision == "fp32":
-        cast_memory_to_fp32(predictor)
+    predictor, implementation = build(args)
     autocast = (
         torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16)
         if args.precision == "bf16" else contextlib.nullcontext()
     )
     with torch.inference_mode(), autocast:
-        result, _ = measure(predictor, args.frames, args.objects, args.count_flops, args.warmup_frames)
-    if not args.reference:
+        result, _ = measure(
+            predictor, args.frames, args.objects, args.count_flops, args.warmup_frames,
+            together=not implementation.legacy_predictor,
+        )
+    result["sessions"] = np.array(1 if not implementation.legacy_predictor else args.objects)
+    if ours:
         from sam2.runtime import attention_choice
 
         result["attention_choices"] = np.array(json.dumps(attention_choice.ATTENTION_CHOICES.chosen))

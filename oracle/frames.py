@@ -18,6 +18,7 @@ def extract_frames(
     stride: int = 1,
     max_width: int | None = None,
     start: int = 0,
+    quality: int = 95,
 ) -> Path:
     """Write ``num_frames`` frames (every ``stride``-th from ``start``) as JPEGs into ``out_dir``."""
     out_dir = Path(out_dir)
@@ -37,7 +38,7 @@ def extract_frames(
                 if max_width is not None and width > max_width:
                     new_h = int(round(height * max_width / width))
                     frame = cv2.resize(frame, (max_width, new_h), interpolation=cv2.INTER_AREA)
-                cv2.imwrite(str(out_dir / f"{written:05d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                cv2.imwrite(str(out_dir / f"{written:05d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
                 written += 1
             index += 1
     finally:
@@ -47,7 +48,7 @@ def extract_frames(
     return out_dir
 
 
-def prepare_stills(images, out_dir: Path | str, max_width: int | None = None) -> Path:
+def prepare_stills(images, out_dir: Path | str, max_width: int | None = None, quality: int = 95) -> Path:
     """Re-encode still images as 00000.jpg, 00001.jpg, ... (downscaled to ``max_width``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -59,5 +60,5 @@ def prepare_stills(images, out_dir: Path | str, max_width: int | None = None) ->
         if max_width is not None and width > max_width:
             new_h = int(round(height * max_width / width))
             image = cv2.resize(image, (max_width, new_h), interpolation=cv2.INTER_AREA)
-        cv2.imwrite(str(out_dir / f"{index:05d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        cv2.imwrite(str(out_dir / f"{index:05d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return out_dir

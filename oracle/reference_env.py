@@ -1,16 +1,27 @@
-"""Locate (or install on demand) Meta's official ``sam2==1.1.0`` package for oracle tests.
+"""Locate (or install on demand) the official packages that serve as oracles in tests.
 
-The reference and our package are both importable as ``sam2``, so the reference never lives
-in the test process: it is kept in a folder of its own and only ever put on the
-``PYTHONPATH`` of a subprocess. That folder has two halves:
+An oracle is an official implementation whose package is (or may be) importable under the
+same name as ours, so it never lives in the test process: each is kept in a folder of its
+own and only ever put on the ``PYTHONPATH`` of a subprocess. That folder has two halves:
 
-    <root>/pkg    the ``sam2`` package (built without its CUDA extension)
+    <root>/pkg    the package (built without any CUDA extension)
     <root>/deps   its pure-python dependencies (hydra-core, iopath, tqdm, ...)
+
+Torch, torchvision and timm come from our own environment; they are never installed there.
+The oracles (:data:`ORACLES`):
+
+* ``reference``: Meta's ``sam2==1.1.0``;
+* ``edgetam``: EdgeTAM's official code, the PyPI package ``edgetam-dimos==1.0.1``
+  (also named ``sam2``);
+* ``efficienttam``: EfficientTAM's official code (``efficient_track_anything``), taken from
+  a local git mirror of its repository at a pinned commit (its PyPI package is an older
+  snapshot without configs); only the golden-file recorder uses it.
 
 Where ``<root>`` comes from, first match wins:
 
-1. the environment variable ``SAM2_REFERENCE_DIR`` (e.g. ``/work/ref``);
-2. ``<repo>/.cache/reference`` (git-ignored), installed there with pip on first use.
+1. the oracle's environment variable (e.g. ``SAM2_REFERENCE_DIR=/work/ref``);
+2. its folder in ``<repo>/.cache`` (git-ignored; ``reference`` for the reference, where it
+   always was, ``oracles/<name>`` for the others), installed there on first use.
 
 This module never imports ``sam2`` or torch, so it is safe to import from any test.
 """
@@ -28,27 +39,115 @@ from pathlib import Path
 
 from oracle.paths import CACHE, REPO
 
-REFERENCE_VERSION = "1.1.0"
-ENV_VAR = "SAM2_REFERENCE_DIR"
-DEFAULT_CACHE = CACHE / "reference"
-
-# Files whose presence shows a usable install (relative to <root>).
-_REQUIRED = (
-    "pkg/sam2/build_sam.py",
-    "pkg/sam2/sam2_video_predictor.py",
-    "pkg/sam2/configs/sam2.1/sam2.1_hiera_t.yaml",
-    "deps/hydra",
-    "deps/iopath",
-    "deps/omegaconf",
-)
 _DONE_MARKER = ".install-complete"
+_DEPS = ("hydra-core", "iopath", "tqdm")
+_DEPS_REQUIRED = ("deps/hydra", "deps/iopath", "deps/omegaconf")
 
 
 @dataclass(frozen=True)
-class ReferenceEnv:
-    """Where the reference package lives and how to run Python against it."""
+class PipSource:
+    """A package from PyPI, installed without its dependencies."""
+
+    requirement: str
+    build_env: tuple = ()  # (name, value) pairs set while pip builds it
+    no_build_isolation: bool = False
+
+    def install(self, target: Path, log: list) -> bool:
+        args = ["--no-deps", "--target", str(target), self.requirement]
+        if self.no_build_isolation:
+            args.insert(0, "--no-build-isolation")
+        return _pip(args, log, dict(self.build_env))
+
+    def describe(self) -> str:
+        return self.requirement
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """One folder of a commit in a local (bare) git repository."""
+
+    git_dir: Path
+    commit: str
+    folder: str
+
+    def install(self, target: Path, log: list) -> bool:
+        target.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), "archive", self.commit, self.folder],
+            capture_output=True, timeout=600,
+        )
+        if archive.returncode != 0:
+            log.append(f"git archive from {self.git_dir}: {archive.stderr.decode().strip()}")
+            return False
+        untar = subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, capture_output=True)
+        if untar.returncode != 0:
+            log.append(f"tar: {untar.stderr.decode().strip()}")
+        return untar.returncode == 0
+
+    def describe(self) -> str:
+        return f"{self.folder} at {self.commit[:12]} of {self.git_dir}"
+
+
+@dataclass(frozen=True)
+class OracleSpec:
+    """An official package, where it comes from and how to tell that an install is whole."""
+
+    name: str
+    env_var: str
+    source: PipSource | GitSource
+    required: tuple  # paths relative to <root> that a usable install has
+    default_root: Path
+
+    @property
+    def version(self) -> str:
+        return self.source.describe()
+
+
+REFERENCE_VERSION = "1.1.0"
+EFFICIENTTAM_COMMIT = "abcd061ebd3cc6e7527d152d75b890126aaa53f6"
+EFFICIENTTAM_GIT_DIR = Path(
+    os.environ.get("EFFICIENTTAM_GIT_DIR", REPO.parent / ".mirror" / "yformer+EfficientTAM" / "repo")
+)
+
+REFERENCE = OracleSpec(
+    name="reference",
+    env_var="SAM2_REFERENCE_DIR",
+    source=PipSource(f"sam2=={REFERENCE_VERSION}", build_env=(("SAM2_BUILD_CUDA", "0"),),
+                     no_build_isolation=True),
+    required=("pkg/sam2/build_sam.py", "pkg/sam2/sam2_video_predictor.py",
+              "pkg/sam2/configs/sam2.1/sam2.1_hiera_t.yaml", *_DEPS_REQUIRED),
+    default_root=CACHE / "reference",
+)
+EDGETAM = OracleSpec(
+    name="edgetam",
+    env_var="EDGETAM_ORACLE_DIR",
+    source=PipSource("edgetam-dimos==1.0.1"),
+    required=("pkg/sam2/build_sam.py", "pkg/sam2/configs/edgetam.yaml",
+              "pkg/sam2/modeling/perceiver.py", *_DEPS_REQUIRED),
+    default_root=CACHE / "oracles" / "edgetam",
+)
+EFFICIENTTAM = OracleSpec(
+    name="efficienttam",
+    env_var="EFFICIENTTAM_ORACLE_DIR",
+    source=GitSource(EFFICIENTTAM_GIT_DIR, EFFICIENTTAM_COMMIT, "efficient_track_anything"),
+    required=("pkg/efficient_track_anything/build_efficienttam.py",
+              "pkg/efficient_track_anything/configs/efficienttam/efficienttam_s.yaml", *_DEPS_REQUIRED),
+    default_root=CACHE / "oracles" / "efficienttam",
+)
+ORACLES = {spec.name: spec for spec in (REFERENCE, EDGETAM, EFFICIENTTAM)}
+
+# The reference's names, as callers have always used them.
+ENV_VAR = REFERENCE.env_var
+DEFAULT_CACHE = REFERENCE.default_root
+_REQUIRED = REFERENCE.required
+
+
+@dataclass(frozen=True)
+class OracleEnv:
+    """Where an oracle package lives and how to run Python against it."""
 
     root: Path
+    name: str = REFERENCE.name
 
     @property
     def pkg_dir(self) -> Path:
@@ -62,12 +161,15 @@ class ReferenceEnv:
     def pythonpath(self) -> str:
         return os.pathsep.join([str(self.pkg_dir), str(self.deps_dir)])
 
-    def subprocess_env(self, base: dict | None = None, with_checkout: bool = False) -> dict:
-        """A copy of ``base`` (default: os.environ) whose PYTHONPATH is only the reference, or
-        ``with_checkout`` the reference then this checkout (see :func:`with_checkout`)."""
+    def subprocess_env(self, base: dict | None = None) -> dict:
+        """A copy of ``base`` (default: os.environ) whose PYTHONPATH is the oracle, then this
+        checkout (see :func:`with_checkout_after`): the oracle's scripts import ``oracle``."""
         env = dict(os.environ if base is None else base)
-        env["PYTHONPATH"] = with_checkout_after(self.pythonpath) if with_checkout else self.pythonpath
+        env["PYTHONPATH"] = with_checkout_after(self.pythonpath)
         return env
+
+
+ReferenceEnv = OracleEnv
 
 
 def with_checkout_after(pythonpath: str) -> str:
@@ -78,12 +180,12 @@ def with_checkout_after(pythonpath: str) -> str:
 
 # The reason the last lookup failed (``None`` after a success); tests print it when skipping.
 last_failure_reason: str | None = None
-# Install failures seen by this process, so one test session runs pip at most once per root.
+# Install failures seen by this process, so one test session tries each root at most once.
 _install_errors: dict = {}
 
 
-def _missing_parts(root: Path) -> list[str]:
-    return [rel for rel in _REQUIRED if not (root / rel).exists()]
+def _missing_parts(spec: OracleSpec, root: Path) -> list[str]:
+    return [rel for rel in spec.required if not (root / rel).exists()]
 
 
 def _fail(reason: str) -> None:
@@ -123,65 +225,56 @@ def _pip(args: list[str], log: list[str], extra_env: dict | None = None) -> bool
     return True
 
 
-def _install_into(target: Path) -> str | None:
-    """Install the reference into ``target`` (which must not exist yet). Returns an error."""
+def _install_into(spec: OracleSpec, target: Path) -> str | None:
+    """Install ``spec`` into ``target`` (which must not exist yet). Returns an error."""
     log: list[str] = []
     staging = Path(tempfile.mkdtemp(prefix=target.name + ".staging-", dir=target.parent))
     try:
-        ok = _pip(
-            [
-                "--no-deps",
-                "--no-build-isolation",
-                "--target",
-                str(staging / "pkg"),
-                f"sam2=={REFERENCE_VERSION}",
-            ],
-            log,
-            extra_env={"SAM2_BUILD_CUDA": "0"},
-        ) and _pip(
-            ["--target", str(staging / "deps"), "hydra-core", "iopath", "tqdm"], log
+        ok = spec.source.install(staging / "pkg", log) and _pip(
+            ["--target", str(staging / "deps"), *_DEPS], log
         )
         if not ok:
-            return "pip could not install the reference: " + "\n".join(log)
-        missing = _missing_parts(staging)
+            return f"could not install the {spec.name} oracle ({spec.version}): " + "\n".join(log)
+        missing = _missing_parts(spec, staging)
         if missing:
-            return f"reference install is incomplete, missing {missing}"
-        (staging / _DONE_MARKER).write_text(REFERENCE_VERSION + "\n")
+            return f"{spec.name} oracle install is incomplete, missing {missing}"
+        (staging / _DONE_MARKER).write_text(spec.version + "\n")
         os.chmod(staging, 0o755)  # mkdtemp made it private
         os.rename(staging, target)  # atomic: readers see nothing or a whole install
         staging = None
         return None
     except (OSError, subprocess.SubprocessError) as exc:
-        return f"installing the reference failed: {exc!r}"
+        return f"installing the {spec.name} oracle failed: {exc!r}"
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def find_or_install_reference(
-    cache_dir: Path | str | None = None, install: bool = True
-) -> ReferenceEnv | None:
-    """Return the reference install, installing it into the cache if needed.
+def find_or_install(
+    spec: OracleSpec | str, cache_dir: Path | str | None = None, install: bool = True
+) -> OracleEnv | None:
+    """Return the oracle's install, installing it into the cache if needed.
 
     Returns ``None`` when it is unavailable; ``last_failure_reason`` then says why.
     """
     global last_failure_reason
-    explicit = os.environ.get(ENV_VAR)
+    spec = ORACLES[spec] if isinstance(spec, str) else spec
+    explicit = os.environ.get(spec.env_var)
     if explicit:
         root = Path(explicit).expanduser().resolve()
-        missing = _missing_parts(root)
+        missing = _missing_parts(spec, root)
         if missing:
-            return _fail(f"{ENV_VAR}={explicit} is not a reference install (missing {missing})")
+            return _fail(f"{spec.env_var}={explicit} is not a {spec.name} install (missing {missing})")
         last_failure_reason = None
-        return ReferenceEnv(root)
+        return OracleEnv(root, spec.name)
 
-    root = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
+    root = Path(cache_dir) if cache_dir is not None else spec.default_root
     root = root.expanduser().resolve()
-    if (root / _DONE_MARKER).exists() and not _missing_parts(root):
+    if (root / _DONE_MARKER).exists() and not _missing_parts(spec, root):
         last_failure_reason = None
-        return ReferenceEnv(root)
+        return OracleEnv(root, spec.name)
     if not install:
-        return _fail(f"no reference install at {root} and installing is disabled")
+        return _fail(f"no {spec.name} install at {root} and installing is disabled")
     if root in _install_errors:
         return _fail(_install_errors[root])
 
@@ -189,22 +282,31 @@ def find_or_install_reference(
         root.parent.mkdir(parents=True, exist_ok=True)
         with _exclusive_lock(root.parent / (root.name + ".lock")):
             # Someone else may have finished while we waited for the lock.
-            if not ((root / _DONE_MARKER).exists() and not _missing_parts(root)):
+            if not ((root / _DONE_MARKER).exists() and not _missing_parts(spec, root)):
                 if root.exists():  # a broken leftover from an interrupted run
                     shutil.rmtree(root)
-                error = _install_into(root)
+                error = _install_into(spec, root)
                 if error:
                     _install_errors[root] = error
                     return _fail(error)
     except OSError as exc:
-        return _fail(f"cannot prepare the reference cache at {root}: {exc!r}")
+        return _fail(f"cannot prepare the {spec.name} oracle cache at {root}: {exc!r}")
     last_failure_reason = None
-    return ReferenceEnv(root)
+    return OracleEnv(root, spec.name)
+
+
+def find_or_install_reference(
+    cache_dir: Path | str | None = None, install: bool = True
+) -> OracleEnv | None:
+    """:func:`find_or_install` for the reference ``sam2==1.1.0``."""
+    return find_or_install(REFERENCE, cache_dir, install)
 
 
 if __name__ == "__main__":
-    found = find_or_install_reference()
-    if found is None:
-        print("reference unavailable:", last_failure_reason)
-        sys.exit(1)
-    print(found.pythonpath)
+    names = sys.argv[1:] or [REFERENCE.name]
+    for name in names:
+        found = find_or_install(name)
+        if found is None:
+            print(f"{name} unavailable:", last_failure_reason)
+            sys.exit(1)
+        print(f"{name}: {found.pythonpath}")

@@ -1,27 +1,29 @@
-"""Play one scripted prompting session through a ``sam2`` package and record every output.
+"""Play one scripted prompting session through one implementation and record every output.
 
-Run in a subprocess; PYTHONPATH decides which implementation ``import sam2`` finds:
+Run in a subprocess; PYTHONPATH decides which package the implementation imports:
 
     python run_scenario.py --impl reference --config configs/sam2.1/sam2.1_hiera_t.yaml \
         --checkpoint w.pt --scenario video_full --frames FRAMES_DIR --out out.npz
 
-Only the official public API is touched (``build_sam2``, ``build_sam2_video_predictor``,
-``SAM2ImagePredictor``), so the same script drives the reference and our package. Two
-harness-only adjustments are applied to the reference (never to ours), each working around
-a limitation of running it on CPU in fp32, documented in DESIGN.md section 6:
+Each implementation is driven through its own official public API (``build_sam2``,
+``build_sam2_video_predictor``, ``SAM2ImagePredictor``; EfficientTAM's
+``build_efficienttam``, ``build_efficienttam_video_predictor``,
+``EfficientTAMImagePredictor``), so the same script drives the official codes and ours. The
+harness-only fixes the official codes need on a CPU in fp32 are in ``implementations.py``
+(DESIGN.md section 6); ours runs untouched. Scenarios are tables in ``scenarios.py``.
 
-* its memory attention gets its ``memory``/``memory_pos`` inputs cast to float32 (it keeps
-  memory features in bfloat16 and would otherwise crash when re-propagating in fp32);
-* its image predictor's hard-coded backbone feature sizes are rescaled when
-  ``--image-size`` is not 1024.
+``--only-object K`` plays a video scenario for object K alone, in a session of its own
+(``scenarios.plan_for_object``); steps keep the labels of the full scenario, so
+``compare.compare_per_object`` can match them with a run of all objects together.
 
 Output: an ``.npz`` with, for step ``i`` (zero-padded to 3 digits), ``stepNNN_label``,
 ``stepNNN_frame_idx``, ``stepNNN_obj_ids``, ``stepNNN_seconds`` and either
 ``stepNNN_logits`` (video predictor, float32 [objects, H, W] at video resolution) or
 ``stepNNN_masks`` (or ``stepNNN_mask_logits`` for ``return_logits=True``) /
-``stepNNN_ious`` / ``stepNNN_low_res`` (image predictor), plus
-``meta_*`` entries (``meta_package_dir`` says which ``sam2`` was imported). Scenarios are data (tables of operations) interpreted below.
-``--device cuda`` runs both packages on a GPU (in strict fp32: TF32 is turned off).
+``stepNNN_ious`` / ``stepNNN_low_res`` (image predictor), plus ``meta_*`` entries
+(``meta_package_dir`` says which package was imported, ``meta_model_image_size`` the input
+size the model was built with, ``meta_only_object`` K or -1).
+``--device cuda`` runs on a GPU (in strict fp32: TF32 is turned off).
 """
 
 from __future__ import annotations
@@ -36,122 +38,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-# --------------------------------------------------------------------------------------
-# Scenario tables. Coordinates are fractions of the frame's width/height so that the same
-# scenario works on any clip; frame indices may be negative (counted from the end).
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Click:
-    frame: int
-    obj: int
-    points: tuple = ()  # ((fx, fy, label), ...) with label 1 = include, 0 = exclude
-    box: tuple | None = None  # (fx0, fy0, fx1, fy1)
-    clear_old_points: bool = True
-
-
-@dataclass(frozen=True)
-class AddMask:
-    frame: int
-    obj: int
-    rect: tuple  # (fx0, fy0, fx1, fy1): a filled rectangle at video resolution
-
-
-@dataclass(frozen=True)
-class Propagate:
-    start: int | None = None
-    max_frames: int | None = None
-    reverse: bool = False
-
-
-@dataclass(frozen=True)
-class RemoveObject:
-    obj: int
-
-
-@dataclass(frozen=True)
-class ClearFrame:
-    frame: int
-    obj: int
-
-
-@dataclass(frozen=True)
-class Reset:
-    pass
-
-
-@dataclass(frozen=True)
-class VideoScenario:
-    ops: tuple
-
-
-@dataclass(frozen=True)
-class ImageScenario:
-    pass
-
-
-VIDEO_SCENARIOS = {
-    # Every public editing call of the video predictor, in an order that exercises
-    # re-propagation over existing memory, reverse tracking, late objects and removal.
-    "video_full": VideoScenario(
-        ops=(
-            Click(frame=0, obj=1, points=((0.50, 0.55, 1),)),
-            Click(frame=0, obj=2, box=(0.10, 0.20, 0.42, 0.75)),
-            Click(frame=0, obj=2, points=((0.30, 0.60, 0),), clear_old_points=False),
-            Propagate(),
-            Click(frame=3, obj=1, points=((0.58, 0.50, 1), (0.40, 0.35, 0))),
-            Propagate(),
-            Propagate(start=-1, reverse=True),
-            AddMask(frame=2, obj=3, rect=(0.60, 0.15, 0.90, 0.55)),
-            Propagate(start=1, max_frames=3),
-            RemoveObject(obj=2),
-            Propagate(),
-            ClearFrame(frame=3, obj=1),
-            Reset(),
-            Click(frame=1, obj=4, points=((0.45, 0.40, 1),)),
-            Propagate(),
-        )
-    ),
-    # Prompts only on a middle frame: forward to the end, then backwards to frame 0.
-    "video_reverse": VideoScenario(
-        ops=(
-            Click(frame=-4, obj=1, points=((0.50, 0.50, 1),)),
-            Click(frame=-4, obj=2, points=((0.25, 0.35, 1), (0.75, 0.70, 0))),
-            Propagate(),
-            Propagate(reverse=True),
-        )
-    ),
-    # Plain two-object tracking (used for the SAM 2.0 configs). Single clicks: with the
-    # random test weights, 2.0's single-mask output (used for multi-point prompts) is
-    # almost all positive, while the multimask choice for one click has real content.
-    "video_basic": VideoScenario(
-        ops=(
-            Click(frame=0, obj=1, points=((0.50, 0.55, 1),)),
-            Click(frame=0, obj=2, points=((0.70, 0.30, 1),)),
-            Propagate(),
-        )
-    ),
-}
-
-IMAGE_SCENARIOS = {"image": ImageScenario()}
-# The automatic mask generator: settings (as keyword arguments) run in turn on the first still,
-# scaled to AUTOMATIC_WIDTH pixels wide. The random weights give large blobs whose boxes
-# overlap, so the default NMS would leave one mask: the first two settings keep every mask
-# that passes the thresholds (NMS thresholds 1), the last keeps the defaults. Masks from the
-# crops do not survive (their blobs touch the crop edges, on both sides): tests/
-# test_automatic_mask_generator.py checks the crops' geometry and the edge rule.
-AUTOMATIC_WIDTH = 320
-AUTOMATIC_SETTINGS = {
-    "grid": dict(points_per_side=12, pred_iou_thresh=0.5, stability_score_thresh=0.5, box_nms_thresh=1.0),
-    "crops_m2m": dict(points_per_side=8, crop_n_layers=1, crop_n_points_downscale_factor=2, use_m2m=True,
-                      pred_iou_thresh=0.3, stability_score_thresh=0.3, box_nms_thresh=1.0, crop_nms_thresh=1.0),
-    "single_mask": dict(points_per_side=8, multimask_output=False, pred_iou_thresh=0.0,
-                        stability_score_thresh=0.0, output_mode="uncompressed_rle"),
-}
-AUTOMATIC_SCENARIOS = {"automatic_masks"}
-SCENARIOS = sorted([*VIDEO_SCENARIOS, *IMAGE_SCENARIOS, *AUTOMATIC_SCENARIOS])
-
+# This checkout's `oracle`: PYTHONPATH holds the package under test, then the checkout
+# (reference_env.with_checkout_after), so `sam2` stays theirs.
+from oracle import implementations
+from oracle.scenarios import (
+    AUTOMATIC_SCENARIOS, AUTOMATIC_SETTINGS, AUTOMATIC_WIDTH, SCENARIOS,
+    VIDEO_SCENARIOS, AddMask, ClearFrame, Click, Propagate, RemoveObject, Reset, frame_index,
+    full_plan, op_label, plan_for_object,
+)
 
 # --------------------------------------------------------------------------------------
 # Recording
@@ -204,59 +98,28 @@ def _video_logits(masks) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------
-# Harness-only fixes for the reference (see module docstring)
-# --------------------------------------------------------------------------------------
-
-
-def cast_memory_to_fp32(model) -> None:
-    attention = model.memory_attention
-    original = attention.forward
-
-    def forward(*args, **kwargs):
-        args = list(args)
-        for position, name in ((1, "memory"), (3, "memory_pos")):
-            if name in kwargs and kwargs[name] is not None:
-                kwargs[name] = kwargs[name].float()
-            elif len(args) > position and args[position] is not None:
-                args[position] = args[position].float()
-        return original(*args, **kwargs)
-
-    attention.forward = forward
-
-
-def _rescale_image_predictor_feats(predictor, image_size: int) -> None:
-    if hasattr(predictor, "_bb_feat_sizes"):
-        predictor._bb_feat_sizes = [(image_size // s, image_size // s) for s in (4, 8, 16)]
-
-
-# --------------------------------------------------------------------------------------
 # Scenario execution
 # --------------------------------------------------------------------------------------
 
 
-def _frame_index(frame: int, num_frames: int) -> int:
-    return frame + num_frames if frame < 0 else frame
+def _video_plan(impl, scenario, only_object, num_frames):
+    if only_object is None:
+        if impl.legacy_predictor:
+            raise SystemExit(f"{impl.name} tracks one object per session: pass --only-object")
+        return full_plan(scenario)
+    return plan_for_object(scenario, only_object, num_frames, stop_at_correction=impl.legacy_predictor)
 
 
-def _run_video(args, scenario: VideoScenario, overrides: list, rec: Recorder) -> dict:
-    from sam2.build_sam import build_sam2_video_predictor
-
-    predictor = build_sam2_video_predictor(
-        args.config, args.checkpoint, device=args.device, hydra_overrides_extra=overrides
-    )
-    predictor.fill_hole_area = 0
-    if args.impl == "reference":
-        cast_memory_to_fp32(predictor)
-
+def _run_video(predictor, impl, args, only_object: int | None, rec: Recorder) -> dict:
     state = predictor.init_state(video_path=str(args.frames))
     num_frames = int(state["num_frames"])
     height, width = int(state["video_height"]), int(state["video_width"])
     rec.add("init_state")
 
-    for op_index, op in enumerate(scenario.ops):
-        tag = f"op{op_index:02d}:{type(op).__name__}"
+    for planned in _video_plan(impl, VIDEO_SCENARIOS[args.scenario], only_object, num_frames):
+        op, tag = planned.op, op_label(planned.index, planned.op)
         if isinstance(op, Click):
-            frame = _frame_index(op.frame, num_frames)
+            frame = frame_index(op.frame, num_frames)
             kwargs = {}
             if op.points:
                 pts = np.array([[fx * width, fy * height] for fx, fy, _ in op.points], np.float32)
@@ -274,7 +137,7 @@ def _run_video(args, scenario: VideoScenario, overrides: list, rec: Recorder) ->
             )
             rec.add(tag, out_frame, obj_ids, logits=_video_logits(masks))
         elif isinstance(op, AddMask):
-            frame = _frame_index(op.frame, num_frames)
+            frame = frame_index(op.frame, num_frames)
             fx0, fy0, fx1, fy1 = op.rect
             mask = np.zeros((height, width), dtype=bool)
             mask[int(fy0 * height) : int(fy1 * height), int(fx0 * width) : int(fx1 * width)] = True
@@ -283,7 +146,7 @@ def _run_video(args, scenario: VideoScenario, overrides: list, rec: Recorder) ->
             )
             rec.add(tag, out_frame, obj_ids, logits=_video_logits(masks))
         elif isinstance(op, Propagate):
-            start = None if op.start is None else _frame_index(op.start, num_frames)
+            start = None if op.start is None else frame_index(op.start, num_frames)
             for out_frame, obj_ids, masks in predictor.propagate_in_video(
                 state,
                 start_frame_idx=start,
@@ -297,7 +160,7 @@ def _run_video(args, scenario: VideoScenario, overrides: list, rec: Recorder) ->
             for out_frame, masks in updated:
                 rec.add(tag + "/updated", out_frame, obj_ids, logits=_video_logits(masks))
         elif isinstance(op, ClearFrame):
-            frame = _frame_index(op.frame, num_frames)
+            frame = frame_index(op.frame, num_frames)
             out_frame, obj_ids, masks = predictor.clear_all_prompts_in_frame(state, frame, op.obj)
             rec.add(tag, out_frame, obj_ids, logits=_video_logits(masks))
         elif isinstance(op, Reset):
@@ -305,21 +168,17 @@ def _run_video(args, scenario: VideoScenario, overrides: list, rec: Recorder) ->
             rec.add(tag)
         else:  # pragma: no cover - table typo
             raise TypeError(f"unknown scenario operation {op!r}")
-    return {"num_frames": num_frames, "video_height": height, "video_width": width}
+    return {"num_frames": num_frames, "video_height": height, "video_width": width,
+            "model_image_size": int(predictor.image_size)}
 
 
 def _load_rgb(path: Path) -> np.ndarray:
     return np.array(Image.open(path).convert("RGB"))
 
 
-def _run_image(args, overrides: list, rec: Recorder) -> dict:
-    from sam2.build_sam import build_sam2
-    from sam2.sam2_image_predictor import SAM2ImagePredictor
-
-    model = build_sam2(args.config, args.checkpoint, device=args.device, hydra_overrides_extra=overrides)
-    predictor = SAM2ImagePredictor(model)
-    if args.impl == "reference" and args.image_size:
-        _rescale_image_predictor_feats(predictor, args.image_size)
+def _run_image(model, impl, args, rec: Recorder) -> dict:
+    predictor = impl.image_predictor(model)
+    impl.prepare_image_predictor(predictor, args.image_size)
 
     frames = sorted(Path(args.frames).glob("*.jpg"))
     first, last = _load_rgb(frames[0]), _load_rgb(frames[-1])
@@ -394,7 +253,7 @@ def _run_image(args, overrides: list, rec: Recorder) -> dict:
     )
     for i, result in enumerate(zip(masks_b, ious_b, low_res_b)):
         record(f"predict_batch/image{i}", result)
-    return {"video_height": height, "video_width": width}
+    return {"video_height": height, "video_width": width, "model_image_size": int(model.image_size)}
 
 
 def _column_runs_to_mask(rle: dict) -> np.ndarray:
@@ -407,17 +266,14 @@ def _column_runs_to_mask(rle: dict) -> np.ndarray:
     return flat.reshape(width, height).T
 
 
-def _run_automatic(args, overrides: list, rec: Recorder) -> dict:
+def _run_automatic(model, impl, args, rec: Recorder) -> dict:
     from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
-    from sam2.build_sam import build_sam2
 
-    model = build_sam2(args.config, args.checkpoint, device=args.device, hydra_overrides_extra=overrides)
     still = Image.open(sorted(Path(args.frames).glob("*.jpg"))[0]).convert("RGB")
     still = np.array(still.resize((AUTOMATIC_WIDTH, round(still.height * AUTOMATIC_WIDTH / still.width))))
     for label, settings in AUTOMATIC_SETTINGS.items():
         generator = SAM2AutomaticMaskGenerator(model, **settings)
-        if args.impl == "reference" and args.image_size:
-            _rescale_image_predictor_feats(generator.predictor, args.image_size)
+        impl.prepare_image_predictor(generator.predictor, args.image_size)
         records = generator.generate(still)
         masks = [r["segmentation"] for r in records]
         if settings.get("output_mode") == "uncompressed_rle":
@@ -429,15 +285,22 @@ def _run_automatic(args, overrides: list, rec: Recorder) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--impl", choices=("reference", "ours"), required=True)
+    parser.add_argument("--impl", choices=implementations.IMPLEMENTATIONS, required=True)
     parser.add_argument("--config", required=True)
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--scenario", choices=SCENARIOS, required=True)
     parser.add_argument("--frames", required=True, help="folder of 00000.jpg, 00001.jpg, ...")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, help="output .npz ('{obj}' in it: one per --only-object)")
     parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--only-object", type=int, nargs="+", default=None, metavar="K",
+                        help="video scenarios: play object K alone (several: one session each, in turn)")
     parser.add_argument("--device", default="cpu", help="torch device both packages run on (cpu, cuda)")
     args = parser.parse_args(argv)
+    if args.only_object is not None and args.scenario not in VIDEO_SCENARIOS:
+        parser.error("--only-object applies to video scenarios only")
+    sessions = [None] if args.only_object is None else args.only_object
+    if len(sessions) > 1 and "{obj}" not in args.out:
+        parser.error("--out needs '{obj}' in it for several --only-object")
 
     torch.manual_seed(0)
     torch.set_num_threads(2)
@@ -445,30 +308,39 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     overrides = [] if args.image_size is None else [f"++model.image_size={args.image_size}"]
+    impl = implementations.load(args.impl, overrides)
 
-    import sam2  # whichever package PYTHONPATH selected; recorded so tests can check it
-
-    rec = Recorder()
-    started = time.perf_counter()
     with torch.inference_mode():
+        started = time.perf_counter()
+        build = impl.build_video_predictor if args.scenario in VIDEO_SCENARIOS else impl.build_model
+        model = build(args.config, args.checkpoint, device=args.device, hydra_overrides_extra=overrides)
         if args.scenario in VIDEO_SCENARIOS:
-            meta = _run_video(args, VIDEO_SCENARIOS[args.scenario], overrides, rec)
-        elif args.scenario in AUTOMATIC_SCENARIOS:
-            meta = _run_automatic(args, overrides, rec)
-        else:
-            meta = _run_image(args, overrides, rec)
-    total = time.perf_counter() - started
-    rec.save(
-        Path(args.out),
-        impl=args.impl,
-        scenario=args.scenario,
-        config=args.config,
-        device=args.device,
-        total_seconds=total,
-        package_dir=str(Path(sam2.__file__).resolve().parent),
-        **meta,
-    )
-    print(f"{args.impl} {args.scenario}: {rec.count} steps in {total:.1f}s", file=sys.stderr)
+            impl.prepare_video_predictor(model)
+        build_seconds = time.perf_counter() - started
+        for only_object in sessions:
+            rec = Recorder()
+            started = time.perf_counter()
+            if args.scenario in VIDEO_SCENARIOS:
+                meta = _run_video(model, impl, args, only_object, rec)
+            elif args.scenario in AUTOMATIC_SCENARIOS:
+                meta = _run_automatic(model, impl, args, rec)
+            else:
+                meta = _run_image(model, impl, args, rec)
+            total = time.perf_counter() - started
+            rec.save(
+                Path(args.out.format(obj=only_object)),
+                impl=args.impl,
+                scenario=args.scenario,
+                config=args.config,
+                device=args.device,
+                total_seconds=total,
+                build_seconds=build_seconds,
+                package_dir=str(impl.package_dir),
+                only_object=-1 if only_object is None else only_object,
+                **meta,
+            )
+            who = "" if only_object is None else f" object {only_object}"
+            print(f"{args.impl} {args.scenario}{who}: {rec.count} steps in {total:.1f}s", file=sys.stderr)
     return 0
 
 
