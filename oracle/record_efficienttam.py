@@ -7,10 +7,10 @@ run by hand where a git mirror of it is (``EFFICIENTTAM_GIT_DIR``; see reference
 
 1. the official package is extracted from the mirror at the pinned commit into
    ``.cache/oracles/efficienttam`` (never into the repository tree);
-2. input frames are cut from the ``../shared/data`` clips the other parity tests use and
-   their JPEG bytes kept in ``inputs.npz``: CI needs neither the media nor a JPEG encoder,
-   and each golden file notes the hash of the decoded pixels it saw, so a JPEG decoder
-   that drifts is named as the cause;
+2. input frames are cut from the ``../shared/data`` clips the other parity tests use (which
+   CI has too; nothing of them is kept in the repository): each golden file notes the hash
+   of the decoded pixels it saw, so inputs that come out otherwise (another video decoder or
+   JPEG codec) are named as the cause;
 3. per config, the official model's state-dict manifest is read and weights generated from
    it alone (``manifest_weights.py``, plus the informative tweaks), so CI regenerates them
    without the official code; the manifest and the weights' digest go into the golden file;
@@ -43,7 +43,6 @@ from oracle.manifest_weights import digest
 from oracle.paths import CACHE, REPO, SHARED_DATA
 
 GOLDEN_DIR = REPO / "tests" / "golden" / "efficienttam"
-INPUTS_FILE = GOLDEN_DIR / "inputs.npz"
 # The scenarios each config is recorded (and tested) on. video_full plays the predictor's
 # session logic (corrections, removal, reset), the same for every config: efficienttam_s
 # plays it. The others differ from efficienttam_s in the model only: the tiny encoder at its
@@ -60,7 +59,7 @@ CONFIGS = tuple(CONFIG_SCENARIOS)
 IMAGE_SIZE = 512
 SEED = 0
 FRAME_WIDTH = 240  # masks are stored at video resolution: small frames keep the files small
-JPEG_QUALITY = 80  # the frames' bytes are kept too
+JPEG_QUALITY = 80
 
 
 @dataclass(frozen=True)
@@ -104,27 +103,18 @@ def pixels_digest(folder: Path) -> str:
     return hasher.hexdigest()
 
 
-def write_inputs(inputs, name: str, folder: Path, recorded_digest: str) -> Path:
-    """Write input set ``name`` of ``inputs.npz`` as JPEG files; fail unless they decode to
-    the pixels a golden recording saw (``recorded_digest``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for key in sorted(k for k in inputs if k.startswith(f"{name}/frame")):
-        (folder / (key.split("/frame")[1] + ".jpg")).write_bytes(inputs[key].tobytes())
-    decoded = pixels_digest(folder)
+def make_inputs(scenario: str, folder: Path, recorded_digest: str) -> Path:
+    """Cut the frames of ``scenario`` into ``folder``; fail unless they decode to the pixels a
+    golden recording saw (``recorded_digest``)."""
+    made = SCENARIO_INPUTS[scenario].make(folder)
+    decoded = pixels_digest(made)
     if decoded != recorded_digest:
         raise ValueError(
-            f"input frames '{name}' decode to other pixels ({decoded[:12]}) than the recording "
-            f"saw ({recorded_digest[:12]}): the JPEG decoder changed, or {INPUTS_FILE.name} "
-            "was re-recorded without this golden file"
+            f"the frames of {scenario} decode to other pixels ({decoded[:12]}) than the recording saw "
+            f"({recorded_digest[:12]}): the clip, the video decoder or the JPEG codec changed; "
+            "re-record with python -m oracle.record_efficienttam"
         )
-    return folder
-
-
-def _read_inputs(folder: Path, name: str, source: str) -> dict:
-    arrays = {f"{name}/source": np.array(source)}
-    for path in sorted(folder.glob("*.jpg")):
-        arrays[f"{name}/frame{path.stem}"] = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-    return arrays
+    return made
 
 
 def _run(cmd: list, env: dict, cwd: Path) -> float:
@@ -149,11 +139,7 @@ def record(configs, workdir: Path) -> None:
     env = oracle.subprocess_env()
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
 
-    folders, inputs = {}, {}
-    for scenario, input_set in SCENARIO_INPUTS.items():
-        folders[scenario] = input_set.make(workdir / input_set.name)  # all: inputs.npz serves every config
-        inputs.update(_read_inputs(folders[scenario], input_set.name, repr(input_set)))
-    np.savez_compressed(INPUTS_FILE, **inputs)
+    folders = {scenario: input_set.make(workdir / input_set.name) for scenario, input_set in SCENARIO_INPUTS.items()}
 
     script = REPO / "oracle"
     for config in configs:
