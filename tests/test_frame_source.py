@@ -391,9 +391,14 @@ def test_truncated_download_counts_decodable_frames(tmp_path, index_video):
     src = open_frame_source(cut)
     assert src.container_frame_count == 40
     assert 0 < src.num_frames < 40
-    assert src.num_frames == sequential_digests(cut, wanted=set())[-1]
     last = src.num_frames - 1
-    assert [frame_index(src.read_rgb(k)) for k in (last, 0, last // 2)] == [last, 0, last // 2]
+    order = [last, 0, last // 2]
+    expected = sequential_digests(cut, wanted=set(order))
+    assert src.num_frames == expected[-1]
+    # The last decodable frame may be damaged by the cut (part of it repeats the frame before),
+    # so frames are compared with plain sequential decoding rather than by their bars.
+    assert [digest(src.read_rgb(k)) for k in order] == [expected[k] for k in order]
+    assert [frame_index(src.read_rgb(k)) for k in (last - 1, 0, last // 2)] == [last - 1, 0, last // 2]
 
 
 REAL_CLIPS = ["bedroom.mp4", "juggle.mp4"]

@@ -139,7 +139,7 @@ def test_our_inference_equals_the_reference_driven_the_same_way(dataset, tmp_pat
         (root / "jpeg_only" / "jpegs").symlink_to(root / "videos" / "jpegs")
     checkpoint = save_random_checkpoint("sam2.1_hiera_t", str(root / "hiera_t.pt"))
     ours_env = dict(reference.subprocess_env(), PYTHONPATH=str(REPO))
-    drive(reference.subprocess_env(with_checkout=True), root, checkpoint, tmp_path / "reference", *flags)
+    drive(reference.subprocess_env(), root, checkpoint, tmp_path / "reference", *flags)
     drive(ours_env, root, checkpoint, tmp_path / "ours", *flags)
     per_object = "--per-object" in flags
     theirs, ours = VideoMasks(tmp_path / "reference", "jpegs", per_object), VideoMasks(tmp_path / "ours", "jpegs", per_object)
