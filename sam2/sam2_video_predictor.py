@@ -227,15 +227,21 @@ class SAM2VideoPredictor(SAM2Base):
         return frame_idx, state.obj_ids, masks
 
     # ---------------------------------------------------------------- running
-    def _frame_features(self, state: InferenceState, frame_idx: int) -> FrameFeatures:
+    def _frame_features(self, state: InferenceState, frame_idx: int, keep: bool = True) -> FrameFeatures:
         """Backbone features of one frame (batch 1); those of the few most recent frames are
-        kept, so prompts on several frames are not encoded again before tracking."""
+        kept, so prompts on several frames are not encoded again before tracking. Tracking
+        passes ``keep=False``: it reads each frame once, and features (and model inputs) kept
+        for a few frames among each frame's short-lived blocks fragmented the C heap, whose
+        resident size then grew ~0.5 MB a frame (hiera-t, 512 px)."""
         cache = state.cached_features
         if frame_idx in cache:
             cache.move_to_end(frame_idx)
             return cache[frame_idx]
-        image = state.images.model_input(frame_idx, self.image_size).to(state.device).float()[None]
-        cache[frame_idx] = features = self.frame_features(image)
+        image = state.images.model_input(frame_idx, self.image_size, keep=keep).to(state.device).float()[None]
+        features = self.frame_features(image)
+        if not keep:
+            return features
+        cache[frame_idx] = features
         while len(cache) > state.memory_policy.feature_cache_frames:
             cache.popitem(last=False)
         return features
@@ -285,7 +291,7 @@ class SAM2VideoPredictor(SAM2Base):
         """Track ``objects`` on a frame from their memories, store the results, return their
         (N, 1, h, w) mask logits."""
         step = self.track_objects(
-            frame_idx, self._frame_features(state, frame_idx),
+            frame_idx, self._frame_features(state, frame_idx, keep=False),
             [(obj.cond_outputs, obj.non_cond_outputs) for obj in objects], state.num_frames, reverse,
         )
         outputs, masks = self._frame_outputs(state, step)
@@ -384,7 +390,7 @@ class SAM2VideoPredictor(SAM2Base):
                         per_object.append(next(tracked)[None])
                     obj.frames_tracked[frame_idx] = reverse
                 if self.device.type == "cpu" and (position + 1) % state.memory_policy.frames_between_trims == 0:
-                    cpu_allocator.trim_kept_memory()
+                    cpu_allocator.release_free_memory()
                 yield frame_idx, obj_ids, self._to_video_resolution(state, torch.cat(per_object, dim=0))
 
     # ---------------------------------------------------------------- editing

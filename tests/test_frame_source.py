@@ -248,6 +248,17 @@ def test_model_input_cache_is_bounded_lru():
     assert uncached.cache_info().currsize == 0
 
 
+def test_a_frame_read_once_is_not_kept_and_a_kept_one_is_handed_over():
+    frames = np.random.default_rng(2).integers(0, 256, (4, 12, 10, 3), dtype=np.uint8)
+    src = ArraySource(frames, cache_size=3)
+    once = src.model_input(0, 16, keep=False)
+    assert src.cache_info().currsize == 0
+    kept = src.model_input(1, 16)  # e.g. read ahead by the prefetcher
+    handed = src.model_input(1, 16, keep=False)
+    assert torch.equal(handed, kept) and src.cache_info().currsize == 0
+    assert torch.equal(once, src.model_input(0, 16))
+
+
 # -- video files -----------------------------------------------------------------------------
 
 

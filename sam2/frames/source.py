@@ -112,11 +112,14 @@ class FrameSource(abc.ABC):
                 return np.array(frame.convert("RGB"))
             return np.array(frame, dtype=np.uint8, copy=True)
 
-    def model_input(self, index: int, image_size: int) -> torch.Tensor:
+    def model_input(self, index: int, image_size: int, keep: bool = True) -> torch.Tensor:
         """Frame ``index`` as a (3, image_size, image_size) float32 CPU tensor for SAM 2.
 
         Resized with PIL (default filter), scaled to [0, 1] and normalised with ImageNet
-        mean/std. The result is a fresh tensor; the cached copy stays untouched.
+        mean/std. The result is a fresh tensor; the cached copy stays untouched. With
+        ``keep=False`` (a frame read once, as tracking reads them) the frame is not cached and
+        a cached copy is handed over and leaves the cache: frames kept for a few frames among
+        each frame's short-lived blocks fragmented the C heap, which then grew with the video.
         """
         i = self._check_index(index)
         size = operator.index(image_size)
@@ -127,13 +130,15 @@ class FrameSource(abc.ABC):
             cached = self._cache.get(key)
             if cached is not None:
                 self._hits += 1
+                if not keep:
+                    return self._cache.pop(key)
                 self._cache.move_to_end(key)
                 return cached.clone()
             self._misses += 1
             frame = self._load(i)
             image = frame if isinstance(frame, Image.Image) else Image.fromarray(frame)
             tensor = _normalised(image, size)
-            if self.cache_size > 0:
+            if keep and self.cache_size > 0:
                 self._cache[key] = tensor
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)

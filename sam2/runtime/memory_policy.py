@@ -22,8 +22,8 @@ class MemoryPolicy:
     ``spill_to_disk`` (True)     whether older tracked outputs go to a      off: RAM grows with every tracked frame
                                  temporary folder at all
     ``frames_between_trims``     frames between heap trims while tracking   smaller: more page faults; larger: a
-    (50)                         on the CPU (only after                     fragmented heap grows with the video
-                                 ``cpu_allocator.tune_for_cpu_tracking``)
+    (50)                         on the CPU (``malloc_trim(0)``: free       fragmented heap grows with the video
+                                 pages back to the OS, nothing else)
     ===========================  =========================================  ==============================================
 
     The two frame-source limits apply when ``init_state`` opens the video itself, not to a
