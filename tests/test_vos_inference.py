@@ -153,6 +153,21 @@ def test_our_inference_equals_the_reference_driven_the_same_way(dataset, tmp_pat
     assert worst >= 0.99
 
 
+def test_masks_are_written_as_frames_are_tracked(dataset, tmp_path):
+    """All objects together: each frame's PNG is on disk before the next frame is tracked, so
+    memory does not grow with the video's length (nothing is held until the end)."""
+    from sam2.build_sam import build_sam2_video_predictor
+    from vos.inference import VosOptions, segment_video, video_input
+
+    root, checkpoint = dataset
+    predictor = build_sam2_video_predictor("test_tiny", checkpoint, device="cpu", apply_postprocessing=False)
+    video = video_input(root / "videos", "jpegs", open_video=None)
+    on_disk = []
+    segment_video(predictor, video, root / "davis" / "first", tmp_path, VosOptions(),
+                  lambda done, total: on_disk.append((done, len(list((tmp_path / "jpegs").glob("*.png"))))))
+    assert on_disk == [(done, done) for done in range(1, FRAMES + 1)]
+
+
 @pytest.mark.parametrize("later", [False, True])
 def test_progress_counts_up_to_the_frames_to_track(dataset, tmp_path, later):
     """Together: one step a frame; objects one by one: one step per object and frame."""

@@ -15,7 +15,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -109,8 +109,9 @@ Progress = Callable[[int, int], None]
 
 
 def track_together(predictor, state, video: VideoInput, inputs: VideoMasks, options: VosOptions,
-                   progress: Progress) -> Dict[int, Masks]:
-    """Frame index -> object masks, all objects in one session."""
+                   progress: Progress) -> Iterator[Tuple[int, Masks]]:
+    """(frame index, object masks) as each frame is tracked, all objects in one session: the
+    caller writes them as they come, so memory does not grow with the video."""
     if options.use_all_masks:
         prompted = [i for i, frame in enumerate(video.frames) if inputs.has_frame(frame)]
         if not prompted:
@@ -126,16 +127,15 @@ def track_together(predictor, state, video: VideoInput, inputs: VideoMasks, opti
                                f"{video.frames[frame_idx]} but not on the first input frame; {LATER_OBJECTS_ADVICE}")
         for obj, mask in masks.items():
             predictor.add_new_mask(state, frame_idx, obj, mask)
-    results = {}
-    for frame_idx, obj_ids, logits in predictor.propagate_in_video(state):
-        results[frame_idx] = {obj: _threshold(logits[i], options.score_thresh) for i, obj in enumerate(obj_ids)}
-        progress(len(results), len(video.frames) - min(prompted))
-    return results
+    for done, (frame_idx, obj_ids, logits) in enumerate(predictor.propagate_in_video(state), start=1):
+        yield frame_idx, {obj: _threshold(logits[i], options.score_thresh) for i, obj in enumerate(obj_ids)}
+        progress(done, len(video.frames) - min(prompted))
 
 
 def track_each_object(predictor, state, video: VideoInput, inputs: VideoMasks, options: VosOptions,
-                      progress: Progress) -> Dict[int, Masks]:
-    """Frame index -> object masks, each object tracked alone from its first given mask."""
+                      progress: Progress) -> Iterator[Tuple[int, Masks]]:
+    """(frame index, object masks), each object tracked alone from its first given mask; the
+    masks come once every object is tracked (overlaps go to the highest score)."""
     given: Dict[int, Dict[int, np.ndarray]] = defaultdict(dict)
     for frame_idx, frame in enumerate(video.frames):
         for obj, mask in inputs.read(frame)[0].items():
@@ -153,14 +153,12 @@ def track_each_object(predictor, state, video: VideoInput, inputs: VideoMasks, o
             logits[frame_idx][obj] = frame_logits[0].cpu()
             tracked += 1
             progress(tracked, to_track)
-    results = {}
     shape = (1, state["video_height"], state["video_width"])
     for frame_idx in range(len(video.frames)):
-        scores = torch.stack([logits[frame_idx].get(obj, torch.full(shape, NO_OBJ_SCORE)) for obj in objects])
+        scores = torch.stack([logits.pop(frame_idx, {}).get(obj, torch.full(shape, NO_OBJ_SCORE)) for obj in objects])
         if not options.per_obj_png_file:
             scores = _one_object_per_pixel(scores)
-        results[frame_idx] = {obj: _threshold(scores[i], options.score_thresh) for i, obj in enumerate(objects)}
-    return results
+        yield frame_idx, {obj: _threshold(scores[i], options.score_thresh) for i, obj in enumerate(objects)}
 
 
 def segment_video(predictor, video: VideoInput, input_root: Path, output_root: Path, options: VosOptions,
@@ -171,11 +169,12 @@ def segment_video(predictor, video: VideoInput, input_root: Path, output_root: P
     outputs = VideoMasks(output_root, video.name, options.per_obj_png_file)
     state = predictor.init_state(video.state_input)
     track = track_each_object if options.track_object_appearing_later_in_video else track_together
-    results = track(predictor, state, video, inputs, options, progress)
     first_input = next((frame for frame in video.frames if inputs.has_frame(frame)), None)
     palette = inputs.read(first_input)[1] if first_input is not None else None
     shape = (state["video_height"], state["video_width"])
-    outputs.folder.mkdir(parents=True, exist_ok=True)
-    for frame_idx, masks in sorted(results.items()):
+    written = 0
+    for frame_idx, masks in track(predictor, state, video, inputs, options, progress):
+        outputs.folder.mkdir(parents=True, exist_ok=True)  # not before the inputs are known good
         outputs.write(video.frames[frame_idx], masks, shape, palette or davis_palette())
-    return len(results)
+        written += 1
+    return written

@@ -13,6 +13,7 @@ import torch
 
 from sam2.build_sam import build_sam2_video_predictor
 from sam2.frames.video_file import VideoFileSource
+from sam2.runtime.cpu_allocator import release_free_memory
 
 from .inference import Progress, VosOptions, segment_video, video_input
 from .staging import Attempt, StagedVideo
@@ -85,6 +86,7 @@ class VosJob:
                                            self.options, progress)
             finally:
                 video.close()
+                release_free_memory()  # the video's state is gone: its pages go back, video after video
         except INPUT_ERRORS as error:
             return VideoOutcome(name, died_attempts=staged.abandon(), error=str(error))
         except BaseException:
