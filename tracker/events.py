@@ -361,9 +361,12 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     """Connect the page's events. Every event that runs the model shares one queue with the
     configured concurrency; the viewer, the frame number and the timeline are always outputs together."""
     events.output_root = output_root
-    heavy = dict(concurrency_id="model", concurrency_limit=events.limits.max_jobs)
+    # Progress and error badges go to the activity line, never over the viewer: a refused action
+    # leaves the page as it was (its message is the toast).
+    shown = dict(show_progress_on=page.activity)
+    heavy = dict(concurrency_id="model", concurrency_limit=events.limits.max_jobs, **shown)
     # Frame changes run one at a time, in the order they came: the last one asked is shown.
-    navigate = dict(concurrency_id="navigate", concurrency_limit=1)
+    navigate = dict(concurrency_id="navigate", concurrency_limit=1, **shown)
     viewer = [page.frame_slider, page.frame_view, page.timeline]
     with_objects = [*viewer, page.object_choice, page.object_name]
     opened = [*viewer, page.info, page.window_start, page.window_end, page.object_choice, page.object_name,
@@ -374,7 +377,7 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
                              [*viewer, page.info, page.window_start, page.window_end], api_name="set_window",
                              **navigate)
     page.window_unit.input(events.window_unit, page.window_unit, [page.window_start, page.window_end],
-                           api_name=False)
+                           api_name=False, **shown)
     page.frame_slider.input(events.show_frame, page.frame_slider, viewer, api_name="show_frame",
                             trigger_mode="always_last", **navigate)
     # Every press counts (Gradio's default drops presses while the last one is still answered).
@@ -384,15 +387,15 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     page.frame_view.select(events.click, page.mode, viewer, api_name=False, **heavy)
     page.api_click.click(events.api_click, [page.frame_slider, page.mode, page.click_x, page.click_y], viewer,
                          api_name="click", **heavy)
-    page.paint_button.click(events.paint_frame, None, page.mask_editor, api_name=False)
+    page.paint_button.click(events.paint_frame, None, page.mask_editor, api_name=False, **shown)
     page.use_painted_button.click(events.use_painted_mask, page.mask_editor, viewer, api_name=False, **heavy)
     page.mask_upload.upload(events.use_uploaded_mask, page.mask_upload, viewer, api_name="mask_prompt", **heavy)
     page.undo_button.click(events.undo, None, viewer, api_name="undo", **heavy)
     page.clear_button.click(events.clear_object, None, viewer, api_name="clear_object", **heavy)
     page.reset_button.click(events.reset, None, with_objects, api_name="reset", **heavy)
-    page.add_button.click(events.add_object, None, with_objects, api_name="add_object")
-    page.object_choice.input(events.select_object, page.object_choice, with_objects, api_name="select_object")
-    page.object_name.submit(events.rename_object, page.object_name, with_objects, api_name="rename_object")
+    page.add_button.click(events.add_object, None, with_objects, api_name="add_object", **shown)
+    page.object_choice.input(events.select_object, page.object_choice, with_objects, api_name="select_object", **shown)
+    page.object_name.submit(events.rename_object, page.object_name, with_objects, api_name="rename_object", **shown)
     page.remove_button.click(events.remove_object, None, with_objects, api_name="remove_object", **heavy)
     switched = [*viewer, page.model_status]
     page.size_choice.input(events.change_size, [page.model_choice, page.size_choice], switched,

@@ -51,6 +51,7 @@ class Page:
     frame_slider: gr.Slider
     next_button: gr.Button
     timeline: gr.Image
+    activity: gr.Markdown
     mode: gr.Radio
     undo_button: gr.Button
     clear_button: gr.Button
@@ -105,8 +106,11 @@ def _viewer() -> dict:
         next_button = gr.Button("Next ▶", size="sm", elem_id="next-frame")
     timeline = gr.Image(label="Where each object is (click to go there)", show_label=False, container=False,
                         type="numpy", interactive=False, buttons=[], elem_id="timeline")
+    # Every event shows its spinner (and, if refused, Gradio's error badge) on this line only:
+    # the viewer and the rest keep what they show, and a click on the frame still lands.
+    activity = gr.Markdown("", min_height=28, elem_id="activity")
     return dict(frame_view=frame_view, prev_button=prev_button, frame_slider=frame_slider, next_button=next_button,
-                timeline=timeline)
+                timeline=timeline, activity=activity)
 
 
 def _prompts_and_objects() -> dict:
