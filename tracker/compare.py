@@ -113,9 +113,10 @@ def compare(calls: ModelCalls, session: Session, other: ModelChoice) -> Iterator
         theirs_frames = set(theirs.frames_with(session.state.obj_ids))
         both = [f for f in frames if f in theirs_frames]
         yield f"Compare: writing the side-by-side video of {len(both)} frames..."
-        path = session.files.output_path(f"{Path(session.video.name).stem}_compare.mp4")
+        video = session.files.publish(f"{Path(session.video.name).stem}_compare.mp4",
+                                      lambda path: side_by_side(session, theirs, models, both, path))
         ours = session.last_track if session.last_track and session.last_track.model == session.model else None
-        yield Comparison(models, side_by_side(session, theirs, models, both, path),
+        yield Comparison(models, video,
                          ["frame", *(session.objects.label(i) for i in session.objects.ids)],
                          iou_rows(session, theirs, both), (ours, speed))
     finally:

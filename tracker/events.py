@@ -4,6 +4,7 @@ its result (or its error) into component updates. ``wire`` connects them to the 
 import functools
 import inspect
 import logging
+import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -18,6 +19,7 @@ from .mask_image import mask_from_editor, mask_from_image
 from .model_calls import ModelCalls, ModelChoice
 from .model_menu import ModelMenu
 from .page import MODE_LABELS, Page
+from .publish import publish_image
 from .session import ObjectRoster, Session
 from .sessions import SessionStore
 from .settings import Limits
@@ -65,11 +67,6 @@ def page_handler(function: Callable) -> Callable:
     return plain
 
 
-def _viewer(view: FrameView):
-    """(frame slider, frame view, timeline) updates: the number and the pictures change together."""
-    return gr.update(value=view.frame_idx), view.image, view.timeline
-
-
 SKIP_VIEWER = (gr.skip(), gr.skip(), gr.skip())
 
 
@@ -102,7 +99,14 @@ class PageEvents:
         self.sessions = sessions
         self.limits = limits
         self.menu = menu
-        self.output_root: Optional[Path] = None  # the web server's file cache, set by wire()
+        # The web server's file cache (set by wire()); outside a server, a folder of its own.
+        self.output_root = Path(tempfile.gettempdir()) / "sam2-tracker-outputs"
+
+    def _viewer(self, view: FrameView):
+        """(frame slider, frame view, timeline) updates: the number and the pictures change
+        together; the pictures as files that appear whole."""
+        return (gr.update(value=view.frame_idx), publish_image(view.image, self.output_root, "frame"),
+                publish_image(view.timeline, self.output_root, "timeline"))
 
     def _model(self, model_id: Optional[str], image_size=None) -> ModelChoice:
         """The offered model ``model_id`` (default: the configured one) at ``image_size`` (None,
@@ -143,13 +147,14 @@ class PageEvents:
         with session.in_use():
             view = handlers.show(session, session.window.start)
         slider, start, end = _window_fields(session, unit)
-        return (gr.update(**slider, value=view.frame_idx), view.image, view.timeline, handlers.video_info(session),
+        _, image, timeline = self._viewer(view)
+        return (gr.update(**slider, value=view.frame_idx), image, timeline, handlers.video_info(session),
                 start, end, *_objects(session), "", None, None)
 
     def _on_session(self, request: gr.Request, action: Callable[[Session], FrameView], objects: bool = False):
         """``action`` on the tab's session -> the viewer's updates (then the object list and name)."""
         with self.sessions.using(request.session_hash) as session:
-            updates = _viewer(action(session))
+            updates = self._viewer(action(session))
             return (*updates, *_objects(session)) if objects else updates
 
     @page_handler
@@ -180,8 +185,8 @@ class PageEvents:
         with self.sessions.using(request.session_hash) as session:
             view = handlers.set_window(session, start, end, unit)
             slider, start, end = _window_fields(session, unit)
-            return gr.update(**slider, value=view.frame_idx), view.image, view.timeline, \
-                handlers.video_info(session), start, end
+            _, image, timeline = self._viewer(view)
+            return gr.update(**slider, value=view.frame_idx), image, timeline, handlers.video_info(session), start, end
 
     @page_handler
     def window_unit(self, unit, request: gr.Request):
@@ -269,7 +274,7 @@ class PageEvents:
             view = handlers.switch_model(self.calls, session, model)
             if session.prompted_frames():
                 gr.Info("The prompts were given to the new model: press Track to track again.")
-            return (*_viewer(view), self._status(model, session))
+            return (*self._viewer(view), self._status(model, session))
 
     @page_handler
     def change_size(self, model_id, image_size, request: gr.Request):
@@ -314,7 +319,7 @@ class PageEvents:
             last = None
             for update in handlers.track(self.calls, session):
                 last = update
-                viewer = _viewer(update.view) if update.view is not None else SKIP_VIEWER
+                viewer = self._viewer(update.view) if update.view is not None else SKIP_VIEWER
                 yield *viewer, update.text, gr.skip(), gr.skip()
             if session.closed:  # the tab went away while tracking: nobody waits for the video
                 return

@@ -361,25 +361,26 @@ def _sound(session: Session) -> AudioClip:
 def overlay_video(session: Session) -> Path:
     """The window with masks and a legend drawn on it (H.264 mp4, original fps and size, the
     upload's sound); its name carries the window's source frames."""
-    path = session.files.output_path(f"{_window_stem(session)}_overlay.mp4")
     frames = (overlay_frame(session, frame_idx) for frame_idx in session.window)
-    return write_mp4(path, frames, session.video.fps, _sound(session))
+    return session.files.publish(f"{_window_stem(session)}_overlay.mp4",
+                                 lambda path: write_mp4(path, frames, session.video.fps, _sound(session)))
 
 
 def _object_outputs(session: Session, obj_id: int, extras: Sequence[str]) -> Iterator[Path]:
     stem = f"{_window_stem(session)}_{obj_id}_{exports.file_safe(session.objects.name(obj_id))}"
-    frames, output_path, fps = list(session.window), session.files.output_path, session.video.fps
+    frames, publish, fps = list(session.window), session.files.publish, session.video.fps
 
     def mask_of(frame_idx: int) -> Optional[np.ndarray]:
         return session.masks.unpacked(frame_idx).get(obj_id)
 
     if CUTOUTS in extras:
-        yield media_exports.write_cutout(output_path(f"{stem}_cutout.webm"), frames, session.frames.read_rgb,
-                                         mask_of, fps)
-        yield media_exports.write_cutout_pngs(output_path(f"{stem}_cutout.zip"), frames, session.frames.read_rgb,
-                                              mask_of)
+        yield publish(f"{stem}_cutout.webm",
+                      lambda path: media_exports.write_cutout(path, frames, session.frames.read_rgb, mask_of, fps))
+        yield publish(f"{stem}_cutout.zip",
+                      lambda path: media_exports.write_cutout_pngs(path, frames, session.frames.read_rgb, mask_of))
     if MATTES in extras:
-        yield media_exports.write_matte(output_path(f"{stem}_matte.mp4"), frames, mask_of, session.video.size, fps)
+        yield publish(f"{stem}_matte.mp4",
+                      lambda path: media_exports.write_matte(path, frames, mask_of, session.video.size, fps))
 
 
 def extra_outputs(session: Session, extras: Sequence[str],
@@ -392,10 +393,11 @@ def extra_outputs(session: Session, extras: Sequence[str],
         paths += _object_outputs(session, obj_id, extras)
     if BLURRED_BACKGROUND in extras:
         report("Writing the video with the background blurred...")
-        path = session.files.output_path(f"{_window_stem(session)}_blurred_background.mp4")
-        paths.append(media_exports.write_background_effect(
-            path, list(session.window), session.frames.read_rgb, session.masks.unpacked, session.video.fps,
-            audio=_sound(session)))
+        paths.append(session.files.publish(
+            f"{_window_stem(session)}_blurred_background.mp4",
+            lambda path: media_exports.write_background_effect(
+                path, list(session.window), session.frames.read_rgb, session.masks.unpacked, session.video.fps,
+                audio=_sound(session))))
     return paths
 
 
@@ -413,13 +415,14 @@ def export_all(session: Session, extras: Sequence[str] = (),
     report("Writing the overlay video, masks and COCO file...")
     stem = _window_stem(session)
     names = {obj_id: session.objects.name(obj_id) for obj_id in session.objects.ids}
-    masks_on, output_path, video = session.masks.unpacked, session.files.output_path, session.video
+    masks_on, publish, video = session.masks.unpacked, session.files.publish, session.video
+    facts = exports.VideoFacts(video.name, video.size, video.fps, video.frame_times)
     return ExportFiles(
         overlay_video=overlay_video(session),
-        mask_pngs=exports.write_mask_pngs(output_path(f"{stem}_masks.zip"), frames, masks_on, names),
-        davis_pngs=exports.write_davis_pngs(output_path(f"{stem}_davis.zip"), frames, masks_on, video.size),
-        coco_json=exports.write_coco_rle(output_path(f"{stem}_coco_rle.json"), frames, masks_on,
-                                         exports.VideoFacts(video.name, video.size, video.fps, video.frame_times),
-                                         names),
+        mask_pngs=publish(f"{stem}_masks.zip", lambda path: exports.write_mask_pngs(path, frames, masks_on, names)),
+        davis_pngs=publish(f"{stem}_davis.zip",
+                           lambda path: exports.write_davis_pngs(path, frames, masks_on, video.size)),
+        coco_json=publish(f"{stem}_coco_rle.json",
+                          lambda path: exports.write_coco_rle(path, frames, masks_on, facts, names)),
         extras=tuple(extra_outputs(session, extras, report)),
     )

@@ -13,7 +13,7 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 from sam2.runtime.cpu_allocator import release_free_memory
@@ -26,6 +26,7 @@ from .mask_store import MaskStore
 from .model_calls import ModelChoice, StopSignal
 from .packed_mask import PackedMask
 from .prompts import FramePrompts, frame_prompts, prompted_frames
+from .publish import publish
 from .settings import Limits
 from .window import FrameWindow, describe, first_window
 
@@ -184,6 +185,10 @@ class SessionFiles:
         while len(versions) > self.KEPT:
             shutil.rmtree(versions.pop(0), ignore_errors=True)
         return folder / filename
+
+    def publish(self, filename: str, write: Callable[[Path], object]) -> Path:
+        """A new handed-out file ``filename`` made by ``write(path)``; it appears only once whole."""
+        return publish(self.output_path(filename), write)
 
     def remove_all(self) -> None:
         self.spill.close()
