@@ -10,7 +10,12 @@ from oracle.paths import SHARED_DATA
 from sam2.assembly.configs import PRESETS
 from sam2.assembly.model_builder import build_model
 from sam2.assembly.random_weights import make_masks_informative
+from sam2.runtime.precision import dtype_name, fastest_safe_dtype
 from sam2.sam2_video_predictor import SAM2VideoPredictor
+
+# What the app computes in on this machine's CPU, as its status line names it: bfloat16 where
+# the CPU has AMX or AVX512-BF16, else float32.
+CPU_PRECISION = dtype_name(fastest_safe_dtype("cpu"))
 
 
 @pytest.fixture(scope="session")

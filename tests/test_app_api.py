@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from app_server import REPO, running_app
+from conftest import CPU_PRECISION
 from sam2.frames.opening import open_frame_source
 from tracker.mask_rle import decode, from_coco
 from sam2.assembly.random_weights import save_random_checkpoint
@@ -98,6 +99,6 @@ def test_another_model_or_input_size_goes_on_with_the_prompts(tmp_path):
         assert switched[4]["value"] == 256 and [c[1] for c in switched[4]["choices"]] == [256, 512, 768, 1024]
         result = client.predict(api_name="/track")
         assert result[3].startswith("Done: 96 of 96 frames")
-        assert re.search(r"SAM 2 tiny at 256 px\*\* on cpu \(float32\), last Track [0-9.]+ s per frame\.$", result[5])
+        assert re.search(rf"SAM 2 tiny at 256 px\*\* on cpu \({CPU_PRECISION}\), last Track [0-9.]+ s per frame\.$", result[5])
         with pytest.raises(Exception, match="100 is not"):
             client.predict("facebook/sam2-hiera-tiny", 100, api_name="/change_size")

@@ -11,6 +11,7 @@ import numpy as np
 
 from app_server import family_weights, running_app  # noqa: F401
 from browser import click_frame, page, track_and_watch, wait_text  # noqa: F401
+from conftest import CPU_PRECISION
 from tracker.video_io import write_mp4
 
 SPEED = r"\d+(\.\d+)? s per frame"
@@ -57,7 +58,7 @@ def test_pick_edgetam_track_and_compare_with_sam21_with_speeds(page, family_weig
         click_frame(page, 0.3, 0.5)
         track_and_watch(page)
         status = page.locator("#model-status").inner_text()
-        assert re.fullmatch(rf"Model: EdgeTAM \(fast on CPUs\) at 256 px on cpu \(float32\), last Track {SPEED}\.",
+        assert re.fullmatch(rf"Model: EdgeTAM \(fast on CPUs\) at 256 px on cpu \({CPU_PRECISION}\), last Track {SPEED}\.",
                             status.strip()), status
         page.evaluate("() => window.scrollTo(0, 0)")
         screenshot(page, "after-track.png")

@@ -14,7 +14,7 @@ import torch
 from huggingface_hub import constants as hub_constants
 
 from app_server import family_weights  # noqa: F401
-from conftest import synthetic_frames
+from conftest import CPU_PRECISION, synthetic_frames
 from sam2.assembly.checkpoint import layout_of
 from sam2.assembly.configs import PRESETS
 from sam2.assembly.hub import HUB_CHECKPOINTS
@@ -251,7 +251,7 @@ def test_the_status_line_names_the_model_and_a_failed_pick_says_why(
     assert model["value"] == "tiny.pt (test_tiny)", "the menu goes back to the model in use"
 
     *_, status, size, model = events.change_model("facebook/efficienttam_ti_512x512", 128, tab())
-    assert status == "Model: **EfficientTAM-Ti 512** on cpu (float32)."
+    assert status == f"Model: **EfficientTAM-Ti 512** on cpu ({CPU_PRECISION})."
     assert (size["choices"], size["value"], size["visible"]) == ([512], 512, False)
 
 
