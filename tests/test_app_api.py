@@ -28,7 +28,7 @@ def test_full_flow_through_the_api(tmp_path, zerogpu):
     with running_app(tmp_path, extra_env=server_environment(crossings) if zerogpu else None) as url:
         client = gradio_client.Client(url, verbose=False)
         info = client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")[3]
-        assert info == "balls.mp4: 640x360, 96 frames, 24.00 fps, 4.0 s. Working on frames 0-95 (0.0-4.0 s)."
+        assert info == "balls.mp4: 640x360, 96 frames, 24.00 fps, 4.0 s, no sound. Working on frames 0-95 (0.0-4.0 s)."
         client.predict(0, "Include (green)", 180, 250, api_name="/click")
         result = client.submit(api_name="/track").result()
         assert result[3] == "Done: 96 of 96 frames tracked in frames 0-95 (0.0-4.0 s). Overlay video ready."

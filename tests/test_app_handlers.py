@@ -41,7 +41,7 @@ def click(calls, session, frame_idx, x, y, mode=handlers.INCLUDE):
 
 
 def test_open_video_reports_size_length_and_fps(session):
-    assert handlers.video_info(session) == ("square.mp4: 64x48, 8 frames, 10.00 fps, 0.8 s. "
+    assert handlers.video_info(session) == ("square.mp4: 64x48, 8 frames, 10.00 fps, 0.8 s, no sound. "
                                             "Working on frames 0-7 (0.0-0.8 s).")
     view = handlers.show(session, 0)
     assert view.frame_idx == 0 and view.image.shape == (48, 64, 3)
@@ -142,10 +142,14 @@ def test_track_goes_forward_then_backwards_with_progress_and_time_left(calls, se
     click(calls, session, 3, 20, 20)
     updates = list(handlers.track(calls, session))
     assert [u.frame_idx for u in updates[:-1]] == [3, 4, 5, 6, 7, 3, 2, 1, 0]
-    assert updates[-1].done == updates[-1].total == 9
-    assert updates[0].text.startswith("Tracking frame 3: 1 of 9 frames (11%), ")
-    assert "frames/s, about " in updates[0].text and updates[0].text.endswith(" s left")
-    assert updates[0].seconds_left == pytest.approx(8 / updates[0].frames_per_second)
+    # The prompted frame 3 comes again to start the backward pass: counted once.
+    assert [u.done for u in updates[:-1]] == [1, 2, 3, 4, 5, 5, 6, 7, 8]
+    assert updates[-1].done == updates[-1].total == 8 and updates[-1].percent == 100
+    assert updates[0].text == "Tracking frame 3: 1 of 8 frames (11%), measuring the speed..."
+    assert updates[0].seconds_left is None
+    measured = updates[4]
+    assert "frames/s, about " in measured.text and measured.text.endswith(" s left")
+    assert measured.seconds_left == pytest.approx(4 / measured.frames_per_second)
     assert session.tracked_frames() == list(range(8)) and session.dirty_from is None
 
 

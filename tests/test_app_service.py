@@ -18,6 +18,7 @@ from app_client import (INCLUDE, file_data, first_output, gradio_client, new_cli
 from app_server import REPO, app_process
 from conftest import synthetic_frames
 from media import CASES, ERRORS
+from sam2.frames.opening import open_frame_source
 from tracker.video_io import write_mp4
 
 TTL_SECONDS = 8
@@ -160,10 +161,17 @@ def test_stop_or_cancel_mid_track_then_track_again(app, client, tmp_path):
     job = client.submit(api_name="/track")
     first_output(job)
     client.predict(api_name="/stop")
-    stopped = job.result()[3]
+    result = job.result()
+    stopped = result[3]
     done = int(re.match(r"Stopped \(what was tracked is kept\): (\d+) of \d+ frames tracked in frames .*\. "
                         r"Overlay video ready\.$", stopped).group(1))
     assert 0 < done < TRACK_FRAMES
+    # The overlay holds the tracked frames only, and its name says which.
+    overlay = tmp_path / "stopped_overlay.mp4"
+    overlay.write_bytes(httpx.get(result[4]["url"]).content)
+    source = open_frame_source(str(overlay))
+    assert source.num_frames == done and result[4]["orig_name"].endswith(f"_f0-{done - 1}_overlay.mp4"), result[4]
+    source.close()
     assert client.predict(api_name="/track")[3].startswith("Done:")
 
     client.predict(10, "Exclude (red)", 100, 80, api_name="/click")

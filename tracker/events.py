@@ -20,6 +20,7 @@ from .model_calls import ModelCalls, ModelChoice
 from .model_menu import ModelMenu
 from .page import MODE_LABELS, Page
 from .publish import publish_image
+from .wording import plural
 from .session import ObjectRoster, Session
 from .sessions import SessionStore
 from .settings import Limits
@@ -271,8 +272,10 @@ class PageEvents:
         if self.sessions.get(request.session_hash) is None:
             return (*SKIP_VIEWER, self._status(model))
         with self.sessions.using(request.session_hash) as session:
+            before = session.model
             view = handlers.switch_model(self.calls, session, model)
-            if session.prompted_frames():
+            # Once per change: the size menu can send the same choice twice.
+            if session.model != before and session.prompted_frames():
                 gr.Info("The prompts were given to the new model: press Track to track again.")
             return (*self._viewer(view), self._status(model, session))
 
@@ -327,7 +330,7 @@ class PageEvents:
                 yield *SKIP_VIEWER, "Nothing to track.", gr.skip(), gr.skip()
                 return
             stopped = "Stopped (what was tracked is kept)" if session.files.stop.requested else "Done"
-            text = f"{stopped}: {last.done} of {last.total} frames tracked in {handlers.window_text(session)}."
+            text = f"{stopped}: {last.done} of {plural(last.total, 'frame')} tracked in {handlers.window_text(session)}."
             status = self._status(session.model, session)
             yield *SKIP_VIEWER, f"{text} Writing the overlay video...", gr.skip(), status
             video = handlers.overlay_video(session)

@@ -24,8 +24,10 @@ from .session import Session, SessionFiles, TrackSpeed, VideoClip, new_work_dir
 from .settings import Limits
 from .timeline import TimelineRow, draw_timeline, frame_at
 from .track_plan import track_runs
+from .track_progress import FrameCounter, SpeedMeter
 from .video_input import BadVideo, display_name, prepare_video
 from .video_io import AudioClip, write_mp4
+from .wording import plural
 from .window import describe, window_from
 
 INCLUDE, EXCLUDE, BOX = "include", "exclude", "box"
@@ -55,20 +57,25 @@ class TrackUpdate:
     """One step of tracking: progress and the viewer's new frame (if due)."""
 
     frame_idx: int
-    done: int
+    done: int  # frames of the press tracked so far, each counted once
     total: int
-    frames_per_second: float
+    percent: int  # of the model's steps (a frame tracked forward and then back is two)
+    steps_left: int
+    frames_per_second: Optional[float]  # steps per second; None until measured over a few
     view: Optional[FrameView]
 
     @property
-    def seconds_left(self) -> float:
-        return (self.total - self.done) / max(self.frames_per_second, 1e-6)
+    def seconds_left(self) -> Optional[float]:
+        if self.frames_per_second is None:
+            return None
+        return self.steps_left / max(self.frames_per_second, 1e-6)
 
     @property
     def text(self) -> str:
-        percent = 100 * self.done // max(self.total, 1)
-        return (f"Tracking frame {self.frame_idx}: {self.done} of {self.total} frames ({percent}%), "
-                f"{self.frames_per_second:.2f} frames/s, about {_time_text(self.seconds_left)} left")
+        line = f"Tracking frame {self.frame_idx}: {self.done} of {plural(self.total, 'frame')} ({self.percent}%), "
+        if self.seconds_left is None:
+            return line + "measuring the speed..."
+        return line + f"{self.frames_per_second:.2f} frames/s, about {_time_text(self.seconds_left)} left"
 
 
 @dataclass(frozen=True)
@@ -108,15 +115,16 @@ def open_video(calls: ModelCalls, path: str, model: Optional[ModelChoice] = None
         raise
     frames = video.frames
     clip = VideoClip(display_name(Path(path).name), frames.video_width, frames.video_height, frames.num_frames,
-                     frames.fps or 30.0, frames.frame_times(), tuple(video.notices))
+                     frames.fps or 30.0, frames.frame_times(), tuple(video.notices), video.has_sound)
     return Session(clip, frames, model, state, SessionFiles(work_dir, output_root), limits)
 
 
 def video_info(session: Session) -> str:
     """One line about the video and the window worked on, then the notices (if any)."""
     video = session.video
-    line = (f"{video.name}: {video.width}x{video.height}, {video.num_frames} frames, {video.fps:.2f} fps, "
-            f"{video.num_frames / video.fps:.1f} s. Working on {window_text(session)}.")
+    sound = "with sound" if video.has_sound else "no sound"
+    line = (f"{video.name}: {video.width}x{video.height}, {plural(video.num_frames, 'frame')}, {video.fps:.2f} fps, "
+            f"{video.num_frames / video.fps:.1f} s, {sound}. Working on {window_text(session)}.")
     return "\n\n".join([line, *video.notices])
 
 
@@ -311,25 +319,29 @@ def track(calls: ModelCalls, session: Session) -> Iterator[TrackUpdate]:
     runs = track_runs(session.state, session.window, session.dirty_from, per_call)
     stop = session.files.stop
     stop.clear()
-    total = sum(run.count for run in runs)
-    done, began, viewed, frame_idx = 0, time.monotonic(), 0.0, None
+    counter, speed = FrameCounter(runs), SpeedMeter()
+    began, viewed, frame_idx = time.monotonic(), 0.0, None
     for run in runs:
         for event in calls.track(session.model, session.state, run, stop):
             if isinstance(event, TrackDone):
                 session.adopt(event.state)
                 continue
-            frame_idx, done = event.frame_idx, done + 1
+            frame_idx = event.frame_idx
+            counter.add(frame_idx)
+            speed.add(counter.steps)
             session.masks.put(frame_idx, event.masks)
             view = None
             if time.monotonic() - viewed >= VIEW_INTERVAL_SECONDS:
                 view, viewed = show(session, frame_idx), time.monotonic()
-            yield TrackUpdate(frame_idx, done, total, done / max(time.monotonic() - began, 1e-6), view)
+            yield TrackUpdate(frame_idx, counter.done, counter.total, counter.percent, counter.steps_left,
+                              speed.frames_per_second, view)
         if stop.requested:
             break
     if frame_idx is not None:
         seconds = time.monotonic() - began
-        session.last_track = TrackSpeed(session.model, done, seconds)
-        yield TrackUpdate(frame_idx, done, total, done / max(seconds, 1e-6), show(session, frame_idx))
+        session.last_track = TrackSpeed(session.model, counter.steps, seconds)
+        yield TrackUpdate(frame_idx, counter.done, counter.total, counter.percent, counter.steps_left,
+                          counter.steps / max(seconds, 1e-6), show(session, frame_idx))
     if not stop.requested:
         session.dirty_from = None
 
@@ -352,18 +364,26 @@ def _window_stem(session: Session) -> str:
     return f"{Path(session.video.name).stem}_f{session.window.start}-{session.window.last}"
 
 
-def _sound(session: Session) -> AudioClip:
-    """The upload's sound over the window (none when the upload has no sound)."""
-    return AudioClip.for_frames(session.files.upload(), session.video.frame_times, range(*astuple(session.window)),
-                                session.video.fps)
+def _sound(session: Session, frames: Optional[range] = None) -> AudioClip:
+    """The upload's sound over ``frames`` (default: the window; none when the upload has no sound)."""
+    frames = frames if frames is not None else range(*astuple(session.window))
+    return AudioClip.for_frames(session.files.upload(), session.video.frame_times, frames, session.video.fps)
+
+
+def tracked_span(session: Session) -> range:
+    """The window's frames from its first to its last tracked one (the whole window before any
+    Track): what a Track that was stopped early produced."""
+    tracked = session.tracked_frames()
+    return range(tracked[0], tracked[-1] + 1) if tracked else range(*astuple(session.window))
 
 
 def overlay_video(session: Session) -> Path:
-    """The window with masks and a legend drawn on it (H.264 mp4, original fps and size, the
-    upload's sound); its name carries the window's source frames."""
-    frames = (overlay_frame(session, frame_idx) for frame_idx in session.window)
-    return session.files.publish(f"{_window_stem(session)}_overlay.mp4",
-                                 lambda path: write_mp4(path, frames, session.video.fps, _sound(session)))
+    """The tracked span of the window with masks and a legend drawn on it (H.264 mp4, original
+    fps and size, the upload's sound); its name carries the span's source frames."""
+    span = tracked_span(session)
+    frames = (overlay_frame(session, frame_idx) for frame_idx in span)
+    return session.files.publish(f"{Path(session.video.name).stem}_f{span.start}-{span.stop - 1}_overlay.mp4",
+                                 lambda path: write_mp4(path, frames, session.video.fps, _sound(session, span)))
 
 
 def _object_outputs(session: Session, obj_id: int, extras: Sequence[str]) -> Iterator[Path]:

@@ -53,6 +53,7 @@ class VideoClip:
     fps: float
     frame_times: np.ndarray = field(repr=False, compare=False)
     notices: Tuple[str, ...] = ()
+    has_sound: bool = False
 
     @property
     def size(self) -> Tuple[int, int]:

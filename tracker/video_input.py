@@ -33,6 +33,7 @@ class PreparedVideo:
 
     frames: FrameSource
     notices: List[str] = field(default_factory=list)
+    has_sound: bool = False
 
 
 def display_name(upload_name: str) -> str:
@@ -113,4 +114,4 @@ def prepare_video(
         notices.append(f"This HDR ({frames.hdr_transfer}) video is shown converted to SDR.")
     if probe.variable_frame_rate and frames.fps:
         notices.append(f"The video has a variable frame rate: the overlay video plays at a steady {frames.fps:.2f} fps.")
-    return PreparedVideo(frames, notices)
+    return PreparedVideo(frames, notices, probe.has_audio)

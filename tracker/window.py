@@ -97,6 +97,7 @@ def seconds(window: FrameWindow, times: Sequence[float]) -> Tuple[float, float]:
 
 
 def describe(window: FrameWindow, times: Sequence[float]) -> str:
-    """E.g. "frames 600-749 (20.0-25.0 s)"."""
+    """E.g. "frames 600-749 (20.0-25.0 s)", or "frame 7 (0.7-0.8 s)"."""
     start, end = seconds(window, times)
-    return f"frames {window.start}-{window.last} ({start:.1f}-{end:.1f} s)"
+    frames = f"frame {window.start}" if len(window) == 1 else f"frames {window.start}-{window.last}"
+    return f"{frames} ({start:.1f}-{end:.1f} s)"
