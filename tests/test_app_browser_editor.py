@@ -13,7 +13,7 @@ from PIL import Image
 
 from app_server import running_app
 from browser import (SLIDER_NUMBER, click_frame, download, go_to_frame, name_object, page,  # noqa: F401
-                     track_and_watch, wait_text, wait_value)
+                     track_and_watch, wait_for_notice, wait_text, wait_value)
 from sam2.frames.opening import open_frame_source
 from sam2.assembly.random_weights import save_random_checkpoint
 from tracker.timeline import frame_at
@@ -139,6 +139,27 @@ def test_a_window_of_a_long_video_named_objects_a_mask_prompt_the_timeline_and_c
     frames = open_frame_source(download(side_by_side, tmp_path / "compare.mp4"))
     assert frames.num_frames == 25 and frames.video_width == 2 * 480, "small videos are scaled up to fit the names"
 
+    # Another video: nothing of the last one's work is left on the page.
+    page.locator("#video-input button[aria-label='Clear']").click()
+    page.set_input_files("#video-input input[type=file]", str(write_mp4(tmp_path / "next.mp4", square_frames()[:6],
+                                                                        fps=FPS)))
+    wait_text(page, "#video-info", "next.mp4")
+    assert left_over(page) == {}
+
+
+def left_over(page) -> dict:
+    """What the page still shows of earlier work: results, the uploaded mask, Compare's output
+    (the parts of the page that are not rendered show nothing)."""
+    return {name: found for name, found in page.evaluate("""() => ({
+        progress: document.querySelector('#progress').innerText.trim(),
+        overlay: !!document.querySelector('#overlay-video video'),
+        downloads: document.querySelectorAll('#downloads a').length,
+        uploaded_mask: !!document.querySelector('#mask-upload')?.innerText.includes('.png'),
+        compare_text: document.querySelector('#compare-text')?.innerText.trim() || '',
+        compare_video: !!document.querySelector('#compare-video video'),
+        compare_rows: document.querySelectorAll('#compare-table td').length,
+    })""").items() if found}
+
 
 def picture(locator) -> np.ndarray:
     return np.array(Image.open(io.BytesIO(locator.screenshot())).convert("RGB"), dtype=np.float32)
@@ -184,3 +205,20 @@ def test_a_painted_mask_is_the_objects_prompt(page, tmp_path):
         assert not page.eval_on_selector_all("[data-testid='toast-text']", "els => els.map(e => e.innerText)")
         track_and_watch(page)
         wait_text(page, "#progress", "Done: 8 of 8 frames tracked")
+
+        # Another video: the editor is empty and the old strokes cannot be used on it.
+        page.locator("#video-input button[aria-label='Clear']").click()
+        page.set_input_files("#video-input input[type=file]", str(write_mp4(tmp_path / "next.mp4",
+                                                                            square_frames()[8:14], fps=FPS)))
+        wait_text(page, "#video-info", "next.mp4")
+        assert left_over(page) == {}
+        assert np.abs(picture(canvas) - empty).mean() < 5, "the old frame and strokes are gone from the editor"
+        page.click("#use-painted")
+        wait_for_notice(page, "Press 'Paint on the shown frame' first")
+
+        # Reset all empties the results too.
+        click_frame(page, 0.5, 0.5)
+        track_and_watch(page)
+        page.click("#reset")
+        page.wait_for_function("() => !document.querySelector('#overlay-video video')")
+        assert left_over(page) == {}

@@ -15,7 +15,7 @@ from .compare import Comparison, compare
 from .engine import default_image_size, offered_sizes
 from .errors import ModelCallFailed, SessionClosed, UserError
 from .handlers import FrameView
-from .mask_image import mask_from_editor, mask_from_image
+from .mask_image import mask_from_image
 from .model_calls import ModelCalls, ModelChoice
 from .model_menu import ModelMenu
 from .page import MODE_LABELS, Page
@@ -79,6 +79,10 @@ def _objects(session: Session):
 
 
 NO_OBJECTS = (gr.update(choices=ObjectRoster().labels(), value=ObjectRoster().label(1)), "")
+# What a session's results and side panels show, emptied (progress line, overlay video,
+# downloads, mask editor, uploaded mask, Compare's text, video and table): after a new video
+# or Reset all nothing of the old work is left on the page.
+NO_RESULTS = ("", None, None, None, None, "", None, gr.update(value=None))
 
 
 def _window_fields(session: Session, unit: str):
@@ -133,12 +137,12 @@ class PageEvents:
 
     @page_handler
     def open_video(self, path, model_id, image_size, unit, request: gr.Request):
-        """-> slider, frame view, timeline, video info, window from, to, objects, progress, overlay
-        video, downloads."""
+        """-> slider, frame view, timeline, video info, window from, to, objects, then the
+        results emptied (``NO_RESULTS``)."""
         if not path:
             self.sessions.close(request.session_hash)
-            return (gr.update(minimum=0, maximum=1, value=0), None, None, NO_VIDEO_INFO, 0, 0, *NO_OBJECTS, "",
-                    None, None)
+            return (gr.update(minimum=0, maximum=1, value=0), None, None, NO_VIDEO_INFO, 0, 0, *NO_OBJECTS,
+                    *NO_RESULTS)
         # The open video stays until the new one has opened: a bad upload loses nothing.
         session = handlers.open_video(self.calls, path, self._model(model_id, image_size), self.limits,
                                       self.output_root)
@@ -150,7 +154,7 @@ class PageEvents:
         slider, start, end = _window_fields(session, unit)
         _, image, timeline = self._viewer(view)
         return (gr.update(**slider, value=view.frame_idx), image, timeline, handlers.video_info(session),
-                start, end, *_objects(session), "", None, None)
+                start, end, *_objects(session), *NO_RESULTS)
 
     def _on_session(self, request: gr.Request, action: Callable[[Session], FrameView], objects: bool = False):
         """``action`` on the tab's session -> the viewer's updates (then the object list and name)."""
@@ -217,13 +221,12 @@ class PageEvents:
     def paint_frame(self, request: gr.Request):
         """-> mask editor: the shown frame to paint on."""
         with self.sessions.using(request.session_hash) as session:
-            frame = session.frames.read_rgb(session.view.shown_frame)
-            return {"background": frame, "layers": [], "composite": None}
+            return {"background": handlers.paint_frame(session), "layers": [], "composite": None}
 
     @page_handler
     def use_painted_mask(self, value, request: gr.Request):
         def action(session: Session) -> FrameView:
-            return handlers.mask_prompt(self.calls, session, mask_from_editor(value, session.video.size))
+            return handlers.painted_mask(self.calls, session, value)
 
         return self._on_session(request, action)
 
@@ -247,7 +250,9 @@ class PageEvents:
 
     @page_handler
     def reset(self, request: gr.Request):
-        return self._on_session(request, functools.partial(handlers.reset_all, self.calls), objects=True)
+        """-> viewer, objects, then the results emptied (``NO_RESULTS``)."""
+        return (*self._on_session(request, functools.partial(handlers.reset_all, self.calls), objects=True),
+                *NO_RESULTS)
 
     @page_handler
     def add_object(self, request: gr.Request):
@@ -377,8 +382,9 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     navigate = dict(concurrency_id="navigate", concurrency_limit=1, **shown)
     viewer = [page.frame_slider, page.frame_view, page.timeline]
     with_objects = [*viewer, page.object_choice, page.object_name]
-    opened = [*viewer, page.info, page.window_start, page.window_end, page.object_choice, page.object_name,
-              page.progress, page.final_video, page.export_files]
+    results = [page.progress, page.final_video, page.export_files, page.mask_editor, page.mask_upload,
+               page.compare_text, page.compare_video, page.compare_table]
+    opened = [*viewer, page.info, page.window_start, page.window_end, page.object_choice, page.object_name, *results]
     page.video_in.change(events.open_video, [page.video_in, page.model_choice, page.size_choice, page.window_unit],
                          opened, api_name="open_video", **heavy)
     page.window_button.click(events.set_window, [page.window_unit, page.window_start, page.window_end],
@@ -400,7 +406,7 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     page.mask_upload.upload(events.use_uploaded_mask, page.mask_upload, viewer, api_name="mask_prompt", **heavy)
     page.undo_button.click(events.undo, None, viewer, api_name="undo", **heavy)
     page.clear_button.click(events.clear_object, None, viewer, api_name="clear_object", **heavy)
-    page.reset_button.click(events.reset, None, with_objects, api_name="reset", **heavy)
+    page.reset_button.click(events.reset, None, [*with_objects, *results], api_name="reset", **heavy)
     page.add_button.click(events.add_object, None, with_objects, api_name="add_object", **shown)
     page.object_choice.input(events.select_object, page.object_choice, with_objects, api_name="select_object", **shown)
     page.object_name.submit(events.rename_object, page.object_name, with_objects, api_name="rename_object", **shown)

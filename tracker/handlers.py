@@ -15,6 +15,7 @@ import numpy as np
 
 from . import exports, media_exports
 from .errors import UserError
+from .mask_image import mask_from_editor
 from .model_calls import ModelCalls, ModelChoice, PromptEdit, TrackDone
 from .overlay import draw_legend, draw_masks, draw_prompts
 from .packed_mask import pack
@@ -259,8 +260,28 @@ def reset_all(calls: ModelCalls, session: Session) -> FrameView:
     session.objects.ids, session.objects.current = [1], 1
     session.objects.names.clear()
     session.view.pending_corner = None
+    session.view.painted_frame = None
     session.dirty_from = None
     return show(session, session.view.shown_frame)
+
+
+def paint_frame(session: Session) -> np.ndarray:
+    """The shown frame ((H, W, 3) uint8) to paint a mask on; strokes will apply to it only."""
+    session.view.painted_frame = session.view.shown_frame
+    return session.frames.read_rgb(session.view.shown_frame)
+
+
+def painted_mask(calls: ModelCalls, session: Session, editor_value) -> FrameView:
+    """The mask painted in the editor (its value, see ``mask_from_editor``) as the current
+    object's prompt on the frame it was painted on, which must be the one shown (else a
+    UserError: the strokes belong to another frame or another video)."""
+    painted = session.view.painted_frame
+    if painted is None:
+        raise UserError("Press 'Paint on the shown frame' first, then paint over the object.")
+    if painted != session.view.shown_frame:
+        raise UserError(f"The painting was made on frame {painted} and frame {session.view.shown_frame} is shown: "
+                        f"go back to frame {painted}, or press 'Paint on the shown frame' to paint this one.")
+    return mask_prompt(calls, session, mask_from_editor(editor_value, session.video.size))
 
 
 def switch_model(calls: ModelCalls, session: Session, model: ModelChoice) -> FrameView:

@@ -157,6 +157,8 @@ class View:
     shown_frame: int = 0
     # (frame, x, y) of a box's first corner until the second click.
     pending_corner: Optional[Tuple[int, float, float]] = None
+    # The frame last put in the mask editor: its strokes belong to that frame only.
+    painted_frame: Optional[int] = None
 
 
 class SessionFiles:
