@@ -157,7 +157,7 @@ def left_over(page) -> dict:
         uploaded_mask: !!document.querySelector('#mask-upload')?.innerText.includes('.png'),
         compare_text: document.querySelector('#compare-text')?.innerText.trim() || '',
         compare_video: !!document.querySelector('#compare-video video'),
-        compare_rows: document.querySelectorAll('#compare-table td').length,
+        compare_cells: [...document.querySelectorAll('#compare-table td')].map(td => td.textContent.trim()).filter(t => t).join('|'),
     })""").items() if found}
 
 

@@ -82,7 +82,7 @@ NO_OBJECTS = (gr.update(choices=ObjectRoster().labels(), value=ObjectRoster().la
 # What a session's results and side panels show, emptied (progress line, overlay video,
 # downloads, mask editor, uploaded mask, Compare's text, video and table): after a new video
 # or Reset all nothing of the old work is left on the page.
-NO_RESULTS = ("", None, None, None, None, "", None, gr.update(value=None))
+NO_RESULTS = ("", None, None, None, None, "", None, gr.update(value=None, visible=False))
 
 
 def _window_fields(session: Session, unit: str):
@@ -361,7 +361,7 @@ class PageEvents:
             self._announce_download(self.menu.compare[label].model_id)
             for item in compare(self.calls, session, self.menu.compare[label]):
                 if isinstance(item, Comparison):
-                    table = gr.update(value=item.rows, headers=item.headers)
+                    table = gr.update(value=item.rows, headers=item.headers, visible=True)
                     yield item.text, str(item.video), table
                 else:
                     yield item, gr.skip(), gr.skip()

@@ -166,7 +166,9 @@ def _results(options: PageOptions) -> dict:
         compare_text = gr.Markdown("", elem_id="compare-text")
         # No label over the video: it would hide the left half's legend.
         compare_video = gr.Video(label="Side by side", show_label=False, interactive=False, elem_id="compare-video")
-        compare_table = gr.Dataframe(label="IoU per object and frame", interactive=False, elem_id="compare-table")
+        # Shown once there is a comparison (an emptied table kept its old rows on the page).
+        compare_table = gr.Dataframe(label="IoU per object and frame", interactive=False, visible=False,
+                                     elem_id="compare-table")
     return dict(model_choice=model_choice, size_choice=size_choice, track_button=track_button,
                 stop_button=stop_button, progress=progress, final_video=final_video, export_extras=export_extras,
                 export_button=export_button,
