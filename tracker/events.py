@@ -5,6 +5,7 @@ import functools
 import inspect
 import logging
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -159,7 +160,9 @@ class PageEvents:
     def _on_session(self, request: gr.Request, action: Callable[[Session], FrameView], objects: bool = False):
         """``action`` on the tab's session -> the viewer's updates (then the object list and name)."""
         with self.sessions.using(request.session_hash) as session:
-            updates = self._viewer(action(session))
+            with session.view.choosing_frame():
+                view = action(session)
+            updates = self._viewer(view)
             return (*updates, *_objects(session)) if objects else updates
 
     @page_handler
@@ -180,6 +183,28 @@ class PageEvents:
         return self._on_session(request, lambda session: handlers.step(session, 1))
 
     @page_handler
+    def play(self, request: gr.Request):
+        """The window's frames with their masks from the shown one on, at the video's rate (the
+        viewer's updates, one per frame), until the window's end or Pause."""
+        with self.sessions.using(request.session_hash) as session:
+            with session.view.choosing_frame():
+                generation = session.view.play_generation
+            interval, due = 1.0 / session.video.fps, time.monotonic()
+            for frame_idx in handlers.frames_to_play(session):
+                with session.view.lock:
+                    if session.view.play_generation != generation:
+                        return  # paused, or another frame was chosen
+                    view = handlers.show(session, frame_idx)
+                yield self._viewer(view)  # each frame Play shows reaches the page: it ends on the frame shown
+                due += interval
+                time.sleep(max(0.0, due - time.monotonic()))
+
+    @page_handler
+    def pause(self, request: gr.Request):
+        """Stop a Play on the frame it showed last."""
+        return self._on_session(request, lambda session: handlers.show(session, session.view.shown_frame))
+
+    @page_handler
     def timeline_click(self, event: gr.SelectData, request: gr.Request):
         x = event.index[0]
         return self._on_session(request, lambda session: handlers.timeline_click(session, float(x)))
@@ -188,7 +213,8 @@ class PageEvents:
     def set_window(self, unit, start, end, request: gr.Request):
         """-> slider, frame view, timeline, video info, from, to."""
         with self.sessions.using(request.session_hash) as session:
-            view = handlers.set_window(session, start, end, unit)
+            with session.view.choosing_frame():
+                view = handlers.set_window(session, start, end, unit)
             slider, start, end = _window_fields(session, unit)
             _, image, timeline = self._viewer(view)
             return gr.update(**slider, value=view.frame_idx), image, timeline, handlers.video_info(session), start, end
@@ -324,6 +350,8 @@ class PageEvents:
         """-> slider, frame view, timeline, progress, overlay video, model status (with the
         speed once done); one update per frame."""
         with self.sessions.using(request.session_hash) as session:
+            with session.view.choosing_frame():  # a Play stops: Track shows the frames it tracks
+                pass
             last = None
             for update in handlers.track(self.calls, session):
                 last = update
@@ -392,6 +420,10 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
                              **navigate)
     page.window_unit.input(events.window_unit, page.window_unit, [page.window_start, page.window_end],
                            api_name=False, **shown)
+    # Play and Pause run beside the queues (Play mostly waits for the next frame's time). Pause,
+    # and anything else that shows a frame, stops a Play on the frame it showed last.
+    page.play_button.click(events.play, None, viewer, api_name=False, concurrency_limit=None, **shown)
+    page.pause_button.click(events.pause, None, viewer, api_name=False, concurrency_limit=None, **shown)
     page.frame_slider.input(events.show_frame, page.frame_slider, viewer, api_name="show_frame",
                             trigger_mode="always_last", **navigate)
     # Every press counts (Gradio's default drops presses while the last one is still answered).

@@ -158,6 +158,12 @@ def show(session: Session, frame_idx) -> FrameView:
     return _with_prompts(session, frame_idx, _masks_on(session, frame_idx))
 
 
+def frames_to_play(session: Session) -> range:
+    """The window's frames after the shown one (from the window's start when its last is shown)."""
+    shown, window = session.view.shown_frame, session.window
+    return range(window.start if shown >= window.last else shown + 1, window.stop)
+
+
 def step(session: Session, offset: int) -> FrameView:
     """The frame ``offset`` frames from the shown one (kept within the window)."""
     return show(session, session.window.clamp(session.view.shown_frame + offset))

@@ -13,11 +13,9 @@ from .window import FRAMES, SECONDS
 
 MODE_LABELS = {"Include (green)": INCLUDE, "Exclude (red)": EXCLUDE, "Box (two corners)": BOX}
 
-INTRO = """# SAM 2 video tracker
-1. Upload a video (or pick an example). 2. Click the object on any frame (green = include,
-red = exclude, or draw a box; or give a mask). 3. Press **Track** and watch the masks appear.
-Correct any frame with more clicks and track again; add and name objects; download the results.
-A long video opens whole: choose the window of it to work on."""
+INTRO = """## SAM 2 video tracker
+**1.** Upload a video or pick an example. **2.** Click the object (green includes, red excludes;
+or a box, or a mask). **3.** Press **Track**. Correct any frame and track again; download the results."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,8 @@ class Page:
     prev_button: gr.Button
     frame_slider: gr.Slider
     next_button: gr.Button
+    play_button: gr.Button
+    pause_button: gr.Button
     timeline: gr.Image
     activity: gr.Markdown
     mode: gr.Radio
@@ -83,19 +83,26 @@ class Page:
     api_click: gr.Button
 
 
-def _video_and_window(options: PageOptions) -> dict:
-    video_in = gr.File(label="Video", file_types=list(VIDEO_EXTENSIONS), file_count="single", height=90,
-                       elem_id="video-input")
-    if options.examples:
-        gr.Examples(options.examples, inputs=video_in, label="Examples (made by assets/make_examples.py)")
+def _video(options: PageOptions) -> dict:
+    with gr.Row(equal_height=True):
+        video_in = gr.File(label="Video", file_types=list(VIDEO_EXTENSIONS), file_count="single", height=90,
+                           scale=3, elem_id="video-input")
+        if options.examples:
+            with gr.Column(scale=1, min_width=160):
+                gr.Examples(options.examples, inputs=video_in, label="Examples")
     info = gr.Markdown("No video loaded.", elem_id="video-info")
+    return dict(video_in=video_in, info=info)
+
+
+def _window() -> dict:
+    """Which frames of a long video to work on (beside the Track button: not above the viewer)."""
     with gr.Row(equal_height=True):
         window_unit = gr.Radio([SECONDS, FRAMES], value=SECONDS, label="Window in", min_width=120, elem_id="window-unit")
         window_start = gr.Number(0, label="From", minimum=0, min_width=80, elem_id="window-start")
         window_end = gr.Number(0, label="To", minimum=0, min_width=80, elem_id="window-end")
         window_button = gr.Button("Set window", size="sm", min_width=80, elem_id="set-window")
-    return dict(video_in=video_in, info=info, window_unit=window_unit, window_start=window_start,
-                window_end=window_end, window_button=window_button)
+    return dict(window_unit=window_unit, window_start=window_start, window_end=window_end,
+                window_button=window_button)
 
 
 def _viewer() -> dict:
@@ -104,29 +111,32 @@ def _viewer() -> dict:
         prev_button = gr.Button("◀ Prev", size="sm", elem_id="prev-frame")
         frame_slider = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="frame-slider")
         next_button = gr.Button("Next ▶", size="sm", elem_id="next-frame")
+        with gr.Column(min_width=80, scale=0):
+            play_button = gr.Button("▶ Play", size="sm", variant="primary", elem_id="play")
+            pause_button = gr.Button("❚❚ Pause", size="sm", elem_id="pause")
     timeline = gr.Image(label="Where each object is (click to go there)", show_label=False, container=False,
                         type="numpy", interactive=False, buttons=[], elem_id="timeline")
     # Every event shows its spinner (and, if refused, Gradio's error badge) on this line only:
     # the viewer and the rest keep what they show, and a click on the frame still lands.
     activity = gr.Markdown("", min_height=28, elem_id="activity")
     return dict(frame_view=frame_view, prev_button=prev_button, frame_slider=frame_slider, next_button=next_button,
-                timeline=timeline, activity=activity)
+                play_button=play_button, pause_button=pause_button, timeline=timeline, activity=activity)
 
 
 def _prompts_and_objects() -> dict:
     mode = gr.Radio(list(MODE_LABELS), value="Include (green)", label="Click adds", elem_id="click-mode")
     with gr.Row():
-        undo_button = gr.Button("Undo last point", elem_id="undo")
-        clear_button = gr.Button("Clear object", elem_id="clear-object")
-        reset_button = gr.Button("Reset all", elem_id="reset")
+        undo_button = gr.Button("Undo last point", size="sm", elem_id="undo")
+        clear_button = gr.Button("Clear object", size="sm", elem_id="clear-object")
+        reset_button = gr.Button("Reset all", size="sm", elem_id="reset")
     with gr.Row(equal_height=True):
         first = ObjectRoster()
         object_choice = gr.Dropdown(first.labels(), value=first.label(first.current), label="Object",
                                     elem_id="object-choice")
         object_name = gr.Textbox(label="Name (Enter to set)", placeholder="e.g. dog", max_length=40,
                                  elem_id="object-name")
-        add_button = gr.Button("Add object", elem_id="add-object")
-        remove_button = gr.Button("Remove object", elem_id="remove-object")
+        add_button = gr.Button("Add object", size="sm", elem_id="add-object")
+        remove_button = gr.Button("Remove object", size="sm", elem_id="remove-object")
     with gr.Accordion("Mask prompt: paint or upload the object's mask on the shown frame", open=False,
                       elem_id="mask-prompt"):
         mask_editor = gr.ImageEditor(label="Paint over the object", type="numpy", image_mode="RGBA",
@@ -154,6 +164,7 @@ def _results(options: PageOptions) -> dict:
         track_button = gr.Button("Track", variant="primary", elem_id="track")
         stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
     progress = gr.Markdown("", elem_id="progress")
+    window = _window()
     final_video = gr.Video(label="Overlay video", interactive=False, elem_id="overlay-video")
     export_extras = gr.CheckboxGroup(list(EXTRAS), value=[], label="Also export (per object; slower)",
                                      elem_id="export-extras")
@@ -169,7 +180,7 @@ def _results(options: PageOptions) -> dict:
         # Shown once there is a comparison (an emptied table kept its old rows on the page).
         compare_table = gr.Dataframe(label="IoU per object and frame", interactive=False, visible=False,
                                      elem_id="compare-table")
-    return dict(model_choice=model_choice, size_choice=size_choice, track_button=track_button,
+    return dict(**window, model_choice=model_choice, size_choice=size_choice, track_button=track_button,
                 stop_button=stop_button, progress=progress, final_video=final_video, export_extras=export_extras,
                 export_button=export_button,
                 export_files=export_files, compare_choice=compare_choice, compare_button=compare_button,
@@ -182,7 +193,7 @@ def build_page(options: PageOptions) -> Page:
     model_status = gr.Markdown(options.model_note, elem_id="model-status")
     with gr.Row():
         with gr.Column(scale=3):
-            parts = _video_and_window(options)
+            parts = _video(options)
             parts.update(_viewer())
             parts.update(_prompts_and_objects())
         with gr.Column(scale=2):

@@ -159,6 +159,17 @@ class View:
     pending_corner: Optional[Tuple[int, float, float]] = None
     # The frame last put in the mask editor: its strokes belong to that frame only.
     painted_frame: Optional[int] = None
+    # Play goes on while this is the number it started with; anything else that shows a frame
+    # changes it. The lock keeps "is Play still on" and "show its next frame" together.
+    play_generation: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @contextlib.contextmanager
+    def choosing_frame(self) -> Iterator[None]:
+        """Stop a Play, and hold it off while the caller shows the frame it chooses."""
+        with self.lock:
+            self.play_generation += 1
+            yield
 
 
 class SessionFiles:
