@@ -350,8 +350,7 @@ class PageEvents:
         """-> slider, frame view, timeline, progress, overlay video, model status (with the
         speed once done); one update per frame."""
         with self.sessions.using(request.session_hash) as session:
-            with session.view.choosing_frame():  # a Play stops: Track shows the frames it tracks
-                pass
+            session.view.stop_play()  # Track shows the frames it tracks
             last = None
             for update in handlers.track(self.calls, session):
                 last = update

@@ -171,6 +171,11 @@ class View:
             self.play_generation += 1
             yield
 
+    def stop_play(self) -> None:
+        """Stop a Play (its next frame is not shown)."""
+        with self.choosing_frame():
+            pass
+
 
 class SessionFiles:
     """The session's folder (its video, spilled memories, stream chunks) and the files handed
