@@ -11,6 +11,7 @@ import torch
 from sam2.runtime.attention_choice import remember_choices
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker.model_loading import EngineCache
+from tracker.page import PAGE_CSS
 from tracker.settings import AppSettings
 from tracker.ui import build_ui
 
@@ -29,7 +30,8 @@ def main() -> None:
     limits = settings.limits
     demo = build_ui(settings, EngineCache(settings))
     demo.queue(max_size=limits.queue_size, default_concurrency_limit=1)
-    demo.launch(server_name=settings.host, server_port=settings.port, max_file_size=limits.max_upload_bytes)
+    demo.launch(server_name=settings.host, server_port=settings.port, max_file_size=limits.max_upload_bytes,
+                css=PAGE_CSS)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def run_session(client, video: str, x: float, y: float, frame: int = 0) -> List[
     """Open ``video``, click (x, y) on ``frame``, track and export; returns the export files."""
     client.predict(gradio_client.handle_file(video), api_name="/open_video")
     client.predict(frame, INCLUDE, x, y, api_name="/click")
-    progress = client.predict(api_name="/track")[3]
+    progress = client.predict(api_name="/track")[4]
     assert progress.startswith("Done:"), progress
     return client.predict(api_name="/export")
 

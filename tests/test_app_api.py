@@ -27,21 +27,21 @@ def test_full_flow_through_the_api(tmp_path, zerogpu):
     crossings = tmp_path / "zerogpu-calls.jsonl"
     with running_app(tmp_path, extra_env=server_environment(crossings) if zerogpu else None) as url:
         client = gradio_client.Client(url, verbose=False)
-        info = client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")[3]
+        info = client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")[4]
         assert info == "balls.mp4: 640x360, 96 frames, 24.00 fps, 4.0 s, no sound. Working on frames 0-95 (0.0-4.0 s)."
         client.predict(0, "Include (green)", 180, 250, api_name="/click")
         result = client.submit(api_name="/track").result()
-        assert result[3] == "Done: 96 of 96 frames tracked in frames 0-95 (0.0-4.0 s). Overlay video ready."
-        assert result[4].endswith("balls_f0-95_overlay.mp4")
+        assert result[4] == "Done: 96 of 96 frames tracked in frames 0-95 (0.0-4.0 s). Overlay video ready."
+        assert result[5].endswith("balls_f0-95_overlay.mp4")
 
-        choices = client.predict(api_name="/add_object")[3]
+        choices = client.predict(api_name="/add_object")[4]
         assert choices["value"] == "2: object 2"
-        choices = client.predict("ball", api_name="/rename_object")[3]
+        choices = client.predict("ball", api_name="/rename_object")[4]
         assert choices["value"] == "2: ball"
         client.predict(10, "Include (green)", 540, 120, api_name="/click")
         client.predict(30, "Exclude (red)", 500, 100, api_name="/click")
         result = client.submit(api_name="/track").result()
-        assert result[3].startswith("Done:")
+        assert result[4].startswith("Done:")
 
         files = client.predict(api_name="/export")
         names = [f.rsplit("/", 1)[-1] for f in files]
@@ -92,13 +92,13 @@ def test_another_model_or_input_size_goes_on_with_the_prompts(tmp_path):
         client.predict(gradio_client.handle_file(str(VIDEO)), api_name="/open_video")
         client.predict(0, "Include (green)", 180, 250, api_name="/click")
         # The configured 256 px is above the tiny model's own 128: it runs at 128.
-        status = client.predict("test_tiny.pt (test_tiny)", 128, api_name="/change_size")[3]
+        status = client.predict("test_tiny.pt (test_tiny)", 128, api_name="/change_size")[4]
         assert status.startswith("Model: **test_tiny.pt (test_tiny)** on cpu ("), status
         switched = client.predict("facebook/sam2-hiera-tiny", 128, api_name="/change_model")
-        assert "SAM 2 tiny at 256 px" in switched[3], switched  # 128 is not offered for it: its default
-        assert switched[4]["value"] == 256 and [c[1] for c in switched[4]["choices"]] == [256, 512, 768, 1024]
+        assert "SAM 2 tiny at 256 px" in switched[4], switched  # 128 is not offered for it: its default
+        assert switched[5]["value"] == 256 and [c[1] for c in switched[5]["choices"]] == [256, 512, 768, 1024]
         result = client.predict(api_name="/track")
-        assert result[3].startswith("Done: 96 of 96 frames")
-        assert re.search(rf"SAM 2 tiny at 256 px\*\* on cpu \({CPU_PRECISION}\), last Track [0-9.]+ s per frame\.$", result[5])
+        assert result[4].startswith("Done: 96 of 96 frames")
+        assert re.search(rf"SAM 2 tiny at 256 px\*\* on cpu \({CPU_PRECISION}\), last Track [0-9.]+ s per frame\.$", result[6])
         with pytest.raises(Exception, match="100 is not"):
             client.predict("facebook/sam2-hiera-tiny", 100, api_name="/change_size")

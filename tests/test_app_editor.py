@@ -14,7 +14,8 @@ from tracker.compare import Comparison, compare, iou
 from tracker.errors import UserError
 from tracker.model_calls import ModelChoice
 from tracker.settings import Limits
-from tracker.timeline import LABEL_WIDTH, frame_at
+from tracker.object_list import object_list_html
+from tracker.timeline import AXIS_HEIGHT, ROW_HEIGHT, WIDTH, frame_at
 from tracker.video_io import write_mp4
 from tracker.window import FRAMES, SECONDS, FrameWindow
 
@@ -130,10 +131,23 @@ def test_a_mask_prompt_is_shown_tracked_undone_and_replaced_by_clicks(tiny_calls
 def test_the_timeline_marks_where_objects_are_and_takes_the_viewer_there(tiny_calls, long_session):
     handlers.click(tiny_calls, long_session, 20, 20, handlers.INCLUDE)
     view = handlers.show(long_session, 4)
-    assert view.timeline.shape[1] == 800 and view.timeline.shape[0] > 18
-    x = next(x for x in range(LABEL_WIDTH, 800) if frame_at(x, 0, 9) == 7)
+    assert view.timeline.shape == (ROW_HEIGHT + AXIS_HEIGHT, WIDTH, 3)
+    x = next(x for x in range(WIDTH) if frame_at(x, 0, 9) == 7)
     assert handlers.timeline_click(long_session, x).frame_idx == 7
-    assert handlers.timeline_click(long_session, 5).frame_idx == 7, "the label column keeps the frame"
+    assert handlers.timeline_click(long_session, 0).frame_idx == 0, "the first column is the window's first frame"
+
+
+def test_the_object_list_names_the_timeline_rows_in_order_with_their_coverage(tiny_calls, long_session):
+    handlers.click(tiny_calls, long_session, 20, 20, handlers.INCLUDE)
+    handlers.add_object(long_session)
+    handlers.rename_object(long_session, "<b>dog</b>")
+    objects = handlers.show(long_session, 0).objects
+    assert [(e.obj_id, e.label, e.frames_with_mask, e.selected) for e in objects.entries] == [
+        (1, "1: object 1", 1, False), (2, "2: <b>dog</b>", 0, True)]
+    assert objects.window_frames == 10
+    html = object_list_html(objects)
+    assert html.index("1: object 1") < html.index("2: &lt;b&gt;dog&lt;/b&gt;") and "<b>dog" not in html
+    assert "on 1 of 10 frames" in html and "no mask yet" in html
 
 
 def test_another_input_size_keeps_the_prompts_with_the_same_weights(tiny_calls, long_session):

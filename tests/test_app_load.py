@@ -88,7 +88,7 @@ def user(url: str, request: Request, start: threading.Barrier, outcome: Outcome)
         x, y = request.click
         politely(lambda: client.predict(gradio_client.handle_file(request.video()), api_name="/open_video"), outcome)
         politely(lambda: client.predict(0, INCLUDE, x, y, api_name="/click"), outcome)
-        progress = politely(lambda: client.predict(api_name="/track"), outcome)[3]
+        progress = politely(lambda: client.predict(api_name="/track"), outcome)[4]
         assert progress.startswith(f"Done: {request.frames} of {request.frames} frames"), progress
         outcome.masks = exported_masks(politely(lambda: client.predict(api_name="/export"), outcome))
     except Exception as error:  # reported by the test, with the user's index
@@ -171,7 +171,7 @@ def test_a_full_queue_says_so_and_recovers(app, tmp_path):
         latecomer.predict(0, INCLUDE, 30, 20, api_name="/click")
     for client in trackers:
         stop_like_the_page(app, client)
-    assert all(job.result()[3].startswith("Stopped") for job in tracks)
+    assert all(job.result()[4].startswith("Stopped") for job in tracks)
     for job in clicks:
         job.result()
     latecomer.predict(0, INCLUDE, 30, 20, api_name="/click")

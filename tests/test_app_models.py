@@ -255,6 +255,24 @@ def test_the_status_line_names_the_model_and_a_failed_pick_says_why(
     assert (size["choices"], size["value"], size["visible"]) == ([512], 512, False)
 
 
+def test_a_local_copy_of_a_hub_checkpoint_has_one_name_in_the_menu_the_status_line_and_compare(
+        fake_hub, family_weights):  # noqa: F811
+    """Started with checkpoints/sam2.1_hiera_tiny.pt: the page calls it "SAM 2.1 tiny" everywhere and
+    does not list the same file a second time under the Hub entry."""
+    settings = settings_for(family_weights, "--checkpoint", str(family_weights / "sam2.1_hiera_tiny.pt"),
+                            "--config", "configs/sam2.1/sam2.1_hiera_t.yaml")
+    engines = EngineCache(settings)
+    menu = model_menu(settings, engines)
+    labels = [label for label, _ in menu.choices]
+    assert labels[0] == "SAM 2.1 tiny" and labels.count("SAM 2.1 tiny") == 1, labels
+    assert "facebook/sam2.1-hiera-tiny" not in [model_id for _, model_id in menu.choices]
+    assert "SAM 2.1 tiny at 512 px" in menu.compare, "Compare's choices use the same name"
+    events = PageEvents(ModelCalls(engines), SessionStore(ttl=60), Limits(), menu)
+    assert events._status(ModelChoice(settings.model_id)).startswith("Model: **SAM 2.1 tiny** on cpu")
+    renamed = settings_for(family_weights, "--checkpoint", str(family_weights / "edgetam.pt"), "--config", "sam2.1_hiera_t")
+    assert configured_model(renamed).label == "edgetam.pt (sam2.1_hiera_t)", "another file keeps its own name"
+
+
 def test_weights_that_do_not_fit_the_config_are_named_in_the_page(family_weights, tmp_path):  # noqa: F811
     checkpoint = family_weights / "edgetam.pt"
     settings = settings_for(tmp_path, "--checkpoint", str(checkpoint), "--config", "efficienttam_s")

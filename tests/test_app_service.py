@@ -60,9 +60,9 @@ def test_bad_uploads_get_a_message_and_the_open_video_stays(app, client, tmp_pat
         assert_clean_message(refused.value, app)
     # Nothing was lost: the video opened before the bad uploads is still there.
     client.predict(0, INCLUDE, 20, 20, api_name="/click")
-    assert client.predict(api_name="/track")[3].startswith("Done: 6 of 6 frames")
+    assert client.predict(api_name="/track")[4].startswith("Done: 6 of 6 frames")
     [huge] = [case for case in CASES if case.name == "8K"]
-    info = client.predict(gradio_client.handle_file(str(huge.build(tmp_path))), api_name="/open_video")[3]
+    info = client.predict(gradio_client.handle_file(str(huge.build(tmp_path))), api_name="/open_video")[4]
     assert re.search(huge.notice_pattern(huge.frames), info), info
 
 
@@ -88,7 +88,7 @@ def test_requests_without_a_video_or_beyond_the_limits_get_a_message(app, client
     client.predict(api_name="/add_object")
     with pytest.raises(AppError, match="At most 2 objects"):
         client.predict(api_name="/add_object")
-    assert client.predict(api_name="/track")[3].startswith("Done: 6 of 6 frames")
+    assert client.predict(api_name="/track")[4].startswith("Done: 6 of 6 frames")
 
 
 def test_uploads_stay_in_the_cache_and_within_the_size_limit(app, tmp_path):
@@ -102,7 +102,7 @@ def test_uploads_stay_in_the_cache_and_within_the_size_limit(app, tmp_path):
         [stored] = response.json()
         assert Path(stored).resolve().parent.parent == app.cache.resolve(), stored
         event, outputs = raw_call(app.url, "open_video", [file_data(stored), None, None, "seconds"])
-        assert event == "complete" and re.match(r"(2F\.\._2F)?escape\.mp4: 64x48, 6 frames", outputs[3]), outputs
+        assert event == "complete" and re.match(r"(2F\.\._2F)?escape\.mp4: 64x48, 6 frames", outputs[4]), outputs
     outside = [p for p in app.cache.parent.rglob("escape.mp4") if app.cache.resolve() not in p.resolve().parents]
     assert not outside and not Path("/tmp/escape.mp4").exists() and not (REPO / "escape.mp4").exists()
     # A path on the server instead of an upload is refused before any handler sees it.
@@ -162,24 +162,24 @@ def test_stop_or_cancel_mid_track_then_track_again(app, client, tmp_path):
     first_output(job)
     client.predict(api_name="/stop")
     result = job.result()
-    stopped = result[3]
+    stopped = result[4]
     done = int(re.match(r"Stopped \(what was tracked is kept\): (\d+) of \d+ frames tracked in frames .*\. "
                         r"Overlay video ready\.$", stopped).group(1))
     assert 0 < done < TRACK_FRAMES
     # The overlay holds the tracked frames only, and its name says which.
     overlay = tmp_path / "stopped_overlay.mp4"
-    overlay.write_bytes(httpx.get(result[4]["url"]).content)
+    overlay.write_bytes(httpx.get(result[5]["url"]).content)
     source = open_frame_source(str(overlay))
-    assert source.num_frames == done and result[4]["orig_name"].endswith(f"_f0-{done - 1}_overlay.mp4"), result[4]
+    assert source.num_frames == done and result[5]["orig_name"].endswith(f"_f0-{done - 1}_overlay.mp4"), result[5]
     source.close()
-    assert client.predict(api_name="/track")[3].startswith("Done:")
+    assert client.predict(api_name="/track")[4].startswith("Done:")
 
     client.predict(10, "Exclude (red)", 100, 80, api_name="/click")
     job = client.submit(api_name="/track")
     first_output(job)
     job.cancel()
     wait_until(job.done, 30, "the cancelled job ends")
-    assert client.predict(api_name="/track")[3].startswith(f"Done: {TRACK_FRAMES - 10} of {TRACK_FRAMES - 10} frames")
+    assert client.predict(api_name="/track")[4].startswith(f"Done: {TRACK_FRAMES - 10} of {TRACK_FRAMES - 10} frames")
     files = client.predict(api_name="/export")
     coco = httpx.get(files[3]["url"]).json()
     assert sorted(a["image_id"] for a in coco["annotations"]) == list(range(TRACK_FRAMES))

@@ -29,6 +29,13 @@ def test_frames_tracked_again_for_a_later_first_prompt_move_the_share_not_the_co
     assert (counter.done, counter.total, counter.percent) == (10, 10, 100)
 
 
+def test_a_run_names_its_frames_in_the_order_they_come_and_its_chunks_cover_them():
+    assert list(TrackRun(3, True, 4).frames) == [3, 2, 1, 0]
+    assert list(TrackRun(3, False, 4).frames) == [3, 4, 5, 6]
+    for run in (TrackRun(10, False, 10), TrackRun(10, True, 11)):
+        assert [f for chunk in run.chunks(3) for f in chunk.frames] == list(run.frames)
+
+
 def test_chunked_runs_count_the_same():
     runs = [TrackRun(10, False, 10), TrackRun(10, True, 11)]
     chunked = FrameCounter([chunk for run in runs for chunk in run.chunks(3)])

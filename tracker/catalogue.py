@@ -64,12 +64,24 @@ def hub_model(model_id: str) -> Optional[CatalogueModel]:
     return next((model for model in HUB_MODELS if model.model_id == model_id), None)
 
 
+def hub_model_of_file(checkpoint: Path, config: str) -> Optional[CatalogueModel]:
+    """The Hub model a local file is a copy of (same file name and config), if any."""
+    try:
+        config = config_name(config)
+    except ValueError:
+        return None
+    return next((model for model in HUB_MODELS if model.filename == checkpoint.name and model.config == config), None)
+
+
 def configured_model(settings: AppSettings) -> Optional[CatalogueModel]:
     """The model the app was started with: the local checkpoint (SAM2_CHECKPOINT + SAM2_CONFIG)
-    under ``settings.model_id``, else the Hub model of that id (None: no such model)."""
+    under ``settings.model_id``, else the Hub model of that id (None: no such model). A local copy
+    of a Hub checkpoint is called by the Hub model's label, as everywhere else on the page."""
     if settings.checkpoint:
-        return CatalogueModel(settings.model_id, local_model_id(settings.checkpoint, settings.config),
-                              settings.config, local_file=Path(settings.checkpoint))
+        checkpoint = Path(settings.checkpoint)
+        copy_of = hub_model_of_file(checkpoint, settings.config)
+        label = copy_of.label if copy_of is not None else local_model_id(settings.checkpoint, settings.config)
+        return CatalogueModel(settings.model_id, label, settings.config, local_file=checkpoint)
     return hub_model(settings.model_id)
 
 

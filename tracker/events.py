@@ -19,6 +19,7 @@ from .handlers import FrameView
 from .mask_image import mask_from_image
 from .model_calls import ModelCalls, ModelChoice
 from .model_menu import ModelMenu
+from .object_list import object_list_html
 from .page import MODE_LABELS, Page
 from .publish import publish_image
 from .wording import plural
@@ -69,7 +70,7 @@ def page_handler(function: Callable) -> Callable:
     return plain
 
 
-SKIP_VIEWER = (gr.skip(), gr.skip(), gr.skip())
+SKIP_VIEWER = (gr.skip(), gr.skip(), gr.skip(), gr.skip())
 
 
 def _objects(session: Session):
@@ -109,10 +110,10 @@ class PageEvents:
         self.output_root = Path(tempfile.gettempdir()) / "sam2-tracker-outputs"
 
     def _viewer(self, view: FrameView):
-        """(frame slider, frame view, timeline) updates: the number and the pictures change
-        together; the pictures as files that appear whole."""
+        """(frame slider, frame view, timeline, object list) updates: the number and the pictures
+        change together; the pictures as files that appear whole."""
         return (gr.update(value=view.frame_idx), publish_image(view.image, self.output_root, "frame"),
-                publish_image(view.timeline, self.output_root, "timeline"))
+                publish_image(view.timeline, self.output_root, "timeline"), object_list_html(view.objects))
 
     def _model(self, model_id: Optional[str], image_size=None) -> ModelChoice:
         """The offered model ``model_id`` (default: the configured one) at ``image_size`` (None,
@@ -138,11 +139,11 @@ class PageEvents:
 
     @page_handler
     def open_video(self, path, model_id, image_size, unit, request: gr.Request):
-        """-> slider, frame view, timeline, video info, window from, to, objects, then the
-        results emptied (``NO_RESULTS``)."""
+        """-> slider, frame view, timeline, object list, video info, window from, to, objects, then
+        the results emptied (``NO_RESULTS``)."""
         if not path:
             self.sessions.close(request.session_hash)
-            return (gr.update(minimum=0, maximum=1, value=0), None, None, NO_VIDEO_INFO, 0, 0, *NO_OBJECTS,
+            return (gr.update(minimum=0, maximum=1, value=0), None, None, "", NO_VIDEO_INFO, 0, 0, *NO_OBJECTS,
                     *NO_RESULTS)
         # The open video stays until the new one has opened: a bad upload loses nothing.
         session = handlers.open_video(self.calls, path, self._model(model_id, image_size), self.limits,
@@ -153,8 +154,8 @@ class PageEvents:
         with session.in_use():
             view = handlers.show(session, session.window.start)
         slider, start, end = _window_fields(session, unit)
-        _, image, timeline = self._viewer(view)
-        return (gr.update(**slider, value=view.frame_idx), image, timeline, handlers.video_info(session),
+        _, *drawn = self._viewer(view)
+        return (gr.update(**slider, value=view.frame_idx), *drawn, handlers.video_info(session),
                 start, end, *_objects(session), *NO_RESULTS)
 
     def _on_session(self, request: gr.Request, action: Callable[[Session], FrameView], objects: bool = False):
@@ -211,13 +212,13 @@ class PageEvents:
 
     @page_handler
     def set_window(self, unit, start, end, request: gr.Request):
-        """-> slider, frame view, timeline, video info, from, to."""
+        """-> slider, frame view, timeline, object list, video info, from, to."""
         with self.sessions.using(request.session_hash) as session:
             with session.view.choosing_frame():
                 view = handlers.set_window(session, start, end, unit)
             slider, start, end = _window_fields(session, unit)
-            _, image, timeline = self._viewer(view)
-            return gr.update(**slider, value=view.frame_idx), image, timeline, handlers.video_info(session), start, end
+            _, *drawn = self._viewer(view)
+            return gr.update(**slider, value=view.frame_idx), *drawn, handlers.video_info(session), start, end
 
     @page_handler
     def window_unit(self, unit, request: gr.Request):
@@ -347,8 +348,8 @@ class PageEvents:
 
     @page_handler
     def track(self, request: gr.Request):
-        """-> slider, frame view, timeline, progress, overlay video, model status (with the
-        speed once done); one update per frame."""
+        """-> slider, frame view, timeline, object list, progress, overlay video, model status
+        (with the speed once done); one update per frame."""
         with self.sessions.using(request.session_hash) as session:
             session.view.stop_play()  # Track shows the frames it tracks
             last = None
@@ -399,7 +400,8 @@ class PageEvents:
 
 def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     """Connect the page's events. Every event that runs the model shares one queue with the
-    configured concurrency; the viewer, the frame number and the timeline are always outputs together."""
+    configured concurrency; the viewer, the frame number, the timeline and the object list are always
+    outputs together."""
     events.output_root = output_root
     # Progress and error badges go to the activity line, never over the viewer: a refused action
     # leaves the page as it was (its message is the toast).
@@ -407,7 +409,7 @@ def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     heavy = dict(concurrency_id="model", concurrency_limit=events.limits.max_jobs, **shown)
     # Frame changes run one at a time, in the order they came: the last one asked is shown.
     navigate = dict(concurrency_id="navigate", concurrency_limit=1, **shown)
-    viewer = [page.frame_slider, page.frame_view, page.timeline]
+    viewer = [page.frame_slider, page.frame_view, page.timeline, page.object_list]
     with_objects = [*viewer, page.object_choice, page.object_name]
     results = [page.progress, page.final_video, page.export_files, page.mask_editor, page.mask_upload,
                page.compare_text, page.compare_video, page.compare_table]

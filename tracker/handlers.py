@@ -17,6 +17,7 @@ from . import exports, media_exports
 from .errors import UserError
 from .mask_image import mask_from_editor
 from .model_calls import ModelCalls, ModelChoice, PromptEdit, TrackDone
+from .object_list import ObjectEntry, ObjectList
 from .overlay import draw_legend, draw_masks, draw_prompts
 from .packed_mask import pack
 from .prompts import Click, FramePrompts
@@ -40,12 +41,13 @@ VIEW_INTERVAL_SECONDS = 0.25
 
 @dataclass(frozen=True)
 class FrameView:
-    """A frame number, that frame drawn with its masks and the current object's prompts, and
-    the objects' timeline with the frame marked."""
+    """A frame number, that frame drawn with its masks and the current object's prompts, the
+    objects' timeline with the frame marked, and the object list that names its rows."""
 
     frame_idx: int
     image: np.ndarray
     timeline: np.ndarray
+    objects: ObjectList
 
 
 def _time_text(seconds: float) -> str:
@@ -137,11 +139,16 @@ def _masks_on(session: Session, frame_idx: int) -> np.ndarray:
     return draw_masks(session.frames.read_rgb(frame_idx), session.masks.unpacked(frame_idx))
 
 
-def timeline(session: Session) -> np.ndarray:
-    """Where each object has a mask in the window, the shown frame marked."""
-    rows = [TimelineRow(obj_id, session.objects.name(obj_id), session.masks.areas(obj_id))
-            for obj_id in session.objects.ids]
-    return draw_timeline(rows, session.window.start, session.window.last, session.view.shown_frame)
+def timeline(session: Session) -> Tuple[np.ndarray, ObjectList]:
+    """Where each object has a mask in the window (the shown frame marked), and the object list
+    that names the timeline's rows."""
+    window, objects = session.window, session.objects
+    rows = [TimelineRow(obj_id, session.masks.areas(obj_id)) for obj_id in objects.ids]
+    entries = [ObjectEntry(row.obj_id, objects.label(row.obj_id),
+                           sum(1 for frame, area in row.areas.items() if area > 0 and frame in window),
+                           row.obj_id == objects.current) for row in rows]
+    image = draw_timeline(rows, window.start, window.last, session.view.shown_frame)
+    return image, ObjectList(entries, len(window))
 
 
 def _with_prompts(session: Session, frame_idx: int, overlay: np.ndarray) -> FrameView:
@@ -149,7 +156,7 @@ def _with_prompts(session: Session, frame_idx: int, overlay: np.ndarray) -> Fram
     corner = session.view.pending_corner
     corner = corner[1:] if corner and corner[0] == frame_idx else None
     session.view.shown_frame = frame_idx
-    return FrameView(frame_idx, draw_prompts(overlay, prompts.clicks, prompts.box, corner), timeline(session))
+    return FrameView(frame_idx, draw_prompts(overlay, prompts.clicks, prompts.box, corner), *timeline(session))
 
 
 def show(session: Session, frame_idx) -> FrameView:
@@ -170,9 +177,8 @@ def step(session: Session, offset: int) -> FrameView:
 
 
 def timeline_click(session: Session, x: float) -> FrameView:
-    """The frame under pixel column ``x`` of the timeline (the label column keeps the frame)."""
-    frame_idx = frame_at(x, session.window.start, session.window.last)
-    return show(session, session.view.shown_frame if frame_idx is None else frame_idx)
+    """The frame under pixel column ``x`` of the timeline."""
+    return show(session, frame_at(x, session.window.start, session.window.last))
 
 
 def set_window(session: Session, start, end, unit: str) -> FrameView:

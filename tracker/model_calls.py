@@ -88,6 +88,12 @@ class TrackRun:
     reverse: bool
     count: int
 
+    @property
+    def frames(self) -> range:
+        """The frames the run yields, in order."""
+        step = -1 if self.reverse else 1
+        return range(self.start, self.start + step * self.count, step)
+
     def chunks(self, size: int) -> List["TrackRun"]:
         """The same frames as consecutive runs of at most ``size`` frames."""
         step = -1 if self.reverse else 1

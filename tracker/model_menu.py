@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from .catalogue import HUB_MODELS, CatalogueModel, configured_model
+from .catalogue import HUB_MODELS, CatalogueModel, configured_model, hub_model_of_file
 from .engine import offered_sizes
 from .errors import UserError
 from .gpu import zero_gpu_active
@@ -26,8 +26,11 @@ def menu_models(settings: AppSettings) -> List[CatalogueModel]:
     if zero_gpu_active():
         return models
     online = downloads_allowed()
+    # A Hub model whose file the app was started with is that model already: listed once, by its label.
+    same_file = hub_model_of_file(configured.local_file, configured.config) \
+        if configured is not None and configured.local_file is not None else None
     for model in HUB_MODELS:
-        if model.model_id != settings.model_id and (
+        if model.model_id != settings.model_id and model != same_file and (
                 (online and model.always_offered) or local_weights(model, settings) is not None):
             models.append(model)
     return models

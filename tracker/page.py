@@ -13,6 +13,12 @@ from .window import FRAMES, SECONDS
 
 MODE_LABELS = {"Include (green)": INCLUDE, "Exclude (red)": EXCLUDE, "Box (two corners)": BOX}
 
+# A tall video (a phone held upright, 64x1024) is drawn within the screen's height, whole; Gradio
+# maps a click on the shrunk image back to the frame's pixels.
+PAGE_CSS = """
+#frame-view img { max-height: 72vh; width: auto; max-width: 100%; }
+"""
+
 INTRO = """## SAM 2 video tracker
 **1.** Upload a video or pick an example. **2.** Click the object (green includes, red excludes;
 or a box, or a mask). **3.** Press **Track**. Correct any frame and track again; download the results."""
@@ -50,6 +56,7 @@ class Page:
     next_button: gr.Button
     play_button: gr.Button
     pause_button: gr.Button
+    object_list: gr.HTML
     timeline: gr.Image
     activity: gr.Markdown
     mode: gr.Radio
@@ -96,11 +103,11 @@ def _video(options: PageOptions) -> dict:
 
 def _window() -> dict:
     """Which frames of a long video to work on (beside the Track button: not above the viewer)."""
-    with gr.Row(equal_height=True):
+    with gr.Row():
         window_unit = gr.Radio([SECONDS, FRAMES], value=SECONDS, label="Window in", min_width=120, elem_id="window-unit")
         window_start = gr.Number(0, label="From", minimum=0, min_width=80, elem_id="window-start")
         window_end = gr.Number(0, label="To", minimum=0, min_width=80, elem_id="window-end")
-        window_button = gr.Button("Set window", size="sm", min_width=80, elem_id="set-window")
+        window_button = gr.Button("Set window", size="sm", scale=0, min_width=100, elem_id="set-window")
     return dict(window_unit=window_unit, window_start=window_start, window_end=window_end,
                 window_button=window_button)
 
@@ -114,13 +121,17 @@ def _viewer() -> dict:
         with gr.Column(min_width=80, scale=0):
             play_button = gr.Button("▶ Play", size="sm", variant="primary", elem_id="play")
             pause_button = gr.Button("❚❚ Pause", size="sm", elem_id="pause")
+    # The timeline's rows, named: same order and colours (the timeline itself has no labels, so
+    # every point of it is a frame to click).
+    object_list = gr.HTML("", container=False, elem_id="object-list")
     timeline = gr.Image(label="Where each object is (click to go there)", show_label=False, container=False,
                         type="numpy", interactive=False, buttons=[], elem_id="timeline")
     # Every event shows its spinner (and, if refused, Gradio's error badge) on this line only:
     # the viewer and the rest keep what they show, and a click on the frame still lands.
     activity = gr.Markdown("", min_height=28, elem_id="activity")
     return dict(frame_view=frame_view, prev_button=prev_button, frame_slider=frame_slider, next_button=next_button,
-                play_button=play_button, pause_button=pause_button, timeline=timeline, activity=activity)
+                play_button=play_button, pause_button=pause_button, object_list=object_list, timeline=timeline,
+                activity=activity)
 
 
 def _prompts_and_objects() -> dict:
@@ -135,8 +146,9 @@ def _prompts_and_objects() -> dict:
                                     elem_id="object-choice")
         object_name = gr.Textbox(label="Name (Enter to set)", placeholder="e.g. dog", max_length=40,
                                  elem_id="object-name")
-        add_button = gr.Button("Add object", size="sm", elem_id="add-object")
-        remove_button = gr.Button("Remove object", size="sm", elem_id="remove-object")
+        with gr.Column(scale=0, min_width=130):  # two small buttons, one above the other
+            add_button = gr.Button("Add object", size="sm", elem_id="add-object")
+            remove_button = gr.Button("Remove object", size="sm", elem_id="remove-object")
     with gr.Accordion("Mask prompt: paint or upload the object's mask on the shown frame", open=False,
                       elem_id="mask-prompt"):
         mask_editor = gr.ImageEditor(label="Paint over the object", type="numpy", image_mode="RGBA",

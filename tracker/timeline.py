@@ -1,8 +1,11 @@
 """A compact per-object timeline image: one row of bars per object, a frame-number axis below.
 
-Frames ``first_frame..last_frame`` spread over the plot columns right of the label column: frame offset ``i``
-of ``n`` starts at plot column ``i * plot_width // n``. With more frames than columns a column covers several
-frames (present if present in any, area = max); with fewer, a frame covers several columns.
+Every column is a frame: there are no labels in the image (the page names the rows in the
+object list above it, in the same order and colours, and each row is tinted with its object's
+colour), so a click anywhere on it picks a frame. Frames ``first_frame..last_frame`` spread over
+the image's columns: frame offset ``i`` of ``n`` starts at column ``i * width // n``. With more
+frames than columns a column covers several frames (present if present in any, area = max);
+with fewer, a frame covers several columns.
 """
 
 import math
@@ -12,15 +15,16 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .overlay import FONT, fit_text
+from .overlay import FONT
 from .palette import object_color
 
-LABEL_WIDTH = 120  # px, the name column on the left of every timeline image
+WIDTH = 720  # px: shown unscaled beside a 1280 px wide laptop screen's viewer
+ROW_HEIGHT = 24  # px per object: a target a click does not miss
 AXIS_HEIGHT = 16  # px, the frame-number axis at the bottom
-BAR_PADDING = 2  # px above and below the tallest bar of a row
+BAR_PADDING = 3  # px above and below the tallest bar of a row
 MIN_BAR_HEIGHT = 2  # px, the bar of the smallest present area
 BACKGROUND = (24, 24, 28)
-TRACK_COLORS = ((44, 44, 52), (36, 36, 43))  # alternating row backgrounds of the plot area
+ROW_TINT = 0.22  # how much of its object's colour a row's background takes
 MARKER_COLOR = (255, 255, 255)
 TEXT_COLOR = (170, 170, 170)
 AXIS_TEXT_SCALE = 0.35
@@ -31,54 +35,51 @@ class TimelineRow:
     """One object's row: ``areas`` maps frame index -> mask area in px (0 or missing = absent there)."""
 
     obj_id: int
-    name: str
     areas: Mapping[int, int]
 
 
-def _window(first_frame: int, last_frame: int, width: int) -> Tuple[int, int]:
-    """(number of frames, plot width in px) of a window, validated."""
+def _window(first_frame: int, last_frame: int, width: int) -> int:
+    """The number of frames of a window drawn ``width`` px wide, validated."""
     if last_frame < first_frame:
         raise ValueError(f"last_frame {last_frame} is before first_frame {first_frame}")
-    if width <= LABEL_WIDTH:
-        raise ValueError(f"width {width} leaves no room right of the {LABEL_WIDTH} px label column")
-    return last_frame - first_frame + 1, width - LABEL_WIDTH
+    if width < 1:
+        raise ValueError(f"a timeline needs a width of at least 1 px, got {width}")
+    return last_frame - first_frame + 1
 
 
-def _first_frame_of_column(columns: np.ndarray, n_frames: int, plot_width: int) -> np.ndarray:
-    """Window offset of the first frame drawn in each plot column, same shape as ``columns``."""
-    return (columns * n_frames + min(n_frames, plot_width) - 1) // plot_width
+def _first_frame_of_column(columns: np.ndarray, n_frames: int, width: int) -> np.ndarray:
+    """Window offset of the first frame drawn in each column, same shape as ``columns``."""
+    return (columns * n_frames + min(n_frames, width) - 1) // width
 
 
-def _frame_x(offset: int, n_frames: int, plot_width: int) -> Tuple[int, int]:
-    """(centre image column, width in columns) of the frame at window ``offset``."""
-    start = offset * plot_width // n_frames
-    stop = max(start + 1, (offset + 1) * plot_width // n_frames)
-    return LABEL_WIDTH + (start + stop - 1) // 2, stop - start
+def _frame_x(offset: int, n_frames: int, width: int) -> Tuple[int, int]:
+    """(centre column, width in columns) of the frame at window ``offset``."""
+    start = offset * width // n_frames
+    stop = max(start + 1, (offset + 1) * width // n_frames)
+    return (start + stop - 1) // 2, stop - start
 
 
-def frame_at(x: float, first_frame: int, last_frame: int, width: int = 800) -> Optional[int]:
-    """Source frame under image column ``x`` of a timeline of this ``width``; None in the label column."""
-    n_frames, plot_width = _window(first_frame, last_frame, width)
-    if x < LABEL_WIDTH:
-        return None
-    column = min(int(x) - LABEL_WIDTH, plot_width - 1)
-    return first_frame + int(_first_frame_of_column(np.int64(column), n_frames, plot_width))
+def frame_at(x: float, first_frame: int, last_frame: int, width: int = WIDTH) -> int:
+    """Source frame under column ``x`` of a timeline of this ``width`` (clamped to the image)."""
+    n_frames = _window(first_frame, last_frame, width)
+    column = min(max(int(x), 0), width - 1)
+    return first_frame + int(_first_frame_of_column(np.int64(column), n_frames, width))
 
 
-def _column_areas(areas: Mapping[int, int], first_frame: int, n_frames: int, plot_width: int) -> np.ndarray:
-    """(plot_width,) int64: the largest area among the frames each plot column covers."""
+def _column_areas(areas: Mapping[int, int], first_frame: int, n_frames: int, width: int) -> np.ndarray:
+    """(width,) int64: the largest area among the frames each column covers."""
     per_frame = np.zeros(n_frames, np.int64)
     if areas:
         frames = np.fromiter(areas.keys(), np.int64, len(areas)) - first_frame
         values = np.fromiter(areas.values(), np.int64, len(areas))
         inside = (frames >= 0) & (frames < n_frames)
         per_frame[frames[inside]] = np.maximum(values[inside], 0)
-    starts = _first_frame_of_column(np.arange(plot_width), n_frames, plot_width)
+    starts = _first_frame_of_column(np.arange(width), n_frames, width)
     return np.maximum.reduceat(per_frame, starts)
 
 
 def _draw_bars(track: np.ndarray, column_areas: np.ndarray, color: Tuple[int, int, int]) -> None:
-    """Paint bottom-aligned bars into ``track`` (row_height, plot_width, 3) in place, scaled to the row's max area."""
+    """Paint bottom-aligned bars into ``track`` (height, width, 3) in place, scaled to the row's max area."""
     peak = column_areas.max()
     if peak <= 0:
         return
@@ -90,12 +91,9 @@ def _draw_bars(track: np.ndarray, column_areas: np.ndarray, color: Tuple[int, in
     track[(rows < bottom) & (rows >= bottom - heights)] = color
 
 
-def _draw_label(image: np.ndarray, top: int, row_height: int, text: str, color: Tuple[int, int, int]) -> None:
-    """Write ``text`` in the label column of the row starting at image row ``top``, in place."""
-    scale = row_height / 40
-    text = fit_text(text, LABEL_WIDTH - 8, scale)
-    text_height = cv2.getTextSize("A", FONT, scale, 1)[0][1]
-    cv2.putText(image, text, (4, top + (row_height + text_height) // 2), FONT, scale, color, 1, cv2.LINE_AA)
+def _row_background(color: Tuple[int, int, int]) -> np.ndarray:
+    """(3,) uint8: the page's background tinted with an object's colour."""
+    return np.round(np.add(np.multiply(BACKGROUND, 1 - ROW_TINT), np.multiply(color, ROW_TINT))).astype(np.uint8)
 
 
 def _tick_frames(first_frame: int, last_frame: int) -> List[int]:
@@ -111,14 +109,15 @@ def _tick_frames(first_frame: int, last_frame: int) -> List[int]:
 
 def _draw_axis(image: np.ndarray, top: int, first_frame: int, last_frame: int) -> None:
     """Tick marks and non-overlapping frame-number labels in the axis strip starting at image row ``top``."""
-    n_frames, plot_width = _window(first_frame, last_frame, image.shape[1])
+    width = image.shape[1]
+    n_frames = _window(first_frame, last_frame, width)
     ticks = _tick_frames(first_frame, last_frame)
     taken: List[Tuple[int, int]] = []
     for frame in [ticks[0], ticks[-1], *ticks[1:-1]]:
-        x, _ = _frame_x(frame - first_frame, n_frames, plot_width)
+        x, _ = _frame_x(frame - first_frame, n_frames, width)
         text = str(frame)
         text_width = cv2.getTextSize(text, FONT, AXIS_TEXT_SCALE, 1)[0][0]
-        left = min(max(x - text_width // 2, LABEL_WIDTH), image.shape[1] - text_width - 1)
+        left = min(max(x - text_width // 2, 1), width - text_width - 1)
         if any(left < end + 6 and start < left + text_width + 6 for start, end in taken):
             continue
         taken.append((left, left + text_width))
@@ -127,25 +126,21 @@ def _draw_axis(image: np.ndarray, top: int, first_frame: int, last_frame: int) -
 
 
 def draw_timeline(rows: Sequence[TimelineRow], first_frame: int, last_frame: int, shown_frame: Optional[int] = None,
-                  width: int = 800, row_height: int = 18) -> np.ndarray:
+                  width: int = WIDTH, row_height: int = ROW_HEIGHT) -> np.ndarray:
     """An (max(1, len(rows)) * row_height + AXIS_HEIGHT, width, 3) uint8 RGB timeline of source frames
-    ``first_frame..last_frame``, with a vertical marker at ``shown_frame`` when it is in the window."""
-    n_frames, plot_width = _window(first_frame, last_frame, width)
+    ``first_frame..last_frame``, rows in the order given, with a vertical marker at ``shown_frame``
+    when it is in the window."""
+    n_frames = _window(first_frame, last_frame, width)
     n_rows = max(1, len(rows))
     image = np.empty((n_rows * row_height + AXIS_HEIGHT, width, 3), np.uint8)
     image[:] = BACKGROUND
-    for index in range(n_rows):
-        image[index * row_height:(index + 1) * row_height, LABEL_WIDTH:] = TRACK_COLORS[index % 2]
     for index, row in enumerate(rows):
-        top = index * row_height
         color = object_color(row.obj_id)
-        track = image[top:top + row_height, LABEL_WIDTH:]
-        _draw_bars(track, _column_areas(row.areas, first_frame, n_frames, plot_width), color)
-        _draw_label(image, top, row_height, row.name, color)
-    if not rows:
-        _draw_label(image, 0, row_height, "no objects", TEXT_COLOR)
+        track = image[index * row_height:(index + 1) * row_height - 1]  # a 1 px gap between rows
+        track[:] = _row_background(color)
+        _draw_bars(track, _column_areas(row.areas, first_frame, n_frames, width), color)
     if shown_frame is not None and first_frame <= shown_frame <= last_frame:
-        x, span = _frame_x(shown_frame - first_frame, n_frames, plot_width)
+        x, span = _frame_x(shown_frame - first_frame, n_frames, width)
         image[:n_rows * row_height + 3, x:x + min(2, span)] = MARKER_COLOR
     _draw_axis(image, n_rows * row_height, first_frame, last_frame)
     return image

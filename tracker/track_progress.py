@@ -11,11 +11,6 @@ SPEED_WINDOW = 10  # frames the speed is measured over
 FRAMES_BEFORE_SPEED = 3  # frames done (after the first) before a speed is shown
 
 
-def run_frames(run: TrackRun) -> range:
-    """The frames ``run`` yields, in order."""
-    return range(run.start, run.start - run.count, -1) if run.reverse else range(run.start, run.start + run.count)
-
-
 class FrameCounter:
     """Counts a Track press's frames once each (a backward pass starts on a frame the forward
     pass already yielded, and may go back over more of them for objects first prompted
@@ -23,7 +18,7 @@ class FrameCounter:
 
     def __init__(self, runs: Iterable[TrackRun]) -> None:
         runs = list(runs)
-        self.total = len(set().union(*(run_frames(run) for run in runs)))
+        self.total = len(set().union(*(run.frames for run in runs)))
         self.steps_total = sum(run.count for run in runs)
         self.steps = 0
         self._yielded: Set[int] = set()
