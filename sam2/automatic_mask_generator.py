@@ -6,7 +6,6 @@ Same constructor, ``generate`` output and defaults as the official ``SAM2Automat
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -16,10 +15,10 @@ from sam2.automask import rle
 from sam2.automask.layout import Crop, image_crops, layer_point_grids
 from sam2.automask.selection import (Candidates, cut_by_crop_edge, mask_boxes, place_in_image,
                                      stability_score)
+from sam2.automask.settings import SETTING_NAMES, MaskGeneratorSettings
 from sam2.modeling.sam2_base import SAM2Base
 from sam2.sam2_image_predictor import SAM2ImagePredictor
 
-OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 
 
 def _xywh(box: np.ndarray) -> List[float]:
@@ -37,44 +36,32 @@ class SAM2AutomaticMaskGenerator:
     fewer points a side per layer) and duplicates across crops go (``crop_nms_thresh``, smaller
     crops first). ``min_mask_region_area`` fills holes and removes specks below that area
     (the predictor's post-processing); ``use_m2m`` refines each mask once with itself as the
-    mask prompt.
+    mask prompt. The settings are one :class:`MaskGeneratorSettings` (``self.settings``); the
+    official attribute names read and write it.
     """
 
-    def __init__(
-        self, model: SAM2Base, points_per_side: Optional[int] = 32, points_per_batch: int = 64,
-        pred_iou_thresh: float = 0.8, stability_score_thresh: float = 0.95, stability_score_offset: float = 1.0,
-        mask_threshold: float = 0.0, box_nms_thresh: float = 0.7, crop_n_layers: int = 0,
-        crop_nms_thresh: float = 0.7, crop_overlap_ratio: float = 512 / 1500, crop_n_points_downscale_factor: int = 1,
-        point_grids: Optional[List[np.ndarray]] = None, min_mask_region_area: int = 0,
-        output_mode: str = "binary_mask", use_m2m: bool = False, multimask_output: bool = True, **kwargs,
-    ) -> None:
-        if (points_per_side is None) == (point_grids is None):
-            raise ValueError("give exactly one of points_per_side and point_grids")
-        if output_mode not in OUTPUT_MODES:
-            raise ValueError(f"output_mode must be one of {OUTPUT_MODES}, not {output_mode!r}")
-        if output_mode == "coco_rle":
-            try:
-                import pycocotools  # noqa: F401
-            except ImportError as missing:  # say so now, not after the work
-                raise ImportError('output_mode="coco_rle" needs pycocotools: pip install pycocotools') from missing
-        self.point_grids = (point_grids if point_grids is not None else
-                            layer_point_grids(points_per_side, crop_n_layers, crop_n_points_downscale_factor))
-        self.predictor = SAM2ImagePredictor(model, max_hole_area=min_mask_region_area,
-                                            max_sprinkle_area=min_mask_region_area)
-        self.points_per_batch = points_per_batch
-        self.pred_iou_thresh = pred_iou_thresh
-        self.stability_score_thresh = stability_score_thresh
-        self.stability_score_offset = stability_score_offset
-        self.mask_threshold = mask_threshold
-        self.box_nms_thresh = box_nms_thresh
-        self.crop_n_layers = crop_n_layers
-        self.crop_nms_thresh = crop_nms_thresh
-        self.crop_overlap_ratio = crop_overlap_ratio
-        self.crop_n_points_downscale_factor = crop_n_points_downscale_factor
-        self.min_mask_region_area = min_mask_region_area
-        self.output_mode = output_mode
-        self.use_m2m = use_m2m
-        self.multimask_output = multimask_output
+    def __init__(self, model: SAM2Base, *args: Any, **kwargs: Any) -> None:
+        # The official keyword arguments (by name, or by position in the official order) fill
+        # one MaskGeneratorSettings; other keyword arguments are ignored, as the official does.
+        own = {name: kwargs.pop(name) for name in list(kwargs) if name in SETTING_NAMES}
+        self.settings = settings = MaskGeneratorSettings(*args, **own)
+        self.point_grids = (settings.point_grids if settings.point_grids is not None else layer_point_grids(
+            settings.points_per_side, settings.crop_n_layers, settings.crop_n_points_downscale_factor))
+        self.predictor = SAM2ImagePredictor(model, max_hole_area=settings.min_mask_region_area,
+                                            max_sprinkle_area=settings.min_mask_region_area)
+
+    def __getattr__(self, name: str) -> Any:
+        """The official attribute names (``pred_iou_thresh``, ...) read the settings."""
+        if name in SETTING_NAMES and "settings" in self.__dict__:
+            return getattr(self.settings, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """... and write them (``point_grids`` is the generator's own: the grids it uses)."""
+        if name in SETTING_NAMES and name != "point_grids":
+            setattr(self.settings, name, value)
+        else:
+            object.__setattr__(self, name, value)
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2AutomaticMaskGenerator":
@@ -82,8 +69,7 @@ class SAM2AutomaticMaskGenerator:
         kwargs to ``build_sam2``."""
         from sam2.build_sam import build_sam2_hf
 
-        own_names = set(inspect.signature(cls.__init__).parameters) - {"self", "model", "kwargs"}
-        own = {key: kwargs.pop(key) for key in list(kwargs) if key in own_names}
+        own = {key: kwargs.pop(key) for key in list(kwargs) if key in SETTING_NAMES}
         return cls(build_sam2_hf(model_id, **kwargs), **own)
 
     @torch.no_grad()
@@ -106,18 +92,18 @@ class SAM2AutomaticMaskGenerator:
         return records
 
     def _segmentation(self, encoded: rle.Rle) -> Any:
-        if self.output_mode == "binary_mask":
+        if self.settings.output_mode == "binary_mask":
             return rle.decode(encoded)
-        return rle.to_coco(encoded) if self.output_mode == "coco_rle" else encoded
+        return rle.to_coco(encoded) if self.settings.output_mode == "coco_rle" else encoded
 
     def _all_crops(self, image: np.ndarray) -> Candidates:
         height, width = image.shape[:2]
-        crops = image_crops(height, width, self.crop_n_layers, self.crop_overlap_ratio)
+        crops = image_crops(height, width, self.settings.crop_n_layers, self.settings.crop_overlap_ratio)
         found = Candidates.join([self._one_crop(image, crop) for crop in crops])
         if len(crops) > 1:
             crop_areas = ((found.crop_boxes[:, 2] - found.crop_boxes[:, 0]) *
                           (found.crop_boxes[:, 3] - found.crop_boxes[:, 1]))
-            found = found.without_duplicates(1.0 / crop_areas, self.crop_nms_thresh)
+            found = found.without_duplicates(1.0 / crop_areas, self.settings.crop_nms_thresh)
         return found
 
     def _one_crop(self, image: np.ndarray, crop: Crop) -> Candidates:
@@ -125,11 +111,11 @@ class SAM2AutomaticMaskGenerator:
         self.predictor.set_image(image[y0:y1, x0:x1])
         crop_hw = (y1 - y0, x1 - x0)
         points = torch.as_tensor(self.point_grids[crop.layer] * np.array(crop_hw[::-1]), dtype=torch.float32)
-        batches = [self._one_batch(points[start:start + self.points_per_batch], crop, image.shape[:2])
-                   for start in range(0, len(points), self.points_per_batch)]
+        batches = [self._one_batch(points[start:start + self.settings.points_per_batch], crop, image.shape[:2])
+                   for start in range(0, len(points), self.settings.points_per_batch)]
         self.predictor.reset_predictor()
         found = Candidates.join(batches)
-        found = found.without_duplicates(found.ious, self.box_nms_thresh)
+        found = found.without_duplicates(found.ious, self.settings.box_nms_thresh)
         offset = torch.tensor([x0, y0])
         found.boxes = found.boxes + offset.repeat(2)
         found.points = found.points + offset
@@ -149,8 +135,8 @@ class SAM2AutomaticMaskGenerator:
     def _refined(self, points: torch.Tensor, low_res: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Each mask decoded again with its own low-res logits as the mask prompt: (N, h, w), (N,)."""
         logits, ious = [], []
-        for start in range(0, len(points), self.points_per_batch):
-            rows = slice(start, start + self.points_per_batch)
+        for start in range(0, len(points), self.settings.points_per_batch):
+            rows = slice(start, start + self.settings.points_per_batch)
             batch_logits, batch_ious, _ = self._decode(points[rows], low_res[rows, None], False)
             logits.append(batch_logits[:, 0])
             ious.append(batch_ious[:, 0])
@@ -159,20 +145,20 @@ class SAM2AutomaticMaskGenerator:
     def _one_batch(self, points: torch.Tensor, crop: Crop, image_hw: Tuple[int, int]) -> Candidates:
         """Candidates of the (P, 2) clicks ``points`` (crop pixels); boxes and points stay in
         crop pixels, masks are placed in the image."""
-        logits, ious, low_res = self._decode(points, None, self.multimask_output)
+        logits, ious, low_res = self._decode(points, None, self.settings.multimask_output)
         per_point = logits.shape[1]
         logits, ious, low_res = logits.flatten(0, 1), ious.flatten(0, 1), low_res.flatten(0, 1)
         points = points.repeat_interleave(per_point, dim=0)
-        if self.use_m2m:
+        if self.settings.use_m2m:
             logits, ious = self._refined(points, low_res)
-        if self.pred_iou_thresh > 0:
-            confident = ious > self.pred_iou_thresh
+        if self.settings.pred_iou_thresh > 0:
+            confident = ious > self.settings.pred_iou_thresh
             logits, ious, points = logits[confident], ious[confident], points[confident]
-        stability = stability_score(logits, self.mask_threshold, self.stability_score_offset)
-        if self.stability_score_thresh > 0:
-            stable = stability >= self.stability_score_thresh
+        stability = stability_score(logits, self.settings.mask_threshold, self.settings.stability_score_offset)
+        if self.settings.stability_score_thresh > 0:
+            stable = stability >= self.settings.stability_score_thresh
             logits, ious, points, stability = logits[stable], ious[stable], points[stable], stability[stable]
-        masks = logits > self.mask_threshold
+        masks = logits > self.settings.mask_threshold
         boxes = mask_boxes(masks)
         height, width = image_hw
         inside = ~cut_by_crop_edge(boxes, crop.box, (0, 0, width, height))

@@ -8,6 +8,7 @@ import torch
 from sam2.automask import rle
 from sam2.automask.layout import image_crops, layer_point_grids, point_grid
 from sam2.automask.selection import cut_by_crop_edge, mask_boxes, place_in_image, stability_score
+from sam2.automask.settings import MaskGeneratorSettings
 from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 from sam2.build_sam import build_sam2
 
@@ -110,3 +111,15 @@ def test_coco_output_is_pycocotools_compressed_rle(tiny_model):
         segmentation = compressed["segmentation"]
         decoded = coco_mask.decode({**segmentation, "counts": segmentation["counts"].encode()})
         assert np.array_equal(decoded.astype(bool), plain["segmentation"])
+
+
+def test_settings_are_one_typed_object_read_and_written_by_the_official_names(tiny_model):
+    generator = SAM2AutomaticMaskGenerator(tiny_model, 4, 16, pred_iou_thresh=0.5, unknown_option=1)
+    assert isinstance(generator.settings, MaskGeneratorSettings)
+    assert (generator.settings.points_per_side, generator.points_per_batch, generator.pred_iou_thresh) == (4, 16, 0.5)
+    assert generator.box_nms_thresh == 0.7 and generator.output_mode == "binary_mask"
+    assert len(generator.point_grids) == 1 and generator.point_grids[0].shape == (16, 2), "the grids in use"
+    generator.stability_score_thresh = 0.0
+    assert generator.settings.stability_score_thresh == 0.0
+    with pytest.raises(AttributeError):
+        generator.no_such_setting
