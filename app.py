@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from sam2.runtime.attention_choice import remember_choices
+from sam2.runtime.attention import remember_choices
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker.model_loading import EngineCache
 from tracker.page import PAGE_CSS

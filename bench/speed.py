@@ -323,13 +323,13 @@ def main() -> None:
 
 
 def print_attention_choices(results: Dict[Run, RunResult]) -> None:
-    """The attention way ours chose per shape class (from the first run of each precision)."""
+    """The attention way ours ran per shape class (from the first run of each precision)."""
     shown = set()
     for run, result in results.items():
         if run.impl != "ours" or not result.attention_choices or (run.model, run.precision) in shown:
             continue
         shown.add((run.model, run.precision))
-        print(f"\nattention ways ours chose ({run.model}, {run.precision}, {run.objects} object(s)):")
+        print(f"\nattention ways ours ran ({run.model}, {run.precision}, {run.objects} object(s)):")
         for shape_class, way in sorted(result.attention_choices.items()):
             print(f"  {way:22s} {shape_class}")
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+from sam2.runtime.attention import configure_from_environment  # noqa: E402
 from vos.inference import VosOptions, video_names  # noqa: E402
 from vos.job import ModelSpec, VosJob  # noqa: E402
 
@@ -89,6 +90,7 @@ def run_on_cluster(job: VosJob, names, args: argparse.Namespace) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    configure_from_environment()
     options = VosOptions(args.score_thresh, args.use_all_masks, args.per_obj_png_file,
                          args.track_object_appearing_later_in_video)
     checkpoint = Path(args.sam2_checkpoint)  # absolute: Ray workers run in folders of their own

@@ -19,6 +19,8 @@ from typing import Dict, List
 
 from tqdm import tqdm
 
+from sam2.runtime.attention import configure_from_environment
+
 from .job import ModelSpec, VideoOutcome, VosJob
 from .staging import complete_videos
 
@@ -41,6 +43,7 @@ def _segment_on_worker(job: VosJob, name: str) -> VideoOutcome:
     import ray
 
     if job.model not in _worker_predictors:
+        configure_from_environment()  # the SAM2_* settings shipped with the task
         _worker_predictors[job.model] = job.build_predictor()
     outcome = job.run_video(_worker_predictors[job.model], name)
     gpus = ray.get_gpu_ids()

@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..runtime.attention_choice import run_fastest
-from .attention_kernels import KERNELS, attention, choosable, chunked, shape_class
+from ..runtime import attention as attention_runtime
+from ..runtime.attention_rule import AttentionShape
+from .attention_kernels import KERNELS, attention, choosable, chunked
 from .common import Linear, fusable_on_cpu, fused_linear, parameter_state
 from .position_encoding import AxialRotaryTable, pair_swap
 
@@ -165,7 +166,7 @@ class RoPEAttention(Attention):
                 for name, kernel in KERNELS.items()}
         # Not the fused kernel: on the CPU it needs values as wide as keys (else it runs ~7x slower).
         ways["chunked, values after"] = lambda: self._values_after(chunked(q, keys, unprojected, key_bias))
-        return run_fastest(shape_class(q, keys, v.shape[-1], key_bias) + " (values before or after)", ways)
+        return attention_runtime.run(AttentionShape.of(q, keys, v.shape[-1], key_bias, values_after=True), ways)
 
     def _values_after(self, attended: torch.Tensor) -> torch.Tensor:
         """(B, heads, N, C_kv) attention over unprojected values -> (B, N, C): each head's

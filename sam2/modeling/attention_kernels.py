@@ -1,9 +1,9 @@
-"""Two kernels for softmax(q k^T / sqrt(d)) v, and the call that picks one by measurement.
+"""Two kernels for softmax(q k^T / sqrt(d)) v, and the call that picks one.
 
 Tensors are (B, heads, N, d) queries, (B, heads, M, d) keys and (B, heads, M, d_v) values;
 the result is (B, heads, N, d_v). An optional (M,) key bias is added to every query's scaled
 scores (EfficientTAM's landmark keys). On the CPU, outside autograd and ``torch.compile``, the
-faster kernel for a shape class is chosen by timing (:mod:`sam2.runtime.attention_choice`);
+kernel is picked by :mod:`sam2.runtime.attention` (a fixed rule, or timing when asked);
 elsewhere the fused kernel runs.
 """
 
@@ -12,7 +12,8 @@ from typing import Callable, Dict, Optional
 import torch
 import torch.nn.functional as F
 
-from ..runtime.attention_choice import run_fastest
+from ..runtime import attention as attention_runtime
+from ..runtime.attention_rule import AttentionShape
 
 Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
 
@@ -51,28 +52,16 @@ KERNELS: Dict[str, Kernel] = {"fused": fused, "chunked": chunked}
 
 
 def choosable(q: torch.Tensor) -> bool:
-    """Whether the kernel is chosen by timing: CPU tensors, no autograd, not compiling."""
+    """Whether the kernel is picked (not always fused): CPU tensors, no autograd, not compiling."""
     return (
         q.device.type == "cpu" and not (torch.is_grad_enabled() and q.requires_grad)
         and not torch.compiler.is_compiling()
     )
 
 
-def shape_class(q: torch.Tensor, k: torch.Tensor, value_width: int, key_bias: Optional[torch.Tensor] = None) -> str:
-    """Calls of one class get one kernel: same device, dtype, widths, query count and batch,
-    key count rounded up to a power of two (memory banks grow a frame at a time), with or
-    without a key bias."""
-    keys = 1 << max(k.shape[-2] - 1, 0).bit_length()
-    biased = "" if key_bias is None else " biased"
-    return (
-        f"{q.device.type} {str(q.dtype).removeprefix('torch.')} batch {q.shape[0]}x{q.shape[1]} "
-        f"queries {q.shape[-2]} keys<={keys} width {q.shape[-1]} values {value_width}{biased}"
-    )
-
-
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d) + key_bias) v by the kernel chosen for this shape class."""
+    """softmax(q k^T / sqrt(d) + key_bias) v by the kernel picked for its shape."""
     if not choosable(q):
         return fused(q, k, v, key_bias)
     ways = {name: (lambda kernel=kernel: kernel(q, k, v, key_bias)) for name, kernel in KERNELS.items()}
-    return run_fastest(shape_class(q, k, v.shape[-1], key_bias), ways)
+    return attention_runtime.run(AttentionShape.of(q, k, v.shape[-1], key_bias), ways)

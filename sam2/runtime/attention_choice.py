@@ -1,16 +1,11 @@
-"""Which way of computing an attention is fastest here, found by timing the ways once.
+"""Which way of computing an attention is fastest here, found by timing the ways once (the
+opt-in of :mod:`sam2.runtime.attention`, ``benchmark = True``).
 
-The fastest attention kernel depends on the machine: on CPUs with AMX the fused
-``scaled_dot_product_attention`` wins, on CPUs with AVX512-BF16 but no AMX a loop of plain
-matmuls over query chunks does. Callers offer the ways they can compute one attention (all
-giving the same result up to rounding) with a *shape class*; the first call of a class runs
-every way twice (the first run pays one-time costs and is not timed), keeps the fastest and
-returns its result; later calls of the class run only that way.
-
-Choices live for the process. Setting ``SAM2_ATTENTION_CHOICES`` to a file keeps them across
-processes, keyed by CPU model, torch version and thread count. ``SAM2_ATTENTION`` set to a
-way's name forces that way wherever it is offered ("chunked, values after" forces "chunked"
-where values cannot come after).
+Callers offer the ways they can compute one attention (all giving the same result up to
+rounding) with a *shape class*; the first call of a class runs every way twice (the first run
+pays one-time costs and is not timed), keeps the fastest and returns its result; later calls of
+the class run only that way. Choices live for the process, or in a JSON file across processes
+(``remember_in``), keyed by CPU model, torch version and thread count.
 """
 
 from __future__ import annotations
@@ -27,9 +22,6 @@ from typing import Callable, Dict, Mapping, Optional
 import torch
 
 Way = Callable[[], torch.Tensor]
-
-CHOICES_FILE_VARIABLE = "SAM2_ATTENTION_CHOICES"
-FORCED_WAY_VARIABLE = "SAM2_ATTENTION"
 
 
 def cpu_model() -> str:
@@ -54,18 +46,10 @@ class AttentionChoices:
 
     clock: Callable[[], float] = time.perf_counter
     path: Optional[Path] = None
-    forced: Optional[str] = None
     chosen: Dict[str, str] = field(default_factory=dict)
     timings: Dict[str, Dict[str, float]] = field(default_factory=dict)
     # One timing at a time: ways timed side by side would slow each other down.
     _timing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    @classmethod
-    def from_environment(cls) -> "AttentionChoices":
-        choices = cls(forced=os.environ.get(FORCED_WAY_VARIABLE) or None)
-        if os.environ.get(CHOICES_FILE_VARIABLE):
-            choices.remember_in(Path(os.environ[CHOICES_FILE_VARIABLE]))
-        return choices
 
     def remember_in(self, path: Path) -> None:
         """Keep the choices in the JSON file ``path`` from now on, starting from those it
@@ -76,11 +60,6 @@ class AttentionChoices:
     def run(self, shape_class: str, ways: Mapping[str, Way]) -> torch.Tensor:
         """The result of the fastest of ``ways`` for ``shape_class`` (timing them if no way
         is chosen yet)."""
-        if self.forced:
-            # "chunked, values after" forces "chunked" where values cannot come after.
-            for name in (self.forced, self.forced.split(",")[0]):
-                if name in ways:
-                    return ways[name]()
         if len(ways) == 1:
             return next(iter(ways.values()))()
         name = self.chosen.get(shape_class)
@@ -125,16 +104,5 @@ class AttentionChoices:
         partial.replace(self.path)
 
 
-ATTENTION_CHOICES = AttentionChoices.from_environment()
-
-
-def remember_choices(default_path: Path) -> None:
-    """Keep the process's choices in ``default_path`` unless ``SAM2_ATTENTION_CHOICES`` names a
-    file already (an opt-in for applications: a later start skips the timing)."""
-    if ATTENTION_CHOICES.path is None:
-        ATTENTION_CHOICES.remember_in(default_path)
-
-
-def run_fastest(shape_class: str, ways: Mapping[str, Way]) -> torch.Tensor:
-    """``ATTENTION_CHOICES.run``: the process's choices."""
-    return ATTENTION_CHOICES.run(shape_class, ways)
+# The process's timed choices (used while sam2.runtime.attention.benchmark is on).
+TIMED_CHOICES = AttentionChoices()
