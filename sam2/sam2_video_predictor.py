@@ -13,6 +13,7 @@ from .frames.opening import open_frame_source
 from .frames.prefetch import frame_prefetcher
 from .modeling.mask_postprocessing import fill_holes_in_mask_scores, keep_highest_object
 from .modeling.sam2_base import NO_OBJ_SCORE, FrameFeatures, PointPrompt, SAM2Base, TrackOutput
+from .prompts import FramePrompt, prompted_frames, read_prompts
 from .runtime import cpu_allocator
 from .runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from .session.frame_outputs import FrameOutput, SpillingOutputs
@@ -102,6 +103,17 @@ class SAM2VideoPredictor(SAM2Base):
         for obj in inference_state.objects:
             obj.clear_results()
         inference_state.objects.clear()
+
+    # ------------------------------------------------- prompts read back (our addition)
+    def get_prompts(self, inference_state: InferenceState, obj_id=None, frame_idx: Optional[int] = None
+                    ) -> List[FramePrompt]:
+        """The session's clicks, boxes and mask prompts in video pixels, per object and frame
+        (only ``obj_id``'s, only on ``frame_idx``, when given): see :func:`sam2.prompts.read_prompts`."""
+        return read_prompts(inference_state, self.image_size, obj_id, frame_idx)
+
+    def prompted_frames(self, inference_state: InferenceState, obj_id=None) -> List[int]:
+        """Frames with a prompt of ``obj_id`` (or of any object), ascending."""
+        return prompted_frames(inference_state, obj_id)
 
     # ------------------------------------------------------------- validation
     def _check_frame(self, state: InferenceState, frame_idx) -> int:

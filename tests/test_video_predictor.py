@@ -332,3 +332,25 @@ def test_propagation_trims_the_heap_at_intervals_and_changes_no_setting(tiny_pre
     assert len(list(tiny_predictor.propagate_in_video(state))) == 10
     assert fake_glibc.count("malloc_trim") == 3  # after frames 3, 6 and 9, opted in or not
     assert fake_glibc.count("mallopt") == (2 if opted_in else 0)  # only the opt-in sets anything
+
+
+def test_prompts_read_back_in_video_pixels_per_object_and_frame(tiny_predictor, state):
+    """Clicks, a box (not two extra points) and a mask come back as given, in video pixels."""
+    tiny_predictor.add_new_points_or_box(state, 2, 1, points=[[20, 10], [30, 25]], labels=[1, 0])
+    tiny_predictor.add_new_points_or_box(state, 0, "cat", box=[5, 6, 40, 30], points=[[12, 14]], labels=[1])
+    tiny_predictor.add_new_mask(state, 1, 1, np.ones((state["video_height"], state["video_width"]), bool))
+    prompts = tiny_predictor.get_prompts(state)
+    assert [(p.obj_id, p.frame_idx) for p in prompts] == [(1, 1), (1, 2), ("cat", 0)]
+    mask, clicks, boxed = prompts
+    assert mask.has_mask and mask.points.shape == (0, 2) and mask.box is None
+    np.testing.assert_allclose(clicks.points, [[20, 10], [30, 25]], atol=1e-3)
+    assert clicks.labels.tolist() == [1, 0] and clicks.box is None and not clicks.has_mask
+    np.testing.assert_allclose(boxed.box, (5, 6, 40, 30), atol=1e-3)
+    np.testing.assert_allclose(boxed.points, [[12, 14]], atol=1e-3)
+    assert boxed.labels.tolist() == [1]
+    only = tiny_predictor.get_prompts(state, obj_id=1, frame_idx=2)
+    assert len(only) == 1 and only[0].labels.tolist() == [1, 0]
+    nothing = tiny_predictor.get_prompts(state, obj_id=1, frame_idx=3)
+    assert len(nothing) == 1 and nothing[0].points.shape == (0, 2) and not nothing[0].has_mask
+    assert tiny_predictor.prompted_frames(state) == [0, 1, 2]
+    assert tiny_predictor.prompted_frames(state, "cat") == [0]
