@@ -1,7 +1,7 @@
 """SAM 2 video tracking demo: ``python app.py`` (settings: see tracker/settings.py or --help)."""
 
 # First: on a ZeroGPU Space, `spaces` must be imported before anything initialises CUDA.
-from tracker import gpu  # isort: skip
+from tracker.model import gpu  # isort: skip
 
 import logging
 from pathlib import Path
@@ -10,10 +10,10 @@ import torch
 
 from sam2.runtime.attention import remember_choices
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
-from tracker.model_loading import EngineCache
-from tracker.page import PAGE_CSS
+from tracker.model.loading import EngineCache
+from tracker.page.layout import PAGE_CSS
 from tracker.settings import AppSettings
-from tracker.ui import build_ui
+from tracker.page.ui import build_ui
 
 
 def main() -> None:

@@ -21,9 +21,9 @@ import torch
 from bench.media import random_checkpoint
 from oracle.paths import SHARED_DATA
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
-from tracker import handlers
-from tracker.model_calls import ModelCalls
-from tracker.model_loading import EngineCache
+from tracker.actions import handlers
+from tracker.model.calls import ModelCalls
+from tracker.model.loading import EngineCache
 from tracker.settings import AppSettings
 
 
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--config", default="sam2.1_hiera_t")
     parser.add_argument("--checkpoint", help="weights (default: seeded random weights)")
     parser.add_argument("--image-size", type=int,
-                        help="model input resolution (default: the app's, see tracker.engine.default_image_size)")
+                        help="model input resolution (default: the app's, see tracker.model.engine.default_image_size)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--frames", type=int, default=8, help="frames to track for the median seconds per frame")
     args = parser.parse_args()

@@ -19,12 +19,12 @@ from oracle.metrics import peak_resident_mb
 from oracle.paths import REPO
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from sam2.assembly.random_weights import save_random_checkpoint
-from tracker import handlers
-from tracker.model_calls import ModelCalls
-from tracker.model_loading import EngineCache
+from tracker.actions import handlers
+from tracker.model.calls import ModelCalls
+from tracker.model.loading import EngineCache
 from tracker.settings import AppSettings
-from tracker.video_io import FFMPEG
-from tracker.window import FRAMES
+from tracker.media.video_io import FFMPEG
+from tracker.sessions.window import FRAMES
 
 
 def hdr_clip(seconds: int) -> Path:

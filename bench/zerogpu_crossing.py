@@ -18,9 +18,10 @@ from bench.media import random_checkpoint
 from oracle.paths import SHARED_DATA
 from oracle.zerogpu import load_standin
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
-from tracker import gpu, handlers
-from tracker.model_calls import ModelCalls
-from tracker.model_loading import EngineCache
+from tracker.model import gpu
+from tracker.actions import handlers
+from tracker.model.calls import ModelCalls
+from tracker.model.loading import EngineCache
 from tracker.settings import AppSettings
 
 

@@ -25,7 +25,7 @@ def load_standin():
 @contextmanager
 def zero_gpu(monkeypatch) -> Iterator[object]:
     """Make model calls built inside this block run under the stand-in; yields its module."""
-    from tracker import gpu
+    from tracker.model import gpu
 
     standin = load_standin()
     standin.CALLS.clear()

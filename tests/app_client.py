@@ -7,7 +7,7 @@ from typing import Callable, List
 import httpx
 import pytest
 
-from tracker.mask_rle import decode, from_coco
+from tracker.media.mask_rle import decode, from_coco
 
 gradio_client = pytest.importorskip("gradio_client")
 INCLUDE = "Include (green)"

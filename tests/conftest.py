@@ -29,7 +29,7 @@ def tiny_predictor() -> SAM2VideoPredictor:
 @pytest.fixture(scope="module")
 def tiny_engine():
     """The app's engine around its own tiny random-weights predictor (the app changes its settings)."""
-    from tracker.engine import Engine
+    from tracker.model.engine import Engine
 
     torch.manual_seed(0)
     predictor = build_model(PRESETS["test_tiny"], SAM2VideoPredictor, binarize_mask_from_pts_for_mem_enc=True)
@@ -39,8 +39,8 @@ def tiny_engine():
 
 def model_calls_for(engine, budget=None):
     """The app's model calls over ``engine`` as the only model (settings from a test environment)."""
-    from tracker.model_calls import GpuBudget, ModelCalls
-    from tracker.model_loading import EngineCache
+    from tracker.model.calls import GpuBudget, ModelCalls
+    from tracker.model.loading import EngineCache
     from tracker.settings import AppSettings
 
     settings = AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", "SAM2_MODEL": "facebook/sam2.1-hiera-tiny"})

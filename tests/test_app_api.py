@@ -13,7 +13,7 @@ from PIL import Image
 from app_server import REPO, running_app
 from conftest import CPU_PRECISION
 from sam2.frames.opening import open_frame_source
-from tracker.mask_rle import decode, from_coco
+from tracker.media.mask_rle import decode, from_coco
 from sam2.assembly.random_weights import save_random_checkpoint
 from oracle.zerogpu import server_environment
 

@@ -8,10 +8,10 @@ import pytest
 from conftest import synthetic_frames
 from media import CASES, MAX_FRAMES
 from sam2.frames.opening import open_frame_source
-from tracker import handlers
+from tracker.actions import handlers
 from tracker.errors import UserError
 from tracker.settings import Limits
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 
 LIMITS = Limits(max_frames=MAX_FRAMES, max_objects=2, max_points=3)
 

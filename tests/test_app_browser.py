@@ -24,8 +24,8 @@ from browser import (SLIDER_NUMBER, click_frame, download, name_object, page,  #
                      track_and_watch, upload, wait_for_notice)
 from conftest import shared_data_or_skip, synthetic_frames
 from sam2.frames.opening import open_frame_source
-from tracker.mask_rle import decode, from_coco
-from tracker.video_io import write_mp4
+from tracker.media.mask_rle import decode, from_coco
+from tracker.media.video_io import write_mp4
 from oracle.zerogpu import server_environment
 
 

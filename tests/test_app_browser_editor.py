@@ -16,8 +16,8 @@ from browser import (SLIDER_NUMBER, click_frame, download, go_to_frame, name_obj
                      track_and_watch, wait_for_notice, wait_text, wait_value)
 from sam2.frames.opening import open_frame_source
 from sam2.assembly.random_weights import save_random_checkpoint
-from tracker.timeline import frame_at
-from tracker.video_io import write_mp4
+from tracker.media.timeline import frame_at
+from tracker.media.video_io import write_mp4
 
 FPS, SECONDS, HEIGHT, WIDTH = 5, 60, 120, 160
 TOP, SIDE = 40, 24

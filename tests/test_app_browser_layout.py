@@ -13,7 +13,7 @@ from PIL import Image
 from app_server import REPO, running_app
 from browser import SLIDER_NUMBER, click_frame, page, upload, wait_text, wait_value  # noqa: F401
 from conftest import synthetic_frames
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 
 LAPTOP = {"width": 1280, "height": 720}
 PHONE = {"width": 390, "height": 844}

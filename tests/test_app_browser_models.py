@@ -12,7 +12,7 @@ import numpy as np
 from app_server import family_weights, running_app  # noqa: F401
 from browser import click_frame, page, track_and_watch, wait_text  # noqa: F401
 from conftest import CPU_PRECISION
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 
 SPEED = r"\d+(\.\d+)? s per frame"
 

@@ -4,7 +4,7 @@ frame on; Pause stops on a frame, and a click then lands on that frame."""
 from app_server import running_app
 from browser import SLIDER_NUMBER, click_frame, go_to_frame, page, track_and_watch, upload  # noqa: F401
 from conftest import synthetic_frames
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 
 
 def shown_frame(page) -> int:

@@ -4,7 +4,7 @@ info line keep what they showed (no "Error" badge over them), so the next click 
 from app_server import running_app
 from browser import click_frame, page, upload, wait_for_notice  # noqa: F401
 from conftest import synthetic_frames
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 
 KEPT = ["#frame-view", "#frame-slider", "#timeline", "#video-info", "#progress", "#overlay-video", "#downloads"]
 

@@ -9,15 +9,15 @@ import pytest
 
 from conftest import synthetic_frames
 from sam2.frames.opening import open_frame_source
-from tracker import handlers
-from tracker.compare import Comparison, compare, iou
+from tracker.actions import handlers
+from tracker.actions.compare import Comparison, compare, iou
 from tracker.errors import UserError
-from tracker.model_calls import ModelChoice
+from tracker.model.calls import ModelChoice
 from tracker.settings import Limits
-from tracker.object_list import object_list_html
-from tracker.timeline import AXIS_HEIGHT, ROW_HEIGHT, WIDTH, frame_at
-from tracker.video_io import write_mp4
-from tracker.window import FRAMES, SECONDS, FrameWindow
+from tracker.media.object_list import object_list_html
+from tracker.media.timeline import AXIS_HEIGHT, ROW_HEIGHT, WIDTH, frame_at
+from tracker.media.video_io import write_mp4
+from tracker.sessions.window import FRAMES, SECONDS, FrameWindow
 
 FPS = 10
 

@@ -9,12 +9,12 @@ from PIL import Image
 
 from conftest import synthetic_frames
 from sam2.frames.opening import open_frame_source
-from tracker.mask_rle import decode, from_coco
+from tracker.media.mask_rle import decode, from_coco
 from sam2.runtime.memory_policy import MemoryPolicy
-from tracker import handlers
+from tracker.actions import handlers
 from tracker.errors import SessionClosed, UserError
 from tracker.settings import Limits
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 
 
 @pytest.fixture()

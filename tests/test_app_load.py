@@ -16,10 +16,10 @@ from app_client import INCLUDE, exported_masks, first_output, gradio_client, new
 from app_server import app_process
 from conftest import model_calls_for, synthetic_frames
 from oracle.metrics import mask_iou
-from tracker import handlers
-from tracker.model_loading import load_engine
+from tracker.actions import handlers
+from tracker.model.loading import load_engine
 from tracker.settings import AppSettings
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 
 pytestmark = pytest.mark.load
 MAX_JOBS, QUEUE_SIZE = 2, 3

@@ -20,20 +20,20 @@ from sam2.assembly.configs import PRESETS
 from sam2.assembly.hub import HUB_CHECKPOINTS
 from sam2.assembly.model_builder import presets_with_layout
 from sam2.assembly.random_weights import save_random_checkpoint
-from tracker import handlers
-from tracker.catalogue import HUB_MODELS, configured_model, hub_model
-from tracker.compare import compare
-from tracker.engine import Engine, default_image_size, offered_sizes, size_choices
-from tracker.events import PageEvents
-from tracker.model_calls import ModelCalls, ModelChoice
-from tracker.model_loading import EngineCache
-from tracker.model_menu import menu_models, model_menu
-from tracker.session import TrackSpeed
-from tracker.sessions import SessionStore
+from tracker.actions import handlers
+from tracker.model.catalogue import HUB_MODELS, configured_model, hub_model
+from tracker.actions.compare import compare
+from tracker.model.engine import Engine, default_image_size, offered_sizes, size_choices
+from tracker.page.events import PageEvents
+from tracker.model.calls import ModelCalls, ModelChoice
+from tracker.model.loading import EngineCache
+from tracker.page.model_menu import menu_models, model_menu
+from tracker.sessions.session import TrackSpeed
+from tracker.sessions.store import SessionStore
 from tracker.settings import CPU_DEFAULT_MODEL, GPU_DEFAULT_MODEL, AppSettings, Limits
-from tracker.ui import build_ui
-from tracker.video_io import write_mp4
-from tracker.weights import ModelUnavailable, find_weights, local_weights
+from tracker.page.ui import build_ui
+from tracker.media.video_io import write_mp4
+from tracker.model.weights import ModelUnavailable, find_weights, local_weights
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 

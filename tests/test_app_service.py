@@ -19,7 +19,7 @@ from app_server import REPO, app_process
 from conftest import synthetic_frames
 from media import CASES, ERRORS
 from sam2.frames.opening import open_frame_source
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 
 TTL_SECONDS = 8
 TRACK_FRAMES = 25

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from conftest import synthetic_frames
-from tracker import handlers
-from tracker.video_io import write_mp4
+from tracker.actions import handlers
+from tracker.media.video_io import write_mp4
 
 
 @pytest.fixture()
@@ -29,7 +29,7 @@ def test_the_device_is_cuda_then_mps_then_cpu(monkeypatch):
 
 
 def test_the_page_names_device_and_precision(tiny_engine, monkeypatch):
-    from tracker import engine as engine_module
+    from tracker.model import engine as engine_module
 
     assert tiny_engine.description.startswith("**test_tiny** on cpu (")
     assert engine_module.device_label(torch.device("mps")) == "mps"
@@ -81,14 +81,14 @@ def test_image_size_setting_from_environment_and_flag():
 
 def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
     from sam2.assembly.random_weights import save_random_checkpoint
-    from tracker import model_loading
-    from tracker.model_calls import ModelCalls
+    from tracker.model import loading
+    from tracker.model.calls import ModelCalls
     from tracker.settings import AppSettings
 
     checkpoint = tmp_path / "w.pt"
     save_random_checkpoint("sam2.1_hiera_t", str(checkpoint))
     env = {"SAM2_DEVICE": "cpu", "SAM2_CHECKPOINT": str(checkpoint), "SAM2_CONFIG": "sam2.1_hiera_t"}
-    engines = model_loading.EngineCache(AppSettings.from_sources(["--image-size", "256"], env))
+    engines = loading.EngineCache(AppSettings.from_sources(["--image-size", "256"], env))
     engine = engines.get()
     assert engine.name == "w.pt (sam2.1_hiera_t) at 256 px" and engine.predictor.image_size == 256
     calls = ModelCalls(engines)

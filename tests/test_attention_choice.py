@@ -208,7 +208,7 @@ def test_two_processes_running_the_same_script_give_bit_identical_masks(tmp_path
     """Nothing timed by default: the same kernels run in every process. A process that runs
     another kernel gives other logits (the comparison would see a timing-dependent pick)."""
     from sam2.assembly.random_weights import save_random_checkpoint
-    from tracker.video_io import write_mp4
+    from tracker.media.video_io import write_mp4
 
     checkpoint = save_random_checkpoint("test_tiny", str(tmp_path / "tiny.pt"))
     video = write_mp4(tmp_path / "clip.mp4", synthetic_frames(5, 240, 320), fps=10)

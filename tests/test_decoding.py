@@ -14,7 +14,7 @@ import pytest
 from media import CASES, FFMPEG
 from sam2.frames.opening import open_frame_source
 from sam2.frames.video_file import VideoFileSource
-from tracker.video_probe import UNDECODABLE, BadVideo, probe_video
+from tracker.media.video_probe import UNDECODABLE, BadVideo, probe_video
 
 W, H, N = 160, 120, 12
 PATTERN = f"testsrc2=size={W}x{H}:rate=10"
@@ -76,7 +76,7 @@ def test_codec_and_container_open_with_random_access(tmp_path, name):
 
 @pytest.mark.parametrize("name", list(CODECS))
 def test_every_codec_opens_and_tracks_in_the_app(tmp_path, tiny_calls, name):
-    from tracker import handlers
+    from tracker.actions import handlers
 
     session = handlers.open_video(tiny_calls, str(encode(tmp_path / name, *CODECS[name])))
     handlers.click(tiny_calls, session, W / 2, H / 2, handlers.INCLUDE)

@@ -17,7 +17,7 @@ import pytest
 from conftest import synthetic_frames
 from oracle import reference_env
 from oracle.paths import REPO
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 
 CLIP_FRAMES = 12
 GROWTH_FROM = 3

@@ -11,9 +11,9 @@ import torch
 from conftest import synthetic_frames
 from sam2.build_sam import build_sam2_video_predictor
 from sam2.assembly.random_weights import save_random_checkpoint
-from tracker import model_loading
-from tracker.engine import Engine, default_image_size, size_choices
-from tracker.model_loading import EngineCache, ModelUnavailable
+from tracker.model import loading
+from tracker.model.engine import Engine, default_image_size, size_choices
+from tracker.model.loading import EngineCache, ModelUnavailable
 from tracker.settings import AppSettings
 
 
@@ -113,9 +113,9 @@ def test_two_models_are_kept_and_a_third_drops_the_least_recently_used(monkeypat
 
     def load(settings, model_id):
         loads.append(model_id)
-        return model_loading._build("test_tiny", checkpoint, settings, model_id)
+        return loading._build("test_tiny", checkpoint, settings, model_id)
 
-    monkeypatch.setattr(model_loading, "load_engine", load)
+    monkeypatch.setattr(loading, "load_engine", load)
     engines = EngineCache(AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", "SAM2_MODEL": "a"}))
     first = engines.get()
     resized = engines.get("a", 64)
@@ -129,15 +129,15 @@ def test_two_models_are_kept_and_a_third_drops_the_least_recently_used(monkeypat
 
 def test_concurrent_requests_load_a_model_and_build_a_size_once(monkeypatch, checkpoint):
     loads, resizes = [], []
-    load, resize = model_loading.load_engine, model_loading.resized_engine
+    load, resize = loading.load_engine, loading.resized_engine
 
     def slow_load(*args):
         loads.append(args)
         time.sleep(0.2)
         return load(*args)
 
-    monkeypatch.setattr(model_loading, "load_engine", slow_load)
-    monkeypatch.setattr(model_loading, "resized_engine", lambda *args: resizes.append(args) or resize(*args))
+    monkeypatch.setattr(loading, "load_engine", slow_load)
+    monkeypatch.setattr(loading, "resized_engine", lambda *args: resizes.append(args) or resize(*args))
     engines = EngineCache(tiny_settings(checkpoint))
     results = []
     threads = [threading.Thread(target=lambda: results.append(engines.get(image_size=256))) for _ in range(4)]

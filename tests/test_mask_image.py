@@ -8,7 +8,7 @@ from gradio.components.image_editor import EditorData
 from gradio.data_classes import FileData
 
 from tracker.errors import UserError
-from tracker.mask_image import EMPTY, FULL, NOT_PAINTED, mask_from_editor, mask_from_image
+from tracker.media.mask_image import EMPTY, FULL, NOT_PAINTED, mask_from_editor, mask_from_image
 
 SIZE = (48, 64)  # the video's (height, width)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tracker.mask_rle import decode, encode, from_coco
+from tracker.media.mask_rle import decode, encode, from_coco
 
 
 @pytest.mark.parametrize("seed", range(5))

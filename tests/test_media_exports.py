@@ -1,4 +1,4 @@
-"""Sound in the overlay video, cut-outs with alpha, mattes and background effects (tracker.media_exports)."""
+"""Sound in the overlay video, cut-outs with alpha, mattes and background effects (tracker.media.media_exports)."""
 
 import io
 import subprocess
@@ -12,8 +12,8 @@ from PIL import Image
 
 from conftest import synthetic_frames
 from oracle.metrics import mask_iou
-from tracker import media_exports as mx
-from tracker.video_io import FFMPEG, AudioClip, write_mp4
+from tracker.media import media_exports as mx
+from tracker.media.video_io import FFMPEG, AudioClip, write_mp4
 
 FPS, RATE = 10.0, 8000
 # Source sound: a chirp (200 Hz rising 600 Hz a second), so a window of it shows where it starts.

@@ -6,7 +6,7 @@ import pytest
 from conftest import synthetic_frames
 from sam2.frames.source import ArraySource
 from sam2.runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 
 
 def test_defaults_are_the_limits_used_before_the_policy():

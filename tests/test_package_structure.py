@@ -90,6 +90,35 @@ def test_no_import_cycles():
     assert find_cycle(graph) is None
 
 
+# The app's layers, top down (docs/architecture.md); the base modules sit under all of them.
+TRACKER_LAYERS = ("page", "actions", "sessions", "media", "model")
+TRACKER_BASE = ("settings", "errors", "wording")
+
+
+def upward_imports(graph: dict) -> list:
+    """Imports of ``graph`` (tracker module -> imported modules) from a lower layer to a higher
+    one, or from a base module to any layer, as "importer -> imported" lines."""
+    def layer(module: str) -> int:
+        part = module.split(".")[1] if module.count(".") else ""
+        return TRACKER_LAYERS.index(part) if part in TRACKER_LAYERS else len(TRACKER_LAYERS)
+
+    return sorted(f"{source} -> {target}" for source, targets in graph.items() for target in targets
+                  if target.startswith("tracker.") and layer(target) < layer(source))
+
+
+def test_the_apps_layers_import_only_downward():
+    files = source_files(("tracker",))
+    known = {module_name(path) for path in files}
+    graph = {module_name(path): imported_modules(path, known) - {module_name(path)} for path in files}
+    layers = {name.split(".")[1] for name in known if name.count(".") >= 2}
+    assert layers == set(TRACKER_LAYERS), "every module of tracker/ is in a layer or a base module"
+    assert {name.split(".")[1] for name in known if name.count(".") == 1} <= set(TRACKER_LAYERS + TRACKER_BASE)
+    assert upward_imports(graph) == []
+    planted = {"tracker.model.calls": {"tracker.sessions.session"}, "tracker.errors": {"tracker.media.overlay"}}
+    assert upward_imports(planted) == ["tracker.errors -> tracker.media.overlay",
+                                       "tracker.model.calls -> tracker.sessions.session"]
+
+
 def test_the_cycle_finder_sees_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None

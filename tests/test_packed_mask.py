@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tracker.packed_mask import pack
+from tracker.model.packed_mask import pack
 
 
 def _ellipse(height: int, width: int) -> np.ndarray:

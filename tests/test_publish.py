@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tracker.publish import publish, publish_image
-from tracker.session import SessionFiles
+from tracker.media.publish import publish, publish_image
+from tracker.sessions.session import SessionFiles
 
 
 def test_a_file_is_at_its_name_only_once_written_whole(tmp_path):

@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from tracker.overlay import draw_legend
-from tracker.palette import object_color
-from tracker.timeline import AXIS_HEIGHT, MARKER_COLOR, ROW_HEIGHT, WIDTH, TimelineRow, draw_timeline, frame_at
+from tracker.media.overlay import draw_legend
+from tracker.media.palette import object_color
+from tracker.media.timeline import AXIS_HEIGHT, MARKER_COLOR, ROW_HEIGHT, WIDTH, TimelineRow, draw_timeline, frame_at
 
 
 def _bar_heights(image: np.ndarray, row: int, obj_id: int) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Track's progress: frames counted once, the share done by the model's steps, the speed
 measured over the last steps only."""
 
-from tracker.model_calls import TrackRun
-from tracker.track_progress import FRAMES_BEFORE_SPEED, SPEED_WINDOW, FrameCounter, SpeedMeter
+from tracker.model.calls import TrackRun
+from tracker.actions.track_progress import FRAMES_BEFORE_SPEED, SPEED_WINDOW, FrameCounter, SpeedMeter
 
 
 def yield_all(counter: FrameCounter, frames) -> FrameCounter:

@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import synthetic_frames
 from oracle.paths import REPO
 from sam2.assembly.random_weights import save_random_checkpoint
-from tracker.video_io import write_mp4
+from tracker.media.video_io import write_mp4
 from vos.evaluation import videos_to_evaluate
 from vos.mask_files import VideoMasks, davis_palette
 from vos.staging import ATTEMPT_RECORD, StagedVideo, complete_videos

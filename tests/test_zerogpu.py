@@ -11,12 +11,12 @@ import pytest
 
 from conftest import model_calls_for, synthetic_frames
 from sam2.runtime.memory_policy import MemoryPolicy
-from tracker import handlers
-from tracker.compare import compare
+from tracker.actions import handlers
+from tracker.actions.compare import compare
 from tracker.errors import ModelCallFailed
-from tracker.events import page_handler
-from tracker.model_calls import GpuBudget, ModelChoice
-from tracker.video_io import write_mp4
+from tracker.page.events import page_handler
+from tracker.model.calls import GpuBudget, ModelChoice
+from tracker.media.video_io import write_mp4
 from oracle.zerogpu import zero_gpu
 
 

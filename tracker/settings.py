@@ -11,7 +11,7 @@ import torch
 from sam2.assembly.configs import checked_image_size
 
 REPO = Path(__file__).resolve().parents[1]
-# The model a server starts with when SAM2_MODEL does not say (hub ids, see tracker.catalogue):
+# The model a server starts with when SAM2_MODEL does not say (hub ids, see tracker.model.catalogue):
 # on a CPU (or MPS) the one that tracks fastest there, on a CUDA GPU a larger one.
 CPU_DEFAULT_MODEL = "facebook/EdgeTAM"
 GPU_DEFAULT_MODEL = "facebook/sam2.1-hiera-base-plus"
@@ -72,11 +72,11 @@ def _image_size(text: str) -> int:
 class AppSettings:
     """Where the weights come from, where the app listens, and its limits.
 
-    Environment: SAM2_MODEL (hub id, see tracker.catalogue; default CPU_DEFAULT_MODEL, on CUDA
+    Environment: SAM2_MODEL (hub id, see tracker.model.catalogue; default CPU_DEFAULT_MODEL, on CUDA
     GPU_DEFAULT_MODEL), SAM2_CHECKPOINT + SAM2_CONFIG (a local file instead), SAM2_DEVICE,
     SAM2_CHECKPOINTS_DIR, SAM2_HOST or GRADIO_SERVER_NAME (default 127.0.0.1: local only),
     SAM2_PORT, GRADIO_SERVER_PORT or PORT (default 7860), SAM2_IMAGE_SIZE (the sessions' default
-    model input size; see tracker.engine.default_image_size), and the limits of :class:`Limits`:
+    model input size; see tracker.model.engine.default_image_size), and the limits of :class:`Limits`:
     SAM2_MAX_UPLOAD_MB, SAM2_MAX_FRAMES, SAM2_MAX_SIDE, SAM2_MAX_OBJECTS, SAM2_MAX_POINTS,
     SAM2_MAX_JOBS, SAM2_QUEUE_SIZE, SAM2_SESSION_TTL.
     """

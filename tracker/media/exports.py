@@ -15,8 +15,7 @@ from typing import Callable, Dict, Iterable, Mapping, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from tracker.mask_rle import RLEMask, encode
-
+from .mask_rle import RLEMask, encode
 from .palette import indexed_palette
 
 # frame index -> {object id: (H, W) bool mask}

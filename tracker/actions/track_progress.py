@@ -5,7 +5,7 @@ import time
 from collections import deque
 from typing import Callable, Iterable, Optional, Set
 
-from .model_calls import TrackRun
+from ..model.calls import TrackRun
 
 SPEED_WINDOW = 10  # frames the speed is measured over
 FRAMES_BEFORE_SPEED = 3  # frames done (after the first) before a speed is shown

@@ -13,24 +13,24 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import exports, media_exports
-from .errors import UserError
-from .mask_image import mask_from_editor
-from .model_calls import ModelCalls, ModelChoice, PromptEdit, TrackDone
-from .object_list import ObjectEntry, ObjectList
-from .overlay import draw_legend, draw_masks, draw_prompts
-from .packed_mask import pack
-from .prompts import Click, FramePrompts
+from ..errors import UserError
+from ..media import exports, media_exports
+from ..media.mask_image import mask_from_editor
+from ..media.object_list import ObjectEntry, ObjectList
+from ..media.overlay import draw_legend, draw_masks, draw_prompts
+from ..media.timeline import TimelineRow, draw_timeline, frame_at
+from ..media.video_input import BadVideo, display_name, prepare_video
+from ..media.video_io import AudioClip, write_mp4
+from ..model.calls import ModelCalls, ModelChoice, PromptEdit, TrackDone
+from ..model.packed_mask import pack
+from ..model.prompts import Click, FramePrompts
+from ..sessions.session import Session, SessionFiles, TrackSpeed, VideoClip, new_work_dir
+from ..sessions.window import describe, window_from
+from ..settings import Limits
+from ..wording import plural
 from .replay import replay
-from .session import Session, SessionFiles, TrackSpeed, VideoClip, new_work_dir
-from .settings import Limits
-from .timeline import TimelineRow, draw_timeline, frame_at
 from .track_plan import track_runs
 from .track_progress import FrameCounter, SpeedMeter
-from .video_input import BadVideo, display_name, prepare_video
-from .video_io import AudioClip, write_mp4
-from .wording import plural
-from .window import describe, window_from
 
 INCLUDE, EXCLUDE, BOX = "include", "exclude", "box"
 CUTOUTS, MATTES, BLURRED_BACKGROUND = "cut-outs", "mattes", "blurred background"
@@ -184,8 +184,7 @@ def timeline_click(session: Session, x: float) -> FrameView:
 def set_window(session: Session, start, end, unit: str) -> FrameView:
     """Work on another window (by seconds or frames). Prompts and masks stay; Track covers the
     new window, and the viewer moves into it when it showed a frame outside."""
-    session.window = window_from(start, end, unit, session.video.frame_times, session.limits.max_frames)
-    session.view.pending_corner = None
+    session.set_window(window_from(start, end, unit, session.video.frame_times, session.limits.max_frames))
     return show(session, session.window.clamp(session.view.shown_frame))
 
 
@@ -217,12 +216,10 @@ def click(calls: ModelCalls, session: Session, x: float, y: float, mode: str, fr
         raise UserError(f"The click ({x:.0f}, {y:.0f}) is outside the {width}x{height} frame.")
     prompts = session.prompts(session.objects.current, frame_idx)
     if mode == BOX:
-        corner = session.view.pending_corner
-        if corner is None or corner[0] != frame_idx:
-            session.view.pending_corner = (frame_idx, x, y)
+        corner = session.view.box_corner(frame_idx, x, y)
+        if corner is None:
             return show(session, frame_idx)
-        _, x0, y0 = corner
-        session.view.pending_corner = None
+        x0, y0 = corner
         if abs(x - x0) < 2 or abs(y - y0) < 2:
             raise UserError("The box is too small: click two opposite corners.")
         return _edit(calls, session, frame_idx, prompts.with_box((min(x0, x), min(y0, y), max(x0, x), max(y0, y))))
@@ -240,7 +237,6 @@ def mask_prompt(calls: ModelCalls, session: Session, mask: np.ndarray) -> FrameV
     if mask.shape != session.video.size:
         raise UserError(f"The mask is {mask.shape[1]}x{mask.shape[0]}, the video "
                         f"{session.video.width}x{session.video.height}.")
-    session.view.pending_corner = None
     edit = PromptEdit(session.objects.current, session.view.shown_frame, mask=pack(mask))
     return _apply(calls, session, edit)
 
@@ -249,7 +245,6 @@ def undo(calls: ModelCalls, session: Session) -> FrameView:
     """Remove the current object's last click on the shown frame (or its box when no click is
     left, or its mask prompt)."""
     frame_idx = session.view.shown_frame
-    session.view.pending_corner = None
     prompts = session.prompts(session.objects.current, frame_idx)
     if prompts.empty:
         raise UserError("Nothing to undo on this frame for the current object.")
@@ -261,19 +256,12 @@ def clear_object(calls: ModelCalls, session: Session) -> FrameView:
     obj_id = session.objects.current
     session.adopt(calls.remove_object(session.model, session.state, obj_id))
     session.masks.forget_object(obj_id)
-    session.view.pending_corner = None
     return show(session, session.view.shown_frame)
 
 
 def reset_all(calls: ModelCalls, session: Session) -> FrameView:
     """Forget every object, prompt and result; start again with object 1."""
-    session.adopt(calls.reset(session.model, session.state))
-    session.masks.clear()
-    session.objects.ids, session.objects.current = [1], 1
-    session.objects.names.clear()
-    session.view.pending_corner = None
-    session.view.painted_frame = None
-    session.dirty_from = None
+    session.reset_objects(calls.reset(session.model, session.state))
     return show(session, session.view.shown_frame)
 
 
@@ -307,24 +295,19 @@ def switch_model(calls: ModelCalls, session: Session, model: ModelChoice) -> Fra
         session.masks = replayed.masks
         session.dirty_from = None
         session.last_track = None
-    session.view.pending_corner = None
     return show(session, session.view.shown_frame)
 
 
 # ----------------------------------------------------------------------------- objects
 def add_object(session: Session) -> FrameView:
     """Start a new object and make it current."""
-    if len(session.objects.ids) >= session.limits.max_objects:
-        raise UserError(f"At most {session.limits.max_objects} objects can be tracked at once.")
-    session.objects.add()
-    session.view.pending_corner = None
+    session.add_object()
     return show(session, session.view.shown_frame)
 
 
 def select_object(session: Session, label) -> FrameView:
     """Make the object of a list label (e.g. "2: dog") current."""
-    session.objects.current = session.objects.id_from_label(label)
-    session.view.pending_corner = None
+    session.select_object(session.objects.id_from_label(label))
     return show(session, session.view.shown_frame)
 
 
@@ -337,10 +320,7 @@ def rename_object(session: Session, name: str) -> FrameView:
 def remove_object(calls: ModelCalls, session: Session) -> FrameView:
     """Delete the current object with its prompts and masks (the last one is emptied instead)."""
     obj_id = session.objects.current
-    session.adopt(calls.remove_object(session.model, session.state, obj_id))
-    session.masks.forget_object(obj_id)
-    session.objects.remove(obj_id)
-    session.view.pending_corner = None
+    session.forget_object(obj_id, calls.remove_object(session.model, session.state, obj_id))
     return show(session, session.view.shown_frame)
 
 

@@ -16,18 +16,19 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
-from sam2.runtime.cpu_allocator import release_free_memory
-from sam2.frames.source import FrameSource
-from sam2.session.tensor_spill import TensorSpill
-from sam2.session.state import InferenceState
 
-from .errors import SessionClosed, UserError
-from .mask_store import MaskStore
-from .model_calls import ModelChoice, StopSignal
-from .packed_mask import PackedMask
-from .prompts import FramePrompts, frame_prompts, prompted_frames
-from .publish import publish
-from .settings import Limits
+from sam2.frames.source import FrameSource
+from sam2.runtime.cpu_allocator import release_free_memory
+from sam2.session.state import InferenceState
+from sam2.session.tensor_spill import TensorSpill
+
+from ..errors import SessionClosed, UserError
+from ..media.publish import publish
+from ..model.calls import ModelChoice, StopSignal
+from ..model.mask_store import MaskStore
+from ..model.packed_mask import PackedMask
+from ..model.prompts import FramePrompts, frame_prompts, prompted_frames
+from ..settings import Limits
 from .window import FrameWindow, describe, first_window
 
 
@@ -84,6 +85,11 @@ class ObjectRoster:
     ids: List[int] = field(default_factory=lambda: [1])
     current: int = 1
     names: Dict[int, str] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        """Object 1 alone, unnamed, selected."""
+        self.ids, self.current = [1], 1
+        self.names.clear()
 
     def add(self) -> int:
         obj_id = max(self.ids) + 1
@@ -176,6 +182,16 @@ class View:
         with self.choosing_frame():
             pass
 
+    def box_corner(self, frame_idx: int, x: float, y: float) -> Optional[Tuple[float, float]]:
+        """A box click at (x, y) on ``frame_idx``: the first corner's (x, y) if this click is the
+        second (the half-drawn box is then done), else None (this click is the first corner)."""
+        corner = self.pending_corner
+        if corner is None or corner[0] != frame_idx:
+            self.pending_corner = (frame_idx, x, y)
+            return None
+        self.pending_corner = None
+        return corner[1:]
+
 
 class SessionFiles:
     """The session's folder (its video, spilled memories, stream chunks) and the files handed
@@ -252,11 +268,44 @@ class Session:
         """``frame_idx`` as an int within the window, or a UserError."""
         return self.video.check_frame(frame_idx, self.window)
 
+    # ------------------------------------------------------------ objects, window
+    # Each drops a half-drawn box: its second corner would go to another object or window.
+    def set_window(self, window: FrameWindow) -> None:
+        self.window = window
+        self.view.pending_corner = None
+
+    def add_object(self) -> None:
+        """A new object, selected (UserError at the session's limit)."""
+        if len(self.objects.ids) >= self.limits.max_objects:
+            raise UserError(f"At most {self.limits.max_objects} objects can be tracked at once.")
+        self.objects.add()
+        self.view.pending_corner = None
+
+    def select_object(self, obj_id: int) -> None:
+        self.objects.current = obj_id
+        self.view.pending_corner = None
+
+    def forget_object(self, obj_id: int, state: InferenceState) -> None:
+        """``obj_id`` removed (the last object is emptied instead), with the state that no longer has it."""
+        self.adopt(state)
+        self.masks.forget_object(obj_id)
+        self.objects.remove(obj_id)
+
+    def reset_objects(self, state: InferenceState) -> None:
+        """Start again with object 1, with the model's emptied state: no prompts, masks or
+        painting, nothing left to track."""
+        self.adopt(state)
+        self.masks.clear()
+        self.objects.reset()
+        self.view.painted_frame = None
+        self.dirty_from = None
+
     # ----------------------------------------------------------------- model state
     def adopt(self, state: InferenceState) -> None:
         """Take the state a model call returned; delete spilled memories no longer used and
-        mask prompts the state dropped."""
+        mask prompts the state dropped. A half-drawn box is dropped: the prompts changed."""
         self.state = state
+        self.view.pending_corner = None
         self.files.spill.keep_only(state.spilled_keys())
         held = {(obj.obj_id, f) for obj in state.objects for f in obj.mask_inputs}
         self.mask_prompts = {key: mask for key, mask in self.mask_prompts.items() if key in held}

@@ -6,8 +6,8 @@ from typing import Optional, Union
 
 from sam2.assembly.hub import download
 
+from ..settings import AppSettings
 from .catalogue import CatalogueModel
-from .settings import AppSettings
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import html
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..wording import plural
 from .palette import object_color
-from .wording import plural
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Optional, Tuple
 from sam2.assembly.configs import config_name
 from sam2.assembly.hub import HubCheckpoint, hub_checkpoint
 
-from .settings import AppSettings, local_model_id
+from ..settings import AppSettings, local_model_id
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..model.prompts import Click
 from .palette import NEGATIVE_POINT, POSITIVE_POINT, object_color
-from .prompts import Click
 
 MASK_OPACITY = 0.5
 LEGEND_OPACITY = 0.6

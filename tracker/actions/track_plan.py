@@ -5,10 +5,10 @@ from typing import List, Optional
 
 from sam2.session.state import InferenceState
 
-from .errors import UserError
-from .model_calls import TrackRun
-from .prompts import prompted_frames
-from .window import FrameWindow
+from ..errors import UserError
+from ..model.calls import TrackRun
+from ..model.prompts import prompted_frames
+from ..sessions.window import FrameWindow
 
 
 def backward_start(state: InferenceState, window: FrameWindow) -> Optional[int]:

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
-from .errors import UserError
+from ..errors import UserError
 from .session import Session
 
 NO_VIDEO = "Upload a video first."

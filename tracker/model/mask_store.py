@@ -19,7 +19,7 @@ def packed_from_logits(obj_ids: Iterable[int], logits: torch.Tensor) -> FrameMas
 
 class MaskStore:
     """frame index -> {object id: the object's latest mask there}; memory grows by a few KB per
-    frame and object (see :mod:`tracker.packed_mask`)."""
+    frame and object (see :mod:`tracker.model.packed_mask`)."""
 
     def __init__(self) -> None:
         self._frames: Dict[int, FrameMasks] = {}

@@ -20,7 +20,7 @@ from typing import Callable, Optional, Union
 
 import torch
 
-from .errors import ModelCallFailed, UserError
+from ..errors import ModelCallFailed, UserError
 
 try:
     import spaces

@@ -11,14 +11,14 @@ import numpy as np
 
 from sam2.session.tensor_spill import TensorSpill
 
-from .errors import UserError
-from .mask_store import MaskStore
-from .model_calls import ModelCalls, ModelChoice, TrackDone
-from .overlay import FONT, draw_legend, draw_masks, fit_text
+from ..errors import UserError
+from ..media.overlay import FONT, draw_legend, draw_masks, fit_text
+from ..media.video_io import write_mp4
+from ..model.calls import ModelCalls, ModelChoice, TrackDone
+from ..model.mask_store import MaskStore
+from ..sessions.session import Session, TrackSpeed
 from .replay import replay
-from .session import Session, TrackSpeed
 from .track_plan import track_runs
-from .video_io import write_mp4
 
 # Each half of the side-by-side video is this wide at most, and at least (small videos are
 # scaled up, so that the model's name fits above them).

@@ -20,7 +20,7 @@ from sam2.frames.source import VIDEO_EXTENSIONS, FrameSource
 from sam2.frames.video_file import VideoFileSource
 from sam2.runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 
-from .settings import Limits
+from ..settings import Limits
 from .video_probe import NOT_A_VIDEO, UNDECODABLE, BadVideo, probe_video
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")

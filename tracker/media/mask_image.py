@@ -22,7 +22,7 @@ from typing import List, Mapping, Optional, Tuple, Union
 import numpy as np
 import PIL.Image
 
-from tracker.errors import UserError
+from ..errors import UserError
 
 MaskImage = Union[str, Path, np.ndarray, PIL.Image.Image]
 

@@ -11,23 +11,23 @@ from typing import Callable, Optional
 
 import gradio as gr
 
-from . import handlers
-from .compare import Comparison, compare
-from .engine import default_image_size, offered_sizes
-from .errors import ModelCallFailed, SessionClosed, UserError
-from .handlers import FrameView
-from .mask_image import mask_from_image
-from .model_calls import ModelCalls, ModelChoice
+from ..actions import handlers
+from ..actions.compare import Comparison, compare
+from ..actions.handlers import FrameView
+from ..errors import ModelCallFailed, SessionClosed, UserError
+from ..media.mask_image import mask_from_image
+from ..media.object_list import object_list_html
+from ..media.publish import publish_image
+from ..model.calls import ModelCalls, ModelChoice
+from ..model.engine import default_image_size, offered_sizes
+from ..model.weights import local_weights
+from ..sessions.session import ObjectRoster, Session
+from ..sessions.store import SessionStore
+from ..sessions.window import FRAMES, seconds
+from ..settings import Limits
+from ..wording import plural
+from .layout import MODE_LABELS, Page
 from .model_menu import ModelMenu
-from .object_list import object_list_html
-from .page import MODE_LABELS, Page
-from .publish import publish_image
-from .wording import plural
-from .session import ObjectRoster, Session
-from .sessions import SessionStore
-from .settings import Limits
-from .weights import local_weights
-from .window import FRAMES, seconds
 
 logger = logging.getLogger(__name__)
 CLOSED = "This video was closed (the tab was idle too long, or another video was opened): upload it again."

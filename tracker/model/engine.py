@@ -11,7 +11,7 @@ from sam2.runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from sam2.runtime.precision import autocast_context, dtype_name, fastest_safe_dtype
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
-from .settings import AppSettings
+from ..settings import AppSettings
 
 # Input sizes offered besides the model's own: fewer pixels track faster on a CPU, with coarser masks.
 SMALLER_SIZES = (512, 768)

@@ -7,9 +7,9 @@ import gradio as gr
 
 from sam2.frames.source import VIDEO_EXTENSIONS
 
-from .handlers import BOX, EXCLUDE, EXTRAS, INCLUDE
-from .session import ObjectRoster
-from .window import FRAMES, SECONDS
+from ..actions.handlers import BOX, EXCLUDE, EXTRAS, INCLUDE
+from ..sessions.session import ObjectRoster
+from ..sessions.window import FRAMES, SECONDS
 
 MODE_LABELS = {"Include (green)": INCLUDE, "Exclude (red)": EXCLUDE, "Box (two corners)": BOX}
 

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..model.calls import ModelCalls
+from ..model.loading import EngineCache, ModelUnavailable
+from ..sessions.store import SessionStore
+from ..settings import AppSettings
 from .events import PageEvents, wire
-from .model_calls import ModelCalls
-from .model_loading import EngineCache, ModelUnavailable
+from .layout import PageOptions, build_page
 from .model_menu import model_menu
-from .page import PageOptions, build_page
-from .sessions import SessionStore
-from .settings import AppSettings
 
 EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets").glob("*.mp4"))
 

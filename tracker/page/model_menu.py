@@ -6,14 +6,14 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from .catalogue import HUB_MODELS, CatalogueModel, configured_model, hub_model_of_file
-from .engine import offered_sizes
-from .errors import UserError
-from .gpu import zero_gpu_active
-from .model_calls import ModelChoice
-from .model_loading import EngineCache
-from .settings import AppSettings
-from .weights import ModelUnavailable, downloads_allowed, local_weights
+from ..errors import UserError
+from ..model.calls import ModelChoice
+from ..model.catalogue import HUB_MODELS, CatalogueModel, configured_model, hub_model_of_file
+from ..model.engine import offered_sizes
+from ..model.gpu import zero_gpu_active
+from ..model.loading import EngineCache
+from ..model.weights import ModelUnavailable, downloads_allowed, local_weights
+from ..settings import AppSettings
 
 
 def menu_models(settings: AppSettings) -> List[CatalogueModel]:

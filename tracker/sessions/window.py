@@ -9,7 +9,7 @@ from typing import Iterator, Sequence, Tuple
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 SECONDS, FRAMES = "seconds", "frames"
 

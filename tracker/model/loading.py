@@ -1,4 +1,4 @@
-"""Loads a model of the catalogue (its weights found by tracker.weights) and runs it at other
+"""Loads a model of the catalogue (its weights found by tracker.model.weights) and runs it at other
 input sizes without loading it again."""
 
 import logging
@@ -15,9 +15,9 @@ from sam2.assembly.overrides import DECODER_OVERRIDES, MODEL_OVERRIDES, PREDICTO
 from sam2.build_sam import build_sam2_video_predictor
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
+from ..settings import AppSettings
 from .catalogue import HUB_MODELS, find_model
 from .engine import Engine, default_image_size, size_step
-from .settings import AppSettings
 from .weights import ModelUnavailable, find_weights
 
 logger = logging.getLogger(__name__)

@@ -4,12 +4,12 @@ input size): the same clicks, boxes and masks, object by object, frame by frame.
 from dataclasses import dataclass, field
 from typing import List
 
-from sam2.session.tensor_spill import TensorSpill
 from sam2.session.state import InferenceState
+from sam2.session.tensor_spill import TensorSpill
 
-from .mask_store import MaskStore
-from .model_calls import ModelCalls, ModelChoice, PromptEdit
-from .session import Session
+from ..model.calls import ModelCalls, ModelChoice, PromptEdit
+from ..model.mask_store import MaskStore
+from ..sessions.session import Session
 
 
 @dataclass

@@ -14,12 +14,12 @@ from typing import Iterator, List, Optional, Tuple, Union
 from sam2.frames.source import FrameSource
 from sam2.session.state import InferenceState
 
+from ..errors import UserError
 from .engine import Engine
-from .errors import UserError
 from .gpu import on_gpu, zero_gpu_active
+from .loading import EngineCache, ModelUnavailable
 from .mask_store import FrameMasks, packed_from_logits
 from .packed_mask import PackedMask
-from .model_loading import EngineCache, ModelUnavailable
 from .prompts import Box, Click, prompted_frames
 
 

@@ -1,0 +1,1 @@
+"""What each user action does, as plain functions over a session and the model calls."""

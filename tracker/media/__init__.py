@@ -1,0 +1,1 @@
+"""Pictures, videos and files: uploads, drawing, the timeline, exports."""
