@@ -1,18 +1,21 @@
 """The official builders: config name (or hub model id) + checkpoint -> model or predictor.
 
-The work is done in :mod:`sam2.assembly`; this module keeps the official names and signatures.
+The work is done in :mod:`sam2.assembly`; this module keeps the official names and signatures,
+and adds two of ours: :func:`checkpoint_config` (which config a checkpoint is) and
+:func:`at_image_size` (a built model or predictor at another input size, sharing its weights).
 """
 
 from typing import Optional
 
 from .assembly.hub import HF_MODEL_ID_TO_FILENAMES, hub_files
 from .assembly.model_builder import build_from_files
+from .assembly.resizing import at_image_size, checkpoint_config
 from .modeling.sam2_base import SAM2Base
 from .sam2_video_predictor import SAM2VideoPredictor
 
 __all__ = [
-    "HF_MODEL_ID_TO_FILENAMES", "build_sam2", "build_sam2_hf", "build_sam2_video_predictor",
-    "build_sam2_video_predictor_hf",
+    "HF_MODEL_ID_TO_FILENAMES", "at_image_size", "build_sam2", "build_sam2_hf", "build_sam2_video_predictor",
+    "build_sam2_video_predictor_hf", "checkpoint_config",
 ]
 
 

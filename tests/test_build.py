@@ -150,3 +150,22 @@ def test_the_automatic_mask_generator_from_the_hub_takes_its_own_settings(fake_h
     assert len(generator.point_grids[0]) == 16 and generator.use_m2m
     assert generator.predictor.max_hole_area == 10 and type(generator.predictor.model) is SAM2Base
     assert fake_hub == [("facebook/sam2.1-hiera-tiny", "sam2.1_hiera_tiny.pt")]
+
+
+def test_a_checkpoints_config_is_found_and_a_model_runs_at_another_size_on_the_same_weights(tmp_path):
+    from sam2.assembly.random_weights import save_random_checkpoint
+    from sam2.build_sam import at_image_size, checkpoint_config
+
+    path = save_random_checkpoint("sam2.1_hiera_t", str(tmp_path / "t.pt"))
+    assert checkpoint_config(path) == "sam2.1_hiera_t"
+    predictor = build_sam2_video_predictor("sam2.1_hiera_t", path, device="cpu")
+    smaller = at_image_size(predictor, 512)
+    assert type(smaller) is type(predictor) and (smaller.image_size, predictor.image_size) == (512, 1024)
+    assert smaller.model_config.image_size == 512 and predictor.model_config.image_size == 1024
+    ours, theirs = predictor.state_dict(), smaller.state_dict()
+    assert all(theirs[key].data_ptr() == tensor.data_ptr() for key, tensor in ours.items()), "shared, not copied"
+    assert smaller.binarize_mask_from_pts_for_mem_enc == predictor.binarize_mask_from_pts_for_mem_enc
+    with pytest.raises(ValueError, match="multiple of 32"):
+        at_image_size(predictor, 500)
+    with pytest.raises(ValueError, match="match 0 known configs"):
+        checkpoint_config({"not.a.parameter": torch.zeros(1)})

@@ -88,7 +88,9 @@ def build_model(config: ModelConfig, model_class: Type[Model] = SAM2Base, **kwar
         spatial_perceiver=perceiver,
     )
     settings.update(kwargs)
-    return model_class(image_encoder, memory_attention, memory_encoder, **settings)
+    model = model_class(image_encoder, memory_attention, memory_encoder, **settings)
+    model.model_config = config  # which preset it is (sam2.assembly.resizing reads it)
+    return model
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,16 +4,11 @@ input sizes without loading it again."""
 import logging
 import threading
 from collections import OrderedDict
-from typing import Any, Dict, Optional, Union
+from typing import Dict, Optional, Union
 
-import torch
-
-from sam2.assembly.checkpoint import CheckpointMismatchError, layout_of
-from sam2.assembly.configs import PRESETS, ModelConfig, checked_image_size, get_config, with_image_size
-from sam2.assembly.model_builder import build_model, presets_with_layout
-from sam2.assembly.overrides import DECODER_OVERRIDES, MODEL_OVERRIDES, PREDICTOR_OVERRIDES
-from sam2.build_sam import build_sam2_video_predictor
-from sam2.sam2_video_predictor import SAM2VideoPredictor
+from sam2.assembly.checkpoint import CheckpointMismatchError
+from sam2.assembly.configs import ModelConfig, checked_image_size, get_config
+from sam2.build_sam import at_image_size, build_sam2_video_predictor, checkpoint_config
 
 from ..settings import AppSettings
 from .catalogue import HUB_MODELS, find_model
@@ -57,30 +52,15 @@ def engine_config(engine: Engine) -> ModelConfig:
     preset its parameter names and shapes fit (ValueError unless exactly one does)."""
     if engine.config is not None:
         return engine.config
-    matches = presets_with_layout(layout_of(engine.predictor.state_dict()))
-    if len(matches) != 1:
-        raise ValueError(f"its parameters match {len(matches)} known configs ({', '.join(matches) or 'none'})")
-    return PRESETS[matches[0]]
-
-
-def _build_options(model: SAM2VideoPredictor) -> Dict[str, Any]:
-    """What ``model`` was built with besides its config: the values of build_sam's override keys."""
-    options = {key: getattr(model, key) for key in MODEL_OVERRIDES | PREDICTOR_OVERRIDES}
-    options.update({key: getattr(model.sam_mask_decoder, key) for key in DECODER_OVERRIDES})
-    return options
+    return get_config(checkpoint_config(engine.predictor.state_dict()))
 
 
 def resized_engine(base: Engine, config: ModelConfig, image_size: int) -> Engine:
     """``base`` (built from ``config``) at another input size, e.g. "SAM 2.1 tiny at 512 px":
-    the same modules and options, holding ``base``'s parameter and buffer tensors (the same
-    objects: nothing is read or copied); the same precision, memory policy and config."""
-    model = base.predictor
-    with torch.device("meta"):  # no memory for the parameters replaced just below
-        resized = build_model(with_image_size(config, image_size), type(model), **_build_options(model))
-    resized.load_state_dict(model.state_dict(keep_vars=True), assign=True)
-    resized.train(model.training)
-    return Engine(resized, f"{base.name} at {image_size} px", base.dtype, base.native_image_size, base.memory_policy,
-                  config)
+    the library's ``at_image_size`` (the same modules and options, holding ``base``'s parameter
+    and buffer tensors: nothing is read or copied); the same precision, memory policy and config."""
+    return Engine(at_image_size(base.predictor, image_size), f"{base.name} at {image_size} px", base.dtype,
+                  base.native_image_size, base.memory_policy, config)
 
 
 class _LoadedModel:
