@@ -28,11 +28,12 @@ def tiny_predictor() -> SAM2VideoPredictor:
 
 @pytest.fixture(scope="module")
 def tiny_engine():
-    """The app's engine around its own tiny random-weights predictor (the app changes its settings)."""
+    """The app's engine around its own tiny random-weights predictor, built as the app builds them."""
     from tracker.model.engine import Engine
 
     torch.manual_seed(0)
-    predictor = build_model(PRESETS["test_tiny"], SAM2VideoPredictor, binarize_mask_from_pts_for_mem_enc=True)
+    predictor = build_model(PRESETS["test_tiny"], SAM2VideoPredictor, binarize_mask_from_pts_for_mem_enc=True,
+                            add_all_frames_to_correct_as_cond=True)
     make_masks_informative(predictor)
     return Engine.wrap(predictor.eval(), "test_tiny")
 

@@ -147,3 +147,13 @@ def test_concurrent_requests_load_a_model_and_build_a_size_once(monkeypatch, che
         thread.join()
     assert len(loads) == 1 and len(resizes) == 1
     assert len(results) == 4 and all(result is results[0] for result in results)
+
+
+def test_the_app_builds_its_predictors_for_corrections_and_refuses_others(checkpoint):
+    """The app asks for memory-conditioning corrections when it builds (an official override),
+    instead of flipping the flag of a predictor it was handed."""
+    assert EngineCache(tiny_settings(checkpoint)).get().predictor.add_all_frames_to_correct_as_cond
+    plain = build_sam2_video_predictor("test_tiny", checkpoint, device="cpu")
+    with pytest.raises(ValueError, match="add_all_frames_to_correct_as_cond"):
+        Engine.wrap(plain, "plain")
+    assert not plain.add_all_frames_to_correct_as_cond

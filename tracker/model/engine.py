@@ -13,6 +13,9 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from ..settings import AppSettings
 
+# How the app builds its predictors (official override syntax): it tracks from corrected frames
+# onward, so corrections must condition the memory.
+APP_OVERRIDES = ("++model.add_all_frames_to_correct_as_cond=true",)
 # Input sizes offered besides the model's own: fewer pixels track faster on a CPU, with coarser masks.
 SMALLER_SIZES = (512, 768)
 
@@ -48,8 +51,9 @@ class Engine:
 
     @classmethod
     def wrap(cls, predictor: SAM2VideoPredictor, name: str, config: Optional[ModelConfig] = None) -> "Engine":
-        # The app tracks from corrected frames onward, so corrections must condition the memory.
-        predictor.add_all_frames_to_correct_as_cond = True
+        """An engine of a predictor built for the app (``APP_OVERRIDES``), in the fastest safe precision."""
+        if not predictor.add_all_frames_to_correct_as_cond:
+            raise ValueError(f"build the app's predictors with {APP_OVERRIDES}: corrections must condition the memory")
         return cls(predictor, name, fastest_safe_dtype(predictor.device), config=config)
 
     @contextlib.contextmanager

@@ -12,7 +12,7 @@ from sam2.build_sam import at_image_size, build_sam2_video_predictor, checkpoint
 
 from ..settings import AppSettings
 from .catalogue import HUB_MODELS, find_model
-from .engine import Engine, default_image_size, size_step
+from .engine import APP_OVERRIDES, Engine, default_image_size, size_step
 from .weights import ModelUnavailable, find_weights
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ def load_engine(settings: AppSettings, model_id: Optional[str] = None) -> Union[
 def _build(config: str, checkpoint: str, settings: AppSettings, name: str) -> Union[Engine, ModelUnavailable]:
     """The predictor of ``config`` from ``checkpoint`` on the settings' device, called ``name``."""
     try:
-        predictor = build_sam2_video_predictor(config, checkpoint, device=settings.device)
+        predictor = build_sam2_video_predictor(config, checkpoint, device=settings.device,
+                                               hydra_overrides_extra=APP_OVERRIDES)
     except CheckpointMismatchError as error:  # its first line names file, config and the configs that fit
         logger.error("%s", error)
         return ModelUnavailable(f"Could not load {name}: {str(error).splitlines()[0]} "
