@@ -169,3 +169,18 @@ def test_a_checkpoints_config_is_found_and_a_model_runs_at_another_size_on_the_s
         at_image_size(predictor, 500)
     with pytest.raises(ValueError, match="match 0 known configs"):
         checkpoint_config({"not.a.parameter": torch.zeros(1)})
+
+
+def test_the_public_models_module_names_configs_sizes_and_hub_checkpoints():
+    from sam2 import models
+
+    assert models.config_name("configs/sam2.1/sam2.1_hiera_t.yaml") == "sam2.1_hiera_t"
+    config = models.get_config("sam2.1_hiera_t")
+    assert isinstance(config, models.ModelConfig) and config.image_size == 1024
+    assert models.image_size_step(config) == 32 and models.image_size_step(models.get_config("edgetam")) == 256
+    assert models.checked_image_size(512) == 512
+    with pytest.raises(ValueError, match="multiple of 32"):
+        models.checked_image_size(500)
+    checkpoint = models.hub_checkpoint("facebook/sam2.1-hiera-tiny")
+    assert isinstance(checkpoint, models.HubCheckpoint) and checkpoint.filename == "sam2.1_hiera_tiny.pt"
+    assert issubclass(models.CheckpointMismatchError, RuntimeError)

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from sam2.assembly.configs import checked_image_size
+from sam2.models import checked_image_size
 
 REPO = Path(__file__).resolve().parents[1]
 # The model a server starts with when SAM2_MODEL does not say (hub ids, see tracker.model.catalogue):

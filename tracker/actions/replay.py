@@ -4,7 +4,7 @@ input size): the same clicks, boxes and masks, object by object, frame by frame.
 from dataclasses import dataclass, field
 from typing import List
 
-from sam2.session.state import InferenceState
+from sam2.sam2_video_predictor import InferenceState
 from sam2.session.tensor_spill import TensorSpill
 
 from ..model.calls import ModelCalls, ModelChoice, PromptEdit

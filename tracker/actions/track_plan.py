@@ -3,7 +3,7 @@ frame, then backward to the window's start for objects first prompted later in i
 
 from typing import List, Optional
 
-from sam2.session.state import InferenceState
+from sam2.sam2_video_predictor import InferenceState
 
 from ..errors import UserError
 from ..model.calls import TrackRun

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Tuple, Union
 
 from sam2.frames.source import FrameSource
-from sam2.session.state import InferenceState
+from sam2.sam2_video_predictor import InferenceState
 
 from ..errors import UserError
 from .engine import Engine

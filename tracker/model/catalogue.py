@@ -5,8 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
-from sam2.assembly.configs import config_name
-from sam2.assembly.hub import HubCheckpoint, hub_checkpoint
+from sam2.models import HubCheckpoint, config_name, hub_checkpoint
 
 from ..settings import AppSettings, local_model_id
 

@@ -6,7 +6,7 @@ from typing import Iterator, List, Optional
 
 import torch
 
-from sam2.assembly.configs import ModelConfig, image_size_step
+from sam2.models import ModelConfig, image_size_step
 from sam2.runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from sam2.runtime.precision import autocast_context, dtype_name, fastest_safe_dtype
 from sam2.sam2_video_predictor import SAM2VideoPredictor

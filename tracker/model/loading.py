@@ -6,9 +6,8 @@ import threading
 from collections import OrderedDict
 from typing import Dict, Optional, Union
 
-from sam2.assembly.checkpoint import CheckpointMismatchError
-from sam2.assembly.configs import ModelConfig, checked_image_size, get_config
 from sam2.build_sam import at_image_size, build_sam2_video_predictor, checkpoint_config
+from sam2.models import CheckpointMismatchError, ModelConfig, checked_image_size, get_config
 
 from ..settings import AppSettings
 from .catalogue import HUB_MODELS, find_model

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import List, Optional, Tuple
 
 from sam2 import prompts as library_prompts
-from sam2.session.state import InferenceState
+from sam2.sam2_video_predictor import InferenceState
 
 Box = Tuple[float, float, float, float]
 

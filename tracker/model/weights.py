@@ -4,7 +4,7 @@ or (only when asked to load the model) a download; and what to say when none wor
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from sam2.assembly.hub import download
+from sam2.models import download_checkpoint
 
 from ..settings import AppSettings
 from .catalogue import CatalogueModel
@@ -56,7 +56,7 @@ def find_weights(model: CatalogueModel, settings: AppSettings) -> Union[str, Mod
     if found is not None:
         return found
     try:
-        return download(model.hub)
+        return download_checkpoint(model.hub)
     except Exception as error:  # no network, offline mode, hub down, gated repo...
         reason = str(error).splitlines()[0] if str(error) else ""
         return ModelUnavailable(

@@ -19,7 +19,7 @@ import numpy as np
 
 from sam2.frames.source import FrameSource
 from sam2.runtime.cpu_allocator import release_free_memory
-from sam2.session.state import InferenceState
+from sam2.sam2_video_predictor import InferenceState
 from sam2.session.tensor_spill import TensorSpill
 
 from ..errors import SessionClosed, UserError
