@@ -21,7 +21,7 @@ import torch
 from bench.media import random_checkpoint
 from oracle.paths import SHARED_DATA
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
-from tracker.actions import handlers
+from tracker.actions import opening, prompting, tracking
 from tracker.model.calls import ModelCalls
 from tracker.model.loading import EngineCache
 from tracker.settings import AppSettings
@@ -69,20 +69,20 @@ def measure(video: str, config: str, checkpoint: str, device: str = "cpu", image
     calls = ModelCalls(EngineCache(settings))
     calls.engine()  # loaded before the page serves, as in the app
 
-    session, open_seconds = timed(lambda: handlers.open_video(calls, video))
+    session, open_seconds = timed(lambda: opening.open_video(calls, video))
     engine = calls.engine(session.model)
     height, width = session.video.size
-    _, click_seconds = timed(lambda: handlers.click(calls, session, width / 2, height / 2, handlers.INCLUDE))
-    _, second_click = timed(lambda: handlers.click(calls, session, width / 3, height / 3, handlers.EXCLUDE))
-    _, new_frame_click = timed(lambda: handlers.click(calls, session, width / 2, height / 2, handlers.INCLUDE, 5))
-    updates = handlers.track(calls, session)
+    _, click_seconds = timed(lambda: prompting.click(calls, session, width / 2, height / 2, prompting.INCLUDE))
+    _, second_click = timed(lambda: prompting.click(calls, session, width / 3, height / 3, prompting.EXCLUDE))
+    _, new_frame_click = timed(lambda: prompting.click(calls, session, width / 2, height / 2, prompting.INCLUDE, 5))
+    updates = tracking.track(calls, session)
     start = time.perf_counter()
     shown = []  # seconds from Track until each frame is on screen
     for _ in range(frames):
         if next(updates, None) is None:
             break
         shown.append(time.perf_counter() - start)
-    handlers.request_stop(session)
+    tracking.request_stop(session)
     for _ in updates:
         pass
     session.close()

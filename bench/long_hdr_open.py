@@ -19,7 +19,7 @@ from oracle.metrics import peak_resident_mb
 from oracle.paths import REPO
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from sam2.assembly.random_weights import save_random_checkpoint
-from tracker.actions import handlers
+from tracker.actions import opening, prompting, showing
 from tracker.model.calls import ModelCalls
 from tracker.model.loading import EngineCache
 from tracker.settings import AppSettings
@@ -59,20 +59,20 @@ def main() -> None:
     calls.engine()  # loaded before the page serves, as in the app
 
     started = time.perf_counter()
-    session = handlers.open_video(calls, str(video))
-    first = handlers.show(session, 0)
+    session = opening.open_video(calls, str(video))
+    first = showing.show(session, 0)
     opened = time.perf_counter() - started
     print(f"{video.relative_to(REPO)}: {session.video.width}x{session.video.height}, {session.video.num_frames} frames;"
           f" notices: {' / '.join(session.video.notices)}")
     print(f"open -> first clickable frame {first.frame_idx} on screen: {opened:.2f} s at "
           f"{calls.engine(session.model).predictor.image_size} px")
 
-    handlers.set_window(session, args.frame - 100, args.frame + 100, FRAMES)
+    opening.set_window(session, args.frame - 100, args.frame + 100, FRAMES)
     readers = list({id(source): source for source in (session.frames, session.state.images)}.values())
     decoded_before = sum(reader.frames_decoded for reader in readers)
     started = time.perf_counter()
-    handlers.show(session, args.frame)
-    handlers.click(calls, session, session.video.width / 2, session.video.height / 2, handlers.INCLUDE)
+    showing.show(session, args.frame)
+    prompting.click(calls, session, session.video.width / 2, session.video.height / 2, prompting.INCLUDE)
     clicked = time.perf_counter() - started
     decoded = sum(reader.frames_decoded for reader in readers) - decoded_before
     print(f"show and click frame {args.frame}: {clicked:.2f} s, {decoded} frames decoded "

@@ -19,7 +19,7 @@ from oracle.paths import SHARED_DATA
 from oracle.zerogpu import load_standin
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker.model import gpu
-from tracker.actions import handlers
+from tracker.actions import opening, prompting, roster, showing, tracking
 from tracker.model.calls import ModelCalls
 from tracker.model.loading import EngineCache
 from tracker.settings import AppSettings
@@ -51,19 +51,19 @@ def main() -> None:
     settings = AppSettings.from_sources(["--checkpoint", checkpoint, "--config", args.config, "--device", "cpu"], {})
     calls = ModelCalls(EngineCache(settings))
 
-    session = handlers.open_video(calls, args.video)
+    session = opening.open_video(calls, args.video)
     engine = calls.engine(session.model)
     height, width = session.video.size
-    handlers.click(calls, session, width / 2, height / 2, handlers.INCLUDE)
-    handlers.add_object(session)
-    handlers.click(calls, session, width / 4, height / 3, handlers.INCLUDE)
+    prompting.click(calls, session, width / 2, height / 2, prompting.INCLUDE)
+    roster.add_object(session)
+    prompting.click(calls, session, width / 4, height / 3, prompting.INCLUDE)
     before = len(standin.CALLS)
-    for update in handlers.track(calls, session):
+    for update in tracking.track(calls, session):
         if update.done == args.frames:
-            handlers.request_stop(session)
+            tracking.request_stop(session)
     track_calls = standin.CALLS[before:]
-    handlers.show(session, args.frames // 2)
-    handlers.click(calls, session, width / 3, height / 2, handlers.EXCLUDE)
+    showing.show(session, args.frames // 2)
+    prompting.click(calls, session, width / 3, height / 2, prompting.EXCLUDE)
     session.close()
 
     crossings = standin.CALLS

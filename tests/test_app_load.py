@@ -16,7 +16,7 @@ from app_client import INCLUDE, exported_masks, first_output, gradio_client, new
 from app_server import app_process
 from conftest import model_calls_for, synthetic_frames
 from oracle.metrics import mask_iou
-from tracker.actions import handlers
+from tracker.actions import opening, prompting, tracking
 from tracker.model.loading import load_engine
 from tracker.settings import AppSettings
 from tracker.media.video_io import write_mp4
@@ -107,9 +107,9 @@ def server_engine(app):
 def expected_masks(engine, request: Request) -> Dict[int, np.ndarray]:
     """The same request run through the handlers in this process."""
     calls = model_calls_for(engine)
-    session = handlers.open_video(calls, request.video())
-    handlers.click(calls, session, *request.click, handlers.INCLUDE)
-    for _ in handlers.track(calls, session):
+    session = opening.open_video(calls, request.video())
+    prompting.click(calls, session, *request.click, prompting.INCLUDE)
+    for _ in tracking.track(calls, session):
         pass
     masks = {frame: session.masks.unpacked(frame)[1] for frame in range(request.frames)}
     session.close()

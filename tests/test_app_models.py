@@ -20,7 +20,7 @@ from sam2.assembly.configs import PRESETS
 from sam2.assembly.hub import HUB_CHECKPOINTS
 from sam2.assembly.model_builder import presets_with_layout
 from sam2.assembly.random_weights import save_random_checkpoint
-from tracker.actions import handlers
+from tracker.actions import opening, prompting, tracking
 from tracker.model.catalogue import HUB_MODELS, configured_model, hub_model
 from tracker.actions.compare import compare
 from tracker.model.engine import Engine, default_image_size, offered_sizes, size_choices
@@ -203,11 +203,11 @@ def test_track_speed_reads_as_seconds_per_frame():
 def test_compare_edgetam_beside_sam21_names_each_models_speed(family_weights, tmp_path):  # noqa: F811
     calls = ModelCalls(EngineCache(settings_for(family_weights, "--image-size", "256")))
     video = str(write_mp4(tmp_path / "clip.mp4", synthetic_frames(4), fps=10))
-    session = handlers.open_video(calls, video)  # the CPU default: EdgeTAM
+    session = opening.open_video(calls, video)  # the CPU default: EdgeTAM
     assert calls.engine(session.model).name == "EdgeTAM (fast on CPUs) at 256 px"
-    handlers.click(calls, session, 20, 20, handlers.INCLUDE)
+    prompting.click(calls, session, 20, 20, prompting.INCLUDE)
     assert session.last_track is None
-    list(handlers.track(calls, session))
+    list(tracking.track(calls, session))
     ours = session.last_track
     assert ours.model == session.model and ours.frames == 4 and ours.seconds > 0
 
@@ -220,7 +220,7 @@ def test_compare_edgetam_beside_sam21_names_each_models_speed(family_weights, tm
     assert result.text.endswith(f"Tracking speed:\n- EdgeTAM (fast on CPUs) at 256 px: {ours.text} (its last "
                                 f"Track)\n- SAM 2.1 tiny at 256 px: {theirs.text} (this comparison)")
     # Another model: the speed measured was the old model's.
-    handlers.switch_model(calls, session, ModelChoice("facebook/sam2.1-hiera-tiny", 256))
+    opening.switch_model(calls, session, ModelChoice("facebook/sam2.1-hiera-tiny", 256))
     assert session.last_track is None
     unmeasured = replace(result, models=result.models[::-1], speeds=(None, ours))
     assert "- SAM 2.1 tiny at 256 px: not measured (Track again to measure)\n- EdgeTAM" in unmeasured.text

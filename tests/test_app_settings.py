@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import synthetic_frames
-from tracker.actions import handlers
+from tracker.actions import opening, prompting, tracking
 from tracker.media.video_io import write_mp4
 
 
@@ -92,9 +92,9 @@ def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
     engine = engines.get()
     assert engine.name == "w.pt (sam2.1_hiera_t) at 256 px" and engine.predictor.image_size == 256
     calls = ModelCalls(engines)
-    session = handlers.open_video(calls, video)
-    handlers.click(calls, session, 20, 20, handlers.INCLUDE)
+    session = opening.open_video(calls, video)
+    prompting.click(calls, session, 20, 20, prompting.INCLUDE)
     assert session.state.cached_features[0].vision.shape[-2:] == (16, 16)  # stride 16 at 256 px
-    list(handlers.track(calls, session))
+    list(tracking.track(calls, session))
     assert [session.masks.unpacked(i)[1].shape for i in range(8)] == [(48, 64)] * 8
     session.close()

@@ -76,11 +76,11 @@ def test_codec_and_container_open_with_random_access(tmp_path, name):
 
 @pytest.mark.parametrize("name", list(CODECS))
 def test_every_codec_opens_and_tracks_in_the_app(tmp_path, tiny_calls, name):
-    from tracker.actions import handlers
+    from tracker.actions import opening, prompting, tracking
 
-    session = handlers.open_video(tiny_calls, str(encode(tmp_path / name, *CODECS[name])))
-    handlers.click(tiny_calls, session, W / 2, H / 2, handlers.INCLUDE)
-    list(handlers.track(tiny_calls, session))
+    session = opening.open_video(tiny_calls, str(encode(tmp_path / name, *CODECS[name])))
+    prompting.click(tiny_calls, session, W / 2, H / 2, prompting.INCLUDE)
+    list(tracking.track(tiny_calls, session))
     assert session.tracked_frames() == list(range(N)) and session.video.size == (H, W)
     session.close()
 

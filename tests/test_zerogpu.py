@@ -11,7 +11,7 @@ import pytest
 
 from conftest import model_calls_for, synthetic_frames
 from sam2.runtime.memory_policy import MemoryPolicy
-from tracker.actions import handlers
+from tracker.actions import opening, prompting, roster, showing, tracking
 from tracker.actions.compare import compare
 from tracker.errors import ModelCallFailed
 from tracker.page.events import page_handler
@@ -61,7 +61,7 @@ def test_the_app_session_of_the_page_cannot_cross(monkeypatch, tiny_calls, tmp_p
     ``spaces.GPU`` with the whole session (locks, an open decoder) as argument and result:
     ZeroGPU failed at the first upload with "cannot pickle '_thread.RLock' object"."""
     video = str(write_mp4(tmp_path / "square.mp4", synthetic_frames(4), fps=10))
-    session = handlers.open_video(tiny_calls, video)
+    session = opening.open_video(tiny_calls, video)
     with zero_gpu(monkeypatch) as spaces:
         @spaces.GPU(duration=5)
         def old_style_click(session):
@@ -112,14 +112,14 @@ def test_closing_a_generator_stops_the_worker(monkeypatch):
 def scripted_session(calls, video):
     """Two objects, Track, a correction on frame 5, Track again; returns the session and every
     mask the page showed, in order."""
-    session = handlers.open_video(calls, video)
-    shown = [handlers.click(calls, session, 20, 20, handlers.INCLUDE).image]
-    handlers.add_object(session)
-    shown.append(handlers.click(calls, session, 50, 40, handlers.INCLUDE).image)
-    shown += [u.view.image for u in handlers.track(calls, session)]
-    handlers.show(session, 5)
-    shown.append(handlers.click(calls, session, 45, 30, handlers.EXCLUDE).image)
-    shown += [u.view.image for u in handlers.track(calls, session)]
+    session = opening.open_video(calls, video)
+    shown = [prompting.click(calls, session, 20, 20, prompting.INCLUDE).image]
+    roster.add_object(session)
+    shown.append(prompting.click(calls, session, 50, 40, prompting.INCLUDE).image)
+    shown += [u.view.image for u in tracking.track(calls, session)]
+    showing.show(session, 5)
+    shown.append(prompting.click(calls, session, 45, 30, prompting.EXCLUDE).image)
+    shown += [u.view.image for u in tracking.track(calls, session)]
     return session, shown
 
 
@@ -131,7 +131,7 @@ def video(tmp_path):
 def test_a_session_under_zero_gpu_equals_one_in_process(monkeypatch, tiny_engine, video):
     """The whole flow with every model call in a forked worker (tracking split into calls of
     three frames) shows the same masks as in-process; the model state crosses on the CPU."""
-    monkeypatch.setattr(handlers, "VIEW_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(tracking, "VIEW_INTERVAL_SECONDS", 0.0)
     monkeypatch.setattr(tiny_engine, "memory_policy", MemoryPolicy(resident_memory_frames=2))
     local, local_shown = scripted_session(model_calls_for(tiny_engine), video)
     budget = GpuBudget(track_overhead_seconds=0, track_seconds_per_frame=1, track_seconds_per_frame_and_object=0,
@@ -159,18 +159,18 @@ def test_a_session_under_zero_gpu_equals_one_in_process(monkeypatch, tiny_engine
 def mask_and_compare_session(calls, video):
     """A mask prompt on frame 2, Track, then Compare with the same model at 64 px; returns the
     session, the masks the page showed and the IoU table."""
-    session = handlers.open_video(calls, video)
-    handlers.show(session, 2)
+    session = opening.open_video(calls, video)
+    showing.show(session, 2)
     mask = np.zeros(session.video.size, dtype=bool)
     mask[12:32, 14:30] = True
-    shown = [handlers.mask_prompt(calls, session, mask).image]
-    shown += [u.view.image for u in handlers.track(calls, session)]
+    shown = [prompting.mask_prompt(calls, session, mask).image]
+    shown += [u.view.image for u in tracking.track(calls, session)]
     comparison = list(compare(calls, session, ModelChoice(session.model.model_id, 64)))[-1]
     return session, shown, comparison.rows
 
 
 def test_mask_prompts_and_compare_under_zero_gpu_equal_in_process(monkeypatch, tiny_engine, video):
-    monkeypatch.setattr(handlers, "VIEW_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(tracking, "VIEW_INTERVAL_SECONDS", 0.0)
     local, local_shown, local_rows = mask_and_compare_session(model_calls_for(tiny_engine), video)
     with zero_gpu(monkeypatch) as spaces:
         remote, remote_shown, remote_rows = mask_and_compare_session(model_calls_for(tiny_engine), video)
@@ -185,16 +185,16 @@ def test_mask_prompts_and_compare_under_zero_gpu_equal_in_process(monkeypatch, t
 def test_an_error_in_the_worker_reaches_the_page_as_a_clear_message(monkeypatch, tiny_engine, video):
     with zero_gpu(monkeypatch):
         calls = model_calls_for(tiny_engine)
-        session = handlers.open_video(calls, video)
+        session = opening.open_video(calls, video)
 
         def broken(*args, **kwargs):
             raise RuntimeError("CUDA error: device-side assert triggered")
 
         monkeypatch.setattr(tiny_engine.predictor, "add_new_points_or_box", broken)
         with pytest.raises(ModelCallFailed):
-            handlers.click(calls, session, 20, 20, handlers.INCLUDE)
+            prompting.click(calls, session, 20, 20, prompting.INCLUDE)
         with pytest.raises(gr.Error, match=r"Something went wrong \(RuntimeError\)\. Your work so far is kept\."):
-            page_handler(handlers.click)(calls, session, 20, 20, handlers.INCLUDE)
+            page_handler(prompting.click)(calls, session, 20, 20, prompting.INCLUDE)
     assert session.state.obj_ids == [] and session.masks.unpacked(0) == {}
     session.close()
 
@@ -202,13 +202,13 @@ def test_an_error_in_the_worker_reaches_the_page_as_a_clear_message(monkeypatch,
 def test_stop_reaches_the_worker_and_keeps_what_was_tracked(monkeypatch, tiny_engine, video):
     with zero_gpu(monkeypatch):
         calls = model_calls_for(tiny_engine)
-        session = handlers.open_video(calls, video)
-        handlers.click(calls, session, 20, 20, handlers.INCLUDE)
+        session = opening.open_video(calls, video)
+        prompting.click(calls, session, 20, 20, prompting.INCLUDE)
         done = []
-        for update in handlers.track(calls, session):
+        for update in tracking.track(calls, session):
             done.append(update.frame_idx)
             if len(done) == 2:
-                handlers.request_stop(session)
+                tracking.request_stop(session)
     tracked = session.tracked_frames()
     assert 2 <= len(tracked) < 10 and tracked == list(range(len(tracked))) and session.dirty_from == 0
     assert sorted(session.state.objects[0].frames_tracked) == tracked, "the worker's state came back"

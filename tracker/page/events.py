@@ -11,9 +11,9 @@ from typing import Callable, Optional
 
 import gradio as gr
 
-from ..actions import handlers
+from ..actions import exporting, opening, prompting, roster, showing, tracking
 from ..actions.compare import Comparison, compare
-from ..actions.handlers import FrameView
+from ..actions.showing import FrameView
 from ..errors import ModelCallFailed, SessionClosed, UserError
 from ..media.mask_image import mask_from_image
 from ..media.object_list import object_list_html
@@ -146,16 +146,16 @@ class PageEvents:
             return (gr.update(minimum=0, maximum=1, value=0), None, None, "", NO_VIDEO_INFO, 0, 0, *NO_OBJECTS,
                     *NO_RESULTS)
         # The open video stays until the new one has opened: a bad upload loses nothing.
-        session = handlers.open_video(self.calls, path, self._model(model_id, image_size), self.limits,
+        session = opening.open_video(self.calls, path, self._model(model_id, image_size), self.limits,
                                       self.output_root)
         self.sessions.put(request.session_hash, session)
         for notice in session.video.notices:
             gr.Warning(notice)
         with session.in_use():
-            view = handlers.show(session, session.window.start)
+            view = showing.show(session, session.window.start)
         slider, start, end = _window_fields(session, unit)
         _, *drawn = self._viewer(view)
-        return (gr.update(**slider, value=view.frame_idx), *drawn, handlers.video_info(session),
+        return (gr.update(**slider, value=view.frame_idx), *drawn, opening.video_info(session),
                 start, end, *_objects(session), *NO_RESULTS)
 
     def _on_session(self, request: gr.Request, action: Callable[[Session], FrameView], objects: bool = False):
@@ -173,15 +173,15 @@ class PageEvents:
         session = self.sessions.get(request.session_hash)
         if session is not None and frame_idx == session.view.shown_frame:
             return SKIP_VIEWER
-        return self._on_session(request, lambda session: handlers.show(session, frame_idx))
+        return self._on_session(request, lambda session: showing.show(session, frame_idx))
 
     @page_handler
     def previous_frame(self, request: gr.Request):
-        return self._on_session(request, lambda session: handlers.step(session, -1))
+        return self._on_session(request, lambda session: showing.step(session, -1))
 
     @page_handler
     def next_frame(self, request: gr.Request):
-        return self._on_session(request, lambda session: handlers.step(session, 1))
+        return self._on_session(request, lambda session: showing.step(session, 1))
 
     @page_handler
     def play(self, request: gr.Request):
@@ -191,11 +191,11 @@ class PageEvents:
             with session.view.choosing_frame():
                 generation = session.view.play_generation
             interval, due = 1.0 / session.video.fps, time.monotonic()
-            for frame_idx in handlers.frames_to_play(session):
+            for frame_idx in showing.frames_to_play(session):
                 with session.view.lock:
                     if session.view.play_generation != generation:
                         return  # paused, or another frame was chosen
-                    view = handlers.show(session, frame_idx)
+                    view = showing.show(session, frame_idx)
                 yield self._viewer(view)  # each frame Play shows reaches the page: it ends on the frame shown
                 due += interval
                 time.sleep(max(0.0, due - time.monotonic()))
@@ -203,22 +203,22 @@ class PageEvents:
     @page_handler
     def pause(self, request: gr.Request):
         """Stop a Play on the frame it showed last."""
-        return self._on_session(request, lambda session: handlers.show(session, session.view.shown_frame))
+        return self._on_session(request, lambda session: showing.show(session, session.view.shown_frame))
 
     @page_handler
     def timeline_click(self, event: gr.SelectData, request: gr.Request):
         x = event.index[0]
-        return self._on_session(request, lambda session: handlers.timeline_click(session, float(x)))
+        return self._on_session(request, lambda session: showing.timeline_click(session, float(x)))
 
     @page_handler
     def set_window(self, unit, start, end, request: gr.Request):
         """-> slider, frame view, timeline, object list, video info, from, to."""
         with self.sessions.using(request.session_hash) as session:
             with session.view.choosing_frame():
-                view = handlers.set_window(session, start, end, unit)
+                view = opening.set_window(session, start, end, unit)
             slider, start, end = _window_fields(session, unit)
             _, *drawn = self._viewer(view)
-            return gr.update(**slider, value=view.frame_idx), *drawn, handlers.video_info(session), start, end
+            return gr.update(**slider, value=view.frame_idx), *drawn, opening.video_info(session), start, end
 
     @page_handler
     def window_unit(self, unit, request: gr.Request):
@@ -233,7 +233,7 @@ class PageEvents:
         """A click on the viewer: it lands on the frame the viewer shows."""
         x, y = event.index
         mode = MODE_LABELS[mode_label]
-        return self._on_session(request, lambda session: handlers.click(self.calls, session, float(x), float(y), mode))
+        return self._on_session(request, lambda session: prompting.click(self.calls, session, float(x), float(y), mode))
 
     @page_handler
     def api_click(self, frame_idx, mode_label, x, y, request: gr.Request):
@@ -242,18 +242,18 @@ class PageEvents:
             raise UserError("Give the click's x and y in video pixels.")
         mode = MODE_LABELS[mode_label]
         return self._on_session(
-            request, lambda session: handlers.click(self.calls, session, float(x), float(y), mode, frame_idx))
+            request, lambda session: prompting.click(self.calls, session, float(x), float(y), mode, frame_idx))
 
     @page_handler
     def paint_frame(self, request: gr.Request):
         """-> mask editor: the shown frame to paint on."""
         with self.sessions.using(request.session_hash) as session:
-            return {"background": handlers.paint_frame(session), "layers": [], "composite": None}
+            return {"background": prompting.paint_frame(session), "layers": [], "composite": None}
 
     @page_handler
     def use_painted_mask(self, value, request: gr.Request):
         def action(session: Session) -> FrameView:
-            return handlers.painted_mask(self.calls, session, value)
+            return prompting.painted_mask(self.calls, session, value)
 
         return self._on_session(request, action)
 
@@ -263,41 +263,41 @@ class PageEvents:
             return SKIP_VIEWER
 
         def action(session: Session) -> FrameView:
-            return handlers.mask_prompt(self.calls, session, mask_from_image(path, session.video.size))
+            return prompting.mask_prompt(self.calls, session, mask_from_image(path, session.video.size))
 
         return self._on_session(request, action)
 
     @page_handler
     def undo(self, request: gr.Request):
-        return self._on_session(request, functools.partial(handlers.undo, self.calls))
+        return self._on_session(request, functools.partial(prompting.undo, self.calls))
 
     @page_handler
     def clear_object(self, request: gr.Request):
-        return self._on_session(request, functools.partial(handlers.clear_object, self.calls))
+        return self._on_session(request, functools.partial(prompting.clear_object, self.calls))
 
     @page_handler
     def reset(self, request: gr.Request):
         """-> viewer, objects, then the results emptied (``NO_RESULTS``)."""
-        return (*self._on_session(request, functools.partial(handlers.reset_all, self.calls), objects=True),
+        return (*self._on_session(request, functools.partial(roster.reset_all, self.calls), objects=True),
                 *NO_RESULTS)
 
     @page_handler
     def add_object(self, request: gr.Request):
-        return self._on_session(request, handlers.add_object, objects=True)
+        return self._on_session(request, roster.add_object, objects=True)
 
     @page_handler
     def select_object(self, label, request: gr.Request):
         if label is None:
             return (*SKIP_VIEWER, gr.skip(), gr.skip())
-        return self._on_session(request, lambda session: handlers.select_object(session, label), objects=True)
+        return self._on_session(request, lambda session: roster.select_object(session, label), objects=True)
 
     @page_handler
     def rename_object(self, name, request: gr.Request):
-        return self._on_session(request, lambda session: handlers.rename_object(session, name), objects=True)
+        return self._on_session(request, lambda session: roster.rename_object(session, name), objects=True)
 
     @page_handler
     def remove_object(self, request: gr.Request):
-        return self._on_session(request, functools.partial(handlers.remove_object, self.calls), objects=True)
+        return self._on_session(request, functools.partial(roster.remove_object, self.calls), objects=True)
 
     def _switch(self, model: ModelChoice, request: gr.Request):
         """-> viewer, model status: the open video (if any) goes on with ``model``, its prompts kept."""
@@ -305,7 +305,7 @@ class PageEvents:
             return (*SKIP_VIEWER, self._status(model))
         with self.sessions.using(request.session_hash) as session:
             before = session.model
-            view = handlers.switch_model(self.calls, session, model)
+            view = opening.switch_model(self.calls, session, model)
             # Once per change: the size menu can send the same choice twice.
             if session.model != before and session.prompted_frames():
                 gr.Info("The prompts were given to the new model: press Track to track again.")
@@ -353,7 +353,7 @@ class PageEvents:
         with self.sessions.using(request.session_hash) as session:
             session.view.stop_play()  # Track shows the frames it tracks
             last = None
-            for update in handlers.track(self.calls, session):
+            for update in tracking.track(self.calls, session):
                 last = update
                 viewer = self._viewer(update.view) if update.view is not None else SKIP_VIEWER
                 yield *viewer, update.text, gr.skip(), gr.skip()
@@ -363,22 +363,22 @@ class PageEvents:
                 yield *SKIP_VIEWER, "Nothing to track.", gr.skip(), gr.skip()
                 return
             stopped = "Stopped (what was tracked is kept)" if session.files.stop.requested else "Done"
-            text = f"{stopped}: {last.done} of {plural(last.total, 'frame')} tracked in {handlers.window_text(session)}."
+            text = f"{stopped}: {last.done} of {plural(last.total, 'frame')} tracked in {opening.window_text(session)}."
             status = self._status(session.model, session)
             yield *SKIP_VIEWER, f"{text} Writing the overlay video...", gr.skip(), status
-            video = handlers.overlay_video(session)
+            video = tracking.overlay_video(session)
             yield *SKIP_VIEWER, f"{text} Overlay video ready.", str(video), status
 
     def stop(self, request: gr.Request):
         session = self.sessions.get(request.session_hash)
         if session is not None:
-            handlers.request_stop(session)
+            tracking.request_stop(session)
 
     @page_handler
     def export(self, extras, request: gr.Request, progress=gr.Progress()):
         """-> downloads: the standard exports and the extras asked for."""
         with self.sessions.using(request.session_hash) as session:
-            return handlers.export_all(session, extras or (), lambda text: progress(None, desc=text)).as_list()
+            return exporting.export_all(session, extras or (), lambda text: progress(None, desc=text)).as_list()
 
     @page_handler
     def compare(self, label, request: gr.Request):

@@ -7,7 +7,8 @@ import gradio as gr
 
 from sam2.frames.source import VIDEO_EXTENSIONS
 
-from ..actions.handlers import BOX, EXCLUDE, EXTRAS, INCLUDE
+from ..actions.exporting import EXTRAS
+from ..actions.prompting import BOX, EXCLUDE, INCLUDE
 from ..sessions.session import ObjectRoster
 from ..sessions.window import FRAMES, SECONDS
 
