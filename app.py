@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from sam2.runtime.attention import remember_choices
+from sam2.runtime.attention import configure_from_environment, remember_choices
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker.model.loading import EngineCache
 from tracker.page.layout import PAGE_CSS
@@ -19,6 +19,7 @@ from tracker.page.ui import build_ui
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     settings = AppSettings.from_sources()
+    configure_from_environment()  # SAM2_ATTENTION (a kernel to force) and the other SAM2_ATTENTION_* settings
     if torch.device(settings.device).type == "cpu":
         tune_for_cpu_tracking()  # process-wide: faster CPU frames (see its docstring)
         # The attention kernels timed on the first Track are remembered for later starts.
