@@ -20,6 +20,7 @@ import torch
 
 from bench.media import random_checkpoint
 from oracle.paths import SHARED_DATA
+from sam2.runtime import attention
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker.actions import opening, prompting, tracking
 from tracker.model.calls import ModelCalls
@@ -109,6 +110,7 @@ def main() -> None:
         parser.error("--frames must be at least 3")
     if torch.device(args.device).type == "cpu":
         tune_for_cpu_tracking()  # as the app does on the CPU
+        attention.benchmark = True  # as the app does (on its first start: nothing remembered yet)
     checkpoint = args.checkpoint or str(random_checkpoint(args.config))
     try:
         latency = measure(args.video, args.config, checkpoint, args.device, args.image_size, args.frames)
