@@ -70,3 +70,10 @@ def prompted_frames(state: InferenceState, obj_id: Any = None) -> List[int]:
     """Frames with a click, box or mask prompt (of ``obj_id``, or of any object), ascending."""
     objects = [obj for obj in state.objects if obj_id is None or obj.obj_id == obj_id]
     return sorted({f for obj in objects for f in (*obj.point_inputs, *obj.mask_inputs)})
+
+
+def tracked_frames(state: InferenceState, obj_id: Any) -> List[int]:
+    """Frames where ``obj_id`` has a result, ascending: its prompted frames and the frames
+    tracking reached (empty for an unknown object)."""
+    objects = [obj for obj in state.objects if obj.obj_id == obj_id]
+    return sorted({f for obj in objects for f in (*obj.frames_tracked, *obj.cond_outputs)})

@@ -13,7 +13,7 @@ from oracle.paths import REPO
 PUBLIC_MODULES = {
     "sam2", "sam2.build_sam", "sam2.sam2_video_predictor", "sam2.sam2_image_predictor", "sam2.automatic_mask_generator",
     "sam2.prompts", "sam2.models", "sam2.runtime.attention", "sam2.runtime.cpu_allocator", "sam2.runtime.memory_policy",
-    "sam2.runtime.precision", "sam2.frames.source", "sam2.frames.video_file",
+    "sam2.runtime.precision", "sam2.frames.source", "sam2.frames.video_file", "sam2.state_storage",
 }
 # The official inference state's fields (its dict keys, as attributes too).
 PUBLIC_STATE_FIELDS = {"obj_ids", "video_height", "video_width", "num_frames", "device"}
@@ -21,14 +21,11 @@ PUBLIC_STATE_FIELDS = {"obj_ids", "video_height", "video_width", "num_frames", "
 # Debts: names of internal modules and state fields the app still uses. (Paid so far: the
 # state's prompts, read through sam2.prompts; building at another size and finding a preset,
 # through build_sam; configs, hub checkpoints and load errors, through sam2.models; the
-# InferenceState type, from sam2.sam2_video_predictor.)
-INTERNAL_IMPORTS = {
-    ("sam2.session.tensor_spill", "TensorSpill"),  # the app places spill folders itself: MemoryPolicy should
-}
-INTERNAL_STATE_FIELDS = {
-    "objects",  # per-object prompts and outputs: track planning and clean-up read them
-    "cached_features", "spill", "spilled_keys", "spill_outputs", "restore_prompted_outputs", "to",  # spill and rest
-}
+# InferenceState type, from sam2.sam2_video_predictor; the spill folder, through MemoryPolicy, and
+# a state's rest, wake, tidy and release, through sam2.state_storage; the frames an object has
+# results on and the mask prompts held, through sam2.prompts.)
+INTERNAL_IMPORTS = set()
+INTERNAL_STATE_FIELDS = set()
 
 
 def library_uses(source: str) -> Tuple[Set[Tuple[str, str]], Set[str], Set[str]]:

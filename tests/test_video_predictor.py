@@ -11,7 +11,9 @@ from conftest import synthetic_frames
 from sam2.runtime import cpu_allocator
 from sam2.runtime.memory_policy import MemoryPolicy
 from sam2.sam2_video_predictor import SAM2VideoPredictor
+from sam2.prompts import tracked_frames
 from sam2.session.tensor_spill import TensorSpill
+from sam2.state_storage import release, rest, tidy_spill, wake
 
 
 @pytest.fixture()
@@ -223,6 +225,33 @@ def test_a_state_pickled_between_calls_tracks_exactly_like_one_that_stayed(tiny_
     assert len(list(tiny_predictor.propagate_in_video(final, start_frame_idx=0))) == 10
     owner.close()
     assert not os.path.exists(owner.directory)
+
+
+def test_a_callers_spill_folder_serves_every_copy_and_is_tidied_and_kept(tiny_predictor, tmp_path):
+    """Through the public API (MemoryPolicy.spill_dir, sam2.state_storage): a state rests and
+    crosses to another process after every call, gives the masks of one that stayed, and
+    leaves in the caller's folder only what the current state refers to; releasing the state
+    keeps the folder, which is the caller's."""
+    frames = np.stack(synthetic_frames(10))
+    folder = tmp_path / "session" / "spill"
+    policy = MemoryPolicy(resident_memory_frames=1, spill_dir=str(folder))
+    _, stayed = run_session(tiny_predictor, frames, policy=MemoryPolicy(resident_memory_frames=1))
+
+    def crossed(state):
+        copy = wake(pickle.loads(pickle.dumps(rest(state))), tiny_predictor.device)
+        tidy_spill(copy)
+        return copy
+
+    final, moved = run_session(tiny_predictor, frames, between_calls=crossed, policy=policy)
+    assert all(torch.equal(expected, got) for expected, got in zip(stayed, moved)) and len(moved) == len(stayed)
+    tidy_spill(final)  # the last call's copy replaced outputs too
+    keys = final.spilled_keys()
+    assert keys and sorted(os.listdir(folder)) == sorted(os.path.basename(k) for k in keys)
+    assert tracked_frames(final, 1) == list(range(10)) and tracked_frames(final, 7) == []
+    release(final)
+    assert final.obj_ids == [] and folder.is_dir()
+    with pytest.raises(ValueError, match="spill_dir"):
+        MemoryPolicy(spill_dir=3)
 
 
 def test_prompted_frames_are_not_encoded_again_before_tracking(tiny_predictor, monkeypatch):

@@ -150,7 +150,7 @@ def test_a_session_under_zero_gpu_equals_one_in_process(monkeypatch, tiny_engine
         assert local.masks.packed(frame) == remote.masks.packed(frame)
     assert remote.state.device.type == "cpu" and not remote.state.cached_features
     # Only memories the returned state refers to stay on disk.
-    assert sorted(os.listdir(remote.files.spill.directory)) == sorted(
+    assert sorted(os.listdir(remote.files.spill_dir)) == sorted(
         os.path.basename(k) for k in remote.state.spilled_keys())
     local.close()
     remote.close()

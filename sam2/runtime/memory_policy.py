@@ -1,5 +1,6 @@
 """How much of a video session stays in memory: one policy instead of scattered constants."""
 
+import os
 from dataclasses import dataclass
 from typing import Optional
 
@@ -24,6 +25,9 @@ class MemoryPolicy:
     ``frames_between_trims``     frames between heap trims while tracking   smaller: more page faults; larger: a
     (50)                         on the CPU (``malloc_trim(0)``: free       fragmented heap grows with the video
                                  pages back to the OS, nothing else)
+    ``spill_dir``                where spilled outputs go: None, a private  a caller's folder is never deleted here; the
+    (None)                       temporary folder; else the caller's        caller removes it, and files that copies of
+                                 folder (created if missing)                the state left: ``state_storage.tidy_spill``
     ===========================  =========================================  ==============================================
 
     The two frame-source limits apply when ``init_state`` opens the video itself, not to a
@@ -36,6 +40,7 @@ class MemoryPolicy:
     resident_memory_frames: Optional[int] = None
     spill_to_disk: bool = True
     frames_between_trims: int = 50
+    spill_dir: Optional[str] = None
 
     def __post_init__(self) -> None:
         minimums = {"feature_cache_frames": 0, "model_input_cache_frames": 0, "decoded_cache_bytes": 1,
@@ -46,6 +51,8 @@ class MemoryPolicy:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        if self.spill_dir is not None and not isinstance(self.spill_dir, (str, os.PathLike)):
+            raise ValueError(f"spill_dir must be a folder path or None, got {self.spill_dir!r}")
 
     def resident_limit(self, num_maskmem: int) -> Optional[int]:
         """Tracked outputs per object kept in RAM before spilling; None: never spill."""

@@ -1,5 +1,6 @@
 """Typed session state of the video predictor (readable like the official dict state)."""
 
+import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Set
@@ -91,7 +92,8 @@ class InferenceState:
     def spill_store(self) -> TensorSpill:
         """The session's on-disk store for evicted memories, created on first use."""
         if self.spill is None:
-            self.spill = TensorSpill()
+            folder = self.memory_policy.spill_dir
+            self.spill = TensorSpill(os.fspath(folder), caller_folder=True) if folder is not None else TensorSpill()
         return self.spill
 
     def __getstate__(self) -> dict:

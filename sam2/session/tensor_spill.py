@@ -1,4 +1,5 @@
-"""Keeps tensors on disk in a private temporary folder so session memory stays flat."""
+"""Keeps tensors on disk, in a private temporary folder or in one the caller owns, so session
+memory stays flat."""
 
 import os
 import shutil
@@ -14,17 +15,25 @@ import torch
 class TensorSpill:
     """Writes groups of tensors to files and reads them back unchanged (bit-exact).
 
-    The store that made the folder owns it: it deletes files on ``discard``, and the folder
-    on ``close()`` or when it is garbage collected. A pickled copy (a state handed to another
-    process) borrows the folder: it reads, and writes files under names of its own, but never
-    deletes anything; the owner removes what is no longer used with :meth:`keep_only`.
+    The store made by the constructor owns its files: it deletes them on ``discard``. A pickled
+    copy (a state handed to another process) borrows the folder: it reads, and writes files
+    under names of its own, but deletes nothing; :meth:`keep_only` removes what no state uses.
+    By default the folder is a private temporary one, deleted on ``close()`` or when the
+    original store is garbage collected, and only the original may call ``keep_only``. With
+    ``caller_folder`` the folder is the caller's: never deleted here, and any copy may call
+    ``keep_only`` (the caller says which state is current).
     """
 
-    def __init__(self, directory: str = None) -> None:
-        self.directory = tempfile.mkdtemp(prefix="sam2-spill-", dir=directory)
+    def __init__(self, directory: str = None, caller_folder: bool = False) -> None:
+        if caller_folder:
+            os.makedirs(directory, exist_ok=True)
+            self.directory = str(directory)
+        else:
+            self.directory = tempfile.mkdtemp(prefix="sam2-spill-", dir=directory)
         self.owner = True
+        self.caller_folder = caller_folder
         self._start_naming()
-        self._finalizer = weakref.finalize(self, shutil.rmtree, self.directory, True)
+        self._finalizer = None if caller_folder else weakref.finalize(self, shutil.rmtree, self.directory, True)
 
     def _start_naming(self) -> None:
         # Names unique across the processes that share the folder.
@@ -33,10 +42,11 @@ class TensorSpill:
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict:
-        return {"directory": self.directory}
+        return {"directory": self.directory, "caller_folder": self.caller_folder}
 
     def __setstate__(self, state: dict) -> None:
         self.directory = state["directory"]
+        self.caller_folder = state.get("caller_folder", False)
         self.owner = False
         self._start_naming()
         self._finalizer = None
@@ -62,19 +72,24 @@ class TensorSpill:
             pass
 
     def keep_only(self, keys: Iterable[str]) -> int:
-        """Delete every file of the folder but those of ``keys`` (owner only); returns how many
-        were deleted. For files that borrowers wrote and that no state refers to any more."""
-        if not self.owner:
+        """Delete every file of the folder but those of ``keys`` (the original store, or any copy
+        in a caller's folder); returns how many were deleted. For files that borrowers wrote and
+        that no state refers to any more."""
+        if not (self.owner or self.caller_folder):
             raise RuntimeError("only the store that made the folder deletes its files")
         kept = {os.path.basename(key) for key in keys}
         removed = 0
         for name in os.listdir(self.directory):
             if name not in kept:
-                self.discard(os.path.join(self.directory, name))
+                try:
+                    os.remove(os.path.join(self.directory, name))
+                except FileNotFoundError:
+                    continue
                 removed += 1
         return removed
 
     def close(self) -> None:
-        """Delete the folder (owner only; a borrower just stops using it)."""
+        """Delete a private folder (original store only; a borrower, or a store in a caller's
+        folder, just stops using it)."""
         if self._finalizer is not None:
             self._finalizer()

@@ -1,6 +1,8 @@
 """Compare: the session's prompts through another model over the window, both overlays side
 by side in one video, the IoU between them per object and frame, and each model's speed."""
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +11,6 @@ from typing import Generator, Iterator, List, Optional, Tuple, Union
 import cv2
 import numpy as np
 
-from sam2.session.tensor_spill import TensorSpill
 
 from ..errors import UserError
 from ..media.overlay import FONT, draw_legend, draw_masks, fit_text
@@ -102,10 +103,10 @@ def compare(calls: ModelCalls, session: Session, other: ModelChoice) -> Iterator
     models = (calls.engine(session.model).name, calls.engine(other).name)
     if models[0] == models[1]:
         raise UserError("Choose another model (or input size) to compare with.")
-    spill = TensorSpill(str(session.files.work_dir))
+    spill_dir = Path(tempfile.mkdtemp(prefix="compare-spill-", dir=session.files.work_dir))
     try:
         yield f"Compare: {models[1]} reads the prompts..."
-        replayed = replay(calls, session, other, spill)
+        replayed = replay(calls, session, other, spill_dir)
         theirs = replayed.masks
         began = time.monotonic()
         tracked = yield from _track(calls, session, other, replayed.state, theirs, models[1])
@@ -120,14 +121,14 @@ def compare(calls: ModelCalls, session: Session, other: ModelChoice) -> Iterator
                          ["frame", *(session.objects.label(i) for i in session.objects.ids)],
                          iou_rows(session, theirs, both), (ours, speed))
     finally:
-        spill.close()
+        shutil.rmtree(spill_dir, ignore_errors=True)
 
 
 def _track(calls: ModelCalls, session: Session, model: ModelChoice, state, theirs: MaskStore,
            name: str) -> Generator[str, None, int]:
     """Track ``state`` over the session's window into ``theirs``, a progress line per frame;
     returns the number of frames tracked."""
-    per_call = calls.frames_per_track_call(len(state.objects))
+    per_call = calls.frames_per_track_call(len(state.obj_ids))
     runs = track_runs(state, session.window, None, per_call)
     stop = session.files.stop
     stop.clear()

@@ -29,7 +29,7 @@ def open_video(calls: ModelCalls, path: str, model: Optional[ModelChoice] = None
     try:
         video = prepare_video(Path(path), work_dir, limits, engine.memory_policy)
         try:
-            state = calls.open_video(model, video.frames)
+            state = calls.open_video(model, video.frames, SessionFiles.spill_dir_of(work_dir))
         except BaseException:
             video.frames.close()
             raise
@@ -69,7 +69,7 @@ def switch_model(calls: ModelCalls, session: Session, model: ModelChoice) -> Fra
     the prompts are added to it again (their masks shown); what was tracked is to be tracked again."""
     model = ModelChoice(model.model_id, calls.engine(model).image_size)
     if model != session.model:
-        replayed = replay(calls, session, model, session.files.spill)
+        replayed = replay(calls, session, model, session.files.spill_dir)
         session.model = model
         session.adopt(replayed.state)
         session.masks = replayed.masks

@@ -2,10 +2,10 @@
 input size): the same clicks, boxes and masks, object by object, frame by frame."""
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import List
 
 from sam2.sam2_video_predictor import InferenceState
-from sam2.session.tensor_spill import TensorSpill
 
 from ..model.calls import ModelCalls, ModelChoice, PromptEdit
 from ..model.mask_store import MaskStore
@@ -34,12 +34,10 @@ def prompt_edits(session: Session) -> List[PromptEdit]:
     return edits
 
 
-def replay(calls: ModelCalls, session: Session, model: ModelChoice, spill: TensorSpill) -> Replayed:
+def replay(calls: ModelCalls, session: Session, model: ModelChoice, spill_dir: Path) -> Replayed:
     """Open the session's video on ``model`` and add every prompt of the session to it (the
-    new state's evicted memories go to ``spill``)."""
-    state = calls.open_video(model, session.frames)
-    state.spill = spill
-    replayed = Replayed(state)
+    new state's evicted memories go to ``spill_dir``)."""
+    replayed = Replayed(calls.open_video(model, session.frames, spill_dir))
     for edit in prompt_edits(session):
         result = calls.edit_prompts(model, replayed.state, edit)
         replayed.state = result.state

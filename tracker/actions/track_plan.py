@@ -7,7 +7,7 @@ from sam2.sam2_video_predictor import InferenceState
 
 from ..errors import UserError
 from ..model.calls import TrackRun
-from ..model.prompts import prompted_frames
+from ..model.prompts import prompted_frames, tracked_frames
 from ..sessions.window import FrameWindow
 
 
@@ -15,9 +15,9 @@ def backward_start(state: InferenceState, window: FrameWindow) -> Optional[int]:
     """Where a backward pass must begin so that every object reaches the window's start: the
     latest first prompt in the window of the objects that do not yet (None: all do)."""
     firsts = []
-    for obj in state.objects:
-        reached = set(obj.frames_tracked) | set(obj.cond_outputs)
-        frames = [f for f in prompted_frames(state, obj.obj_id) if f in window]
+    for obj_id in state.obj_ids:
+        reached = tracked_frames(state, obj_id)
+        frames = [f for f in prompted_frames(state, obj_id) if f in window]
         if frames and window.start not in reached:
             firsts.append(frames[0])
     return max(firsts) if firsts and max(firsts) > window.start else None

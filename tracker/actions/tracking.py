@@ -55,7 +55,7 @@ class TrackUpdate:
 def track(calls: ModelCalls, session: Session) -> Iterator[TrackUpdate]:
     """Track every object over the window, one update per frame (the viewer's frame at most
     every ``VIEW_INTERVAL_SECONDS``). Stops within a frame when asked; what was tracked is kept."""
-    per_call = calls.frames_per_track_call(len(session.state.objects))
+    per_call = calls.frames_per_track_call(len(session.state.obj_ids))
     runs = track_runs(session.state, session.window, session.dirty_from, per_call)
     stop = session.files.stop
     stop.clear()

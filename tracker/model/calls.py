@@ -7,12 +7,13 @@ another process (on the model's device otherwise, so that cached image features 
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple, Union
 
 from sam2.frames.source import FrameSource
 from sam2.sam2_video_predictor import InferenceState
+from sam2.state_storage import rest, wake
 
 from ..errors import UserError
 from .engine import Engine
@@ -161,28 +162,23 @@ class ModelCalls:
     def _wake(self, engine: Engine, state: InferenceState) -> InferenceState:
         """The state ready for the model: on its device, prompted frames' outputs in memory
         (in-process it never left them)."""
-        if self.crosses_processes:
-            state.to(engine.predictor.device)
-            state.restore_prompted_outputs()
-        return state
+        return wake(state, engine.predictor.device) if self.crosses_processes else state
 
     def _rest(self, engine: Engine, state: InferenceState) -> InferenceState:
         """The state as it waits for the next call: when calls run in another process, on the
         CPU with every output's large tensors (memories, low-resolution logits) in the spill
         folder, which the app and the workers share; then only prompts, object pointers and
         file names cross."""
-        if not self.crosses_processes:
-            return state
-        state.to("cpu")
-        state.spill_outputs()
-        return state
+        return rest(state) if self.crosses_processes else state
 
     # ------------------------------------------------------------------ GPU calls
-    def _open_video(self, model: ModelChoice, frames: FrameSource) -> InferenceState:
-        """A new state for the video (its first frame encoded)."""
+    def _open_video(self, model: ModelChoice, frames: FrameSource, spill_dir: Path) -> InferenceState:
+        """A new state for the video (its first frame encoded), spilling into ``spill_dir`` (a
+        folder of the app's session, which every copy of the state shares)."""
         engine = self.engine(model)
+        policy = replace(engine.memory_policy, spill_dir=str(spill_dir))
         with engine.compute():
-            state = engine.predictor.init_state(video_path=frames, memory_policy=engine.memory_policy)
+            state = engine.predictor.init_state(video_path=frames, memory_policy=policy)
         return self._rest(engine, state)
 
     def _edit_prompts(self, model: ModelChoice, state: InferenceState, edit: PromptEdit) -> PromptResult:
@@ -210,7 +206,7 @@ class ModelCalls:
         return PromptResult(self._rest(engine, state), edit.frame_idx, masks, removed)
 
     def _track_duration(self, model: ModelChoice, state: InferenceState, run: TrackRun, stop: StopSignal) -> int:
-        return self.budget.track_seconds(run.count, len(state.objects))
+        return self.budget.track_seconds(run.count, len(state.obj_ids))
 
     def _track(self, model: ModelChoice, state: InferenceState, run: TrackRun, stop: StopSignal) -> Iterator[TrackEvent]:
         """Each tracked frame's masks as it is done, then the state (also after a stop)."""

@@ -5,7 +5,7 @@ library (:mod:`sam2.prompts`) to draw them and to edit them.
 """
 
 from dataclasses import dataclass, replace
-from typing import List, Optional, Tuple
+from typing import List, Optional, Set, Tuple
 
 from sam2 import prompts as library_prompts
 from sam2.sam2_video_predictor import InferenceState
@@ -60,3 +60,13 @@ def frame_prompts(state: InferenceState, obj_id: int, frame_idx: int, image_size
 def prompted_frames(state: InferenceState, obj_id: Optional[int] = None) -> List[int]:
     """Frames with a click, box or mask prompt (of ``obj_id``, or of any object)."""
     return library_prompts.prompted_frames(state, obj_id)
+
+
+def tracked_frames(state: InferenceState, obj_id: int) -> List[int]:
+    """Frames where ``obj_id`` has a result (prompted, or reached by tracking)."""
+    return library_prompts.tracked_frames(state, obj_id)
+
+
+def mask_prompted(state: InferenceState) -> Set[Tuple[int, int]]:
+    """(object id, frame) of every mask prompt the state holds (any input size reads them)."""
+    return {(p.obj_id, p.frame_idx) for p in library_prompts.read_prompts(state, 1) if p.has_mask}

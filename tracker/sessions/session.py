@@ -20,14 +20,14 @@ import numpy as np
 from sam2.frames.source import FrameSource
 from sam2.runtime.cpu_allocator import release_free_memory
 from sam2.sam2_video_predictor import InferenceState
-from sam2.session.tensor_spill import TensorSpill
+from sam2.state_storage import release, tidy_spill
 
 from ..errors import SessionClosed, UserError
 from ..media.publish import publish
 from ..model.calls import ModelChoice, StopSignal
 from ..model.mask_store import MaskStore
 from ..model.packed_mask import PackedMask
-from ..model.prompts import FramePrompts, frame_prompts, prompted_frames
+from ..model.prompts import FramePrompts, frame_prompts, mask_prompted, prompted_frames
 from ..settings import Limits
 from .window import FrameWindow, describe, first_window
 
@@ -203,10 +203,18 @@ class SessionFiles:
     def __init__(self, work_dir: Path, output_root: Optional[Path] = None) -> None:
         self.work_dir = work_dir
         self.output_root = output_root if output_root is not None else work_dir / "outputs"
-        self.spill = TensorSpill(str(work_dir))
         self.stop = StopSignal(work_dir / "stop-tracking")
         self._versions: Dict[str, List[Path]] = {}
         self._finalizer = weakref.finalize(self, _remove_folders, [work_dir])
+
+    @staticmethod
+    def spill_dir_of(work_dir: Path) -> Path:
+        """Where the model states of the session in ``work_dir`` spill their memories."""
+        return work_dir / "spill"
+
+    @property
+    def spill_dir(self) -> Path:
+        return self.spill_dir_of(self.work_dir)
 
     def upload(self) -> Path:
         """The upload as kept in the session's folder (its sound stays there after a scale-down)."""
@@ -226,7 +234,6 @@ class SessionFiles:
         return publish(self.output_path(filename), write)
 
     def remove_all(self) -> None:
-        self.spill.close()
         _remove_folders([self.work_dir, *(f for folders in self._versions.values() for f in folders)])
         self._finalizer.detach()
 
@@ -260,7 +267,6 @@ class Session:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.state.spill = self.files.spill
         if self.window is None:
             self.window = first_window(self.video.num_frames, self.limits.max_frames)
 
@@ -306,8 +312,8 @@ class Session:
         mask prompts the state dropped. A half-drawn box is dropped: the prompts changed."""
         self.state = state
         self.view.pending_corner = None
-        self.files.spill.keep_only(state.spilled_keys())
-        held = {(obj.obj_id, f) for obj in state.objects for f in obj.mask_inputs}
+        tidy_spill(state)
+        held = mask_prompted(state)
         self.mask_prompts = {key: mask for key, mask in self.mask_prompts.items() if key in held}
 
     def prompts(self, obj_id: int, frame_idx: int) -> FramePrompts:
@@ -363,8 +369,7 @@ class Session:
 
     def _release(self) -> None:
         self.frames.close()
-        self.state.objects.clear()
-        self.state.cached_features.clear()
+        release(self.state)
         self.masks.clear()
         self.files.remove_all()
         release_free_memory()
