@@ -27,6 +27,16 @@ def run_session(client, video: str, x: float, y: float, frame: int = 0) -> List[
     return client.predict(api_name="/export")
 
 
+def finished_overlay(result: tuple):
+    """The overlay video file that /track ends with (output 5): its file data, or its local path
+    with a client that downloads files. While tracking, that output streams the growing video;
+    the finished file replaces it as an update of the component's value, which the client
+    hands over as such."""
+    update = result[5]
+    assert update["__type__"] == "update", update
+    return update["value"]
+
+
 def exported_masks(files: List[dict]) -> dict:
     """Frame -> object 1's mask, from the exported COCO RLE file (fetched by its URL)."""
     coco = httpx.get(files[3]["url"]).json()

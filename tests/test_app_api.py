@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app_client import finished_overlay
 from app_server import REPO, running_app
 from conftest import CPU_PRECISION
 from sam2.frames.opening import open_frame_source
@@ -32,7 +33,7 @@ def test_full_flow_through_the_api(tmp_path, zerogpu):
         client.predict(0, "Include (green)", 180, 250, api_name="/click")
         result = client.submit(api_name="/track").result()
         assert result[4] == "Done: 96 of 96 frames tracked in frames 0-95 (0.0-4.0 s). Overlay video ready."
-        assert result[5].endswith("balls_f0-95_overlay.mp4")
+        assert finished_overlay(result).endswith("balls_f0-95_overlay.mp4")
 
         choices = client.predict(api_name="/add_object")[4]
         assert choices["value"] == "2: object 2"

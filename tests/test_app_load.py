@@ -148,7 +148,8 @@ def test_concurrent_sessions_each_get_their_own_masks(app, server_engine, tmp_pa
 def stop_like_the_page(app, client) -> None:
     """Press Stop as the page does: Stop skips the queue, so it works when the queue is full
     (gradio_client would send it through the queue)."""
-    response = httpx.post(app.url + "gradio_api/run/stop", json={"data": [], "session_hash": client.session_hash})
+    # The one input is the tab's session (the page's per-tab state): the server fills it in.
+    response = httpx.post(app.url + "gradio_api/run/stop", json={"data": [None], "session_hash": client.session_hash})
     assert response.status_code == 200, response.text
 
 

@@ -29,7 +29,6 @@ from tracker.model.calls import ModelCalls, ModelChoice
 from tracker.model.loading import EngineCache
 from tracker.page.model_menu import menu_models, model_menu
 from tracker.sessions.session import TrackSpeed
-from tracker.sessions.store import SessionStore
 from tracker.settings import CPU_DEFAULT_MODEL, GPU_DEFAULT_MODEL, AppSettings, Limits
 from tracker.page.ui import build_ui
 from tracker.media.video_io import write_mp4
@@ -78,11 +77,6 @@ def fake_hub(monkeypatch, tmp_path) -> FakeHub:
 
 def settings_for(folder: Path, *argv: str) -> AppSettings:
     return AppSettings.from_sources(["--checkpoints-dir", str(folder), *argv], {"SAM2_DEVICE": "cpu"})
-
-
-def tab(name: str = "tab") -> SimpleNamespace:
-    """What a page event receives as its ``gr.Request``: the tab's id."""
-    return SimpleNamespace(session_hash=name)
 
 
 @pytest.fixture(scope="module")
@@ -241,16 +235,17 @@ def test_the_status_line_names_the_model_and_a_failed_pick_says_why(
     assert ("EfficientTAM-Ti 512", "facebook/efficienttam_ti_512x512") in menu.choices
     assert menu.default_compare == "EfficientTAM-Ti 512", "the first other model whose weights are here"
     assert fake_hub.downloads == [], "nothing is downloaded before it is picked"
-    events = PageEvents(ModelCalls(engines), SessionStore(ttl=60), Limits(), menu)
+    events = PageEvents(ModelCalls(engines), Limits(), menu)
 
     with pytest.warns(UserWarning, match="could not be downloaded"):  # the page's notice, outside a page
-        *_, status, size, model = events.change_model("facebook/sam2.1-hiera-large", 128, tab())
+        *_, status, session, size, model = events.change_model(None, "facebook/sam2.1-hiera-large", 128)
     assert fake_hub.downloads == [("facebook/sam2.1-hiera-large", "sam2.1_hiera_large.pt", "model")]
+    assert session is None
     assert status.startswith("The weights of SAM 2.1 large (facebook/sam2.1-hiera-large) could not be downloaded")
     assert status.endswith("Still on tiny.pt (test_tiny).") and "Traceback" not in status
     assert model["value"] == "tiny.pt (test_tiny)", "the menu goes back to the model in use"
 
-    *_, status, size, model = events.change_model("facebook/efficienttam_ti_512x512", 128, tab())
+    *_, status, session, size, model = events.change_model(None, "facebook/efficienttam_ti_512x512", 128)
     assert status == f"Model: **EfficientTAM-Ti 512** on cpu ({CPU_PRECISION})."
     assert (size["choices"], size["value"], size["visible"]) == ([512], 512, False)
 
@@ -267,7 +262,7 @@ def test_a_local_copy_of_a_hub_checkpoint_has_one_name_in_the_menu_the_status_li
     assert labels[0] == "SAM 2.1 tiny" and labels.count("SAM 2.1 tiny") == 1, labels
     assert "facebook/sam2.1-hiera-tiny" not in [model_id for _, model_id in menu.choices]
     assert "SAM 2.1 tiny at 512 px" in menu.compare, "Compare's choices use the same name"
-    events = PageEvents(ModelCalls(engines), SessionStore(ttl=60), Limits(), menu)
+    events = PageEvents(ModelCalls(engines), Limits(), menu)
     assert events._status(ModelChoice(settings.model_id)).startswith("Model: **SAM 2.1 tiny** on cpu")
     renamed = settings_for(family_weights, "--checkpoint", str(family_weights / "edgetam.pt"), "--config", "sam2.1_hiera_t")
     assert configured_model(renamed).label == "edgetam.pt (sam2.1_hiera_t)", "another file keeps its own name"

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app_client import (INCLUDE, file_data, first_output, gradio_client, new_client, raw_call, run_session,
+from app_client import (INCLUDE, file_data, finished_overlay, first_output, gradio_client, new_client, raw_call,
+                        run_session,
                         wait_until)
 from app_server import REPO, app_process
 from conftest import synthetic_frames
@@ -168,9 +169,10 @@ def test_stop_or_cancel_mid_track_then_track_again(app, client, tmp_path):
     assert 0 < done < TRACK_FRAMES
     # The overlay holds the tracked frames only, and its name says which.
     overlay = tmp_path / "stopped_overlay.mp4"
-    overlay.write_bytes(httpx.get(result[5]["url"]).content)
+    finished = finished_overlay(result)
+    overlay.write_bytes(httpx.get(finished["url"]).content)
     source = open_frame_source(str(overlay))
-    assert source.num_frames == done and result[5]["orig_name"].endswith(f"_f0-{done - 1}_overlay.mp4"), result[5]
+    assert source.num_frames == done and finished["orig_name"].endswith(f"_f0-{done - 1}_overlay.mp4"), finished
     source.close()
     assert client.predict(api_name="/track")[4].startswith("Done:")
 

@@ -1,6 +1,7 @@
-"""Track: every object over the window with progress and the viewer following, Stop, and the
-overlay video of what was tracked."""
+"""Track: every object over the window with progress, the viewer following and the overlay
+video growing, Stop, and the finished overlay video of what was tracked."""
 
+import shutil
 import time
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from .track_progress import FrameCounter, SpeedMeter
 
 # While tracking, the viewer shows a new frame at most this often.
 VIEW_INTERVAL_SECONDS = 0.25
+# While tracking, the overlay video grows by pieces of about this many seconds of video.
+STREAM_PIECE_SECONDS = 2.0
 
 
 def _time_text(seconds: float) -> str:
@@ -37,6 +40,7 @@ class TrackUpdate:
     steps_left: int
     frames_per_second: Optional[float]  # steps per second; None until measured over a few
     view: Optional[FrameView]
+    piece: Optional[Path] = None  # the overlay video's next piece, when one is due
 
     @property
     def seconds_left(self) -> Optional[float]:
@@ -52,14 +56,56 @@ class TrackUpdate:
         return line + f"{self.frames_per_second:.2f} frames/s, about {_time_text(self.seconds_left)} left"
 
 
-def track(calls: ModelCalls, session: Session) -> Iterator[TrackUpdate]:
+class OverlayStream:
+    """The overlay video as Track makes it: the frames tracked forward, in order, as short mp4
+    pieces of ``piece_frames`` frames in ``folder`` (a piece is read before the next is asked
+    for, so only the newest is kept). Frames out of order (a backward pass) are left to the
+    finished video."""
+
+    def __init__(self, session: Session, folder: Path, piece_frames: int) -> None:
+        self.session = session
+        self.folder = folder
+        self.piece_frames = piece_frames
+        self.pending: List[int] = []
+        self.next_frame: Optional[int] = None
+        self.pieces = 0
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+
+    def add(self, frame_idx: int) -> Optional[Path]:
+        """Take a tracked frame; returns a piece when one is full."""
+        if self.next_frame is not None and frame_idx != self.next_frame:
+            return None
+        self.pending.append(frame_idx)
+        self.next_frame = frame_idx + 1
+        return self.flush() if len(self.pending) >= self.piece_frames else None
+
+    def flush(self) -> Optional[Path]:
+        """The frames taken since the last piece, as a piece (None: none)."""
+        if not self.pending:
+            return None
+        path = self.folder / f"piece-{self.pieces}.mp4"
+        (self.folder / f"piece-{self.pieces - 1}.mp4").unlink(missing_ok=True)
+        self.pieces += 1
+        frames, self.pending = [overlay_frame(self.session, f) for f in self.pending], []
+        return write_mp4(path, frames, self.session.video.fps)
+
+
+def overlay_stream(session: Session) -> OverlayStream:
+    piece_frames = max(1, round(session.video.fps * STREAM_PIECE_SECONDS))
+    return OverlayStream(session, session.files.work_dir / "overlay-stream", piece_frames)
+
+
+def track(calls: ModelCalls, session: Session, stream: bool = False) -> Iterator[TrackUpdate]:
     """Track every object over the window, one update per frame (the viewer's frame at most
-    every ``VIEW_INTERVAL_SECONDS``). Stops within a frame when asked; what was tracked is kept."""
+    every ``VIEW_INTERVAL_SECONDS``; with ``stream``, the overlay video's pieces as they are
+    due). Stops within a frame when asked; what was tracked is kept."""
     per_call = calls.frames_per_track_call(len(session.state.obj_ids))
     runs = track_runs(session.state, session.window, session.dirty_from, per_call)
     stop = session.files.stop
     stop.clear()
     counter, speed = FrameCounter(runs), SpeedMeter()
+    pieces = overlay_stream(session) if stream else None
     began, viewed, frame_idx = time.monotonic(), 0.0, None
     for run in runs:
         for event in calls.track(session.model, session.state, run, stop):
@@ -74,14 +120,15 @@ def track(calls: ModelCalls, session: Session) -> Iterator[TrackUpdate]:
             if time.monotonic() - viewed >= VIEW_INTERVAL_SECONDS:
                 view, viewed = show(session, frame_idx), time.monotonic()
             yield TrackUpdate(frame_idx, counter.done, counter.total, counter.percent, counter.steps_left,
-                              speed.frames_per_second, view)
+                              speed.frames_per_second, view, pieces.add(frame_idx) if pieces else None)
         if stop.requested:
             break
     if frame_idx is not None:
         seconds = time.monotonic() - began
         session.last_track = TrackSpeed(session.model, counter.steps, seconds)
         yield TrackUpdate(frame_idx, counter.done, counter.total, counter.percent, counter.steps_left,
-                          counter.steps / max(seconds, 1e-6), show(session, frame_idx))
+                          counter.steps / max(seconds, 1e-6), show(session, frame_idx),
+                          pieces.flush() if pieces else None)
     if not stop.requested:
         session.dirty_from = None
 

@@ -1,11 +1,14 @@
-"""What the page's events do: each finds the tab's session, calls a plain handler and turns
-its result (or its error) into component updates. ``wire`` connects them to the page."""
+"""What the page's events do: each takes the tab's session (the page's ``gr.State``), calls a
+plain handler and turns its result (or its error) into component updates, the session last: a
+session given back to Gradio lives ``session_ttl`` seconds more. ``wire`` connects them."""
 
 import functools
 import inspect
 import logging
+import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -22,7 +25,6 @@ from ..model.calls import ModelCalls, ModelChoice
 from ..model.engine import default_image_size, offered_sizes
 from ..model.weights import local_weights
 from ..sessions.session import ObjectRoster, Session
-from ..sessions.store import SessionStore
 from ..sessions.window import FRAMES, seconds
 from ..settings import Limits
 from ..wording import plural
@@ -32,6 +34,7 @@ from .model_menu import ModelMenu
 logger = logging.getLogger(__name__)
 CLOSED = "This video was closed (the tab was idle too long, or another video was opened): upload it again."
 NO_VIDEO_INFO = "No video loaded."
+NO_VIDEO = "Upload a video first."
 
 
 def _page_error(function: Callable, error: Exception) -> gr.Error:
@@ -98,14 +101,24 @@ def _window_fields(session: Session, unit: str):
     return slider, start, end
 
 
-class PageEvents:
-    """The page's event functions over the shared model calls and the open sessions."""
+def _open(session: Optional[Session]) -> Session:
+    """The tab's session, or a UserError when no video is open."""
+    if session is None:
+        raise UserError(NO_VIDEO)
+    return session
 
-    def __init__(self, calls: ModelCalls, sessions: SessionStore, limits: Limits, menu: ModelMenu) -> None:
+
+class PageEvents:
+    """The page's event functions over the shared model calls; each tab's session comes in as
+    the first argument and goes back as the last update."""
+
+    def __init__(self, calls: ModelCalls, limits: Limits, menu: ModelMenu) -> None:
         self.calls = calls
-        self.sessions = sessions
         self.limits = limits
         self.menu = menu
+        # Gradio streams video through the system's ffmpeg and ffprobe: without them the
+        # overlay video appears when Track ends.
+        self.streams_overlay = bool(shutil.which("ffmpeg") and shutil.which("ffprobe"))
         # The web server's file cache (set by wire()); outside a server, a folder of its own.
         self.output_root = Path(tempfile.gettempdir()) / "sam2-tracker-outputs"
 
@@ -138,17 +151,19 @@ class PageEvents:
         return status + "."
 
     @page_handler
-    def open_video(self, path, model_id, image_size, unit, request: gr.Request):
-        """-> slider, frame view, timeline, object list, video info, window from, to, objects, then
-        the results emptied (``NO_RESULTS``)."""
+    def open_video(self, previous: Optional[Session], path, model_id, image_size, unit):
+        """-> slider, frame view, timeline, object list, video info, window from, to, objects, the
+        results emptied (``NO_RESULTS``), session."""
         if not path:
-            self.sessions.close(request.session_hash)
+            if previous is not None:
+                previous.close()
             return (gr.update(minimum=0, maximum=1, value=0), None, None, "", NO_VIDEO_INFO, 0, 0, *NO_OBJECTS,
-                    *NO_RESULTS)
+                    *NO_RESULTS, None)
         # The open video stays until the new one has opened: a bad upload loses nothing.
         session = opening.open_video(self.calls, path, self._model(model_id, image_size), self.limits,
                                       self.output_root)
-        self.sessions.put(request.session_hash, session)
+        if previous is not None:
+            previous.close()
         for notice in session.video.notices:
             gr.Warning(notice)
         with session.in_use():
@@ -156,38 +171,38 @@ class PageEvents:
         slider, start, end = _window_fields(session, unit)
         _, *drawn = self._viewer(view)
         return (gr.update(**slider, value=view.frame_idx), *drawn, opening.video_info(session),
-                start, end, *_objects(session), *NO_RESULTS)
+                start, end, *_objects(session), *NO_RESULTS, session)
 
-    def _on_session(self, request: gr.Request, action: Callable[[Session], FrameView], objects: bool = False):
-        """``action`` on the tab's session -> the viewer's updates (then the object list and name)."""
-        with self.sessions.using(request.session_hash) as session:
+    def _on_session(self, session: Optional[Session], action: Callable[[Session], FrameView], objects: bool = False):
+        """``action`` on the tab's session -> the viewer's updates (then the object list and
+        name), then the session."""
+        with _open(session).in_use():
             with session.view.choosing_frame():
                 view = action(session)
             updates = self._viewer(view)
-            return (*updates, *_objects(session)) if objects else updates
+            return (*updates, *_objects(session), session) if objects else (*updates, session)
 
     @page_handler
-    def show_frame(self, frame_idx, request: gr.Request):
+    def show_frame(self, session: Optional[Session], frame_idx):
         """The frame the slider names (not sent again when it is shown already: a redraw could
         swallow a click on the viewer)."""
-        session = self.sessions.get(request.session_hash)
         if session is not None and frame_idx == session.view.shown_frame:
-            return SKIP_VIEWER
-        return self._on_session(request, lambda session: showing.show(session, frame_idx))
+            return (*SKIP_VIEWER, session)
+        return self._on_session(session, lambda session: showing.show(session, frame_idx))
 
     @page_handler
-    def previous_frame(self, request: gr.Request):
-        return self._on_session(request, lambda session: showing.step(session, -1))
+    def previous_frame(self, session: Optional[Session]):
+        return self._on_session(session, lambda session: showing.step(session, -1))
 
     @page_handler
-    def next_frame(self, request: gr.Request):
-        return self._on_session(request, lambda session: showing.step(session, 1))
+    def next_frame(self, session: Optional[Session]):
+        return self._on_session(session, lambda session: showing.step(session, 1))
 
     @page_handler
-    def play(self, request: gr.Request):
+    def play(self, session: Optional[Session]):
         """The window's frames with their masks from the shown one on, at the video's rate (the
-        viewer's updates, one per frame), until the window's end or Pause."""
-        with self.sessions.using(request.session_hash) as session:
+        viewer's updates, one per frame, and the session), until the window's end or Pause."""
+        with _open(session).in_use():
             with session.view.choosing_frame():
                 generation = session.view.play_generation
             interval, due = 1.0 / session.video.fps, time.monotonic()
@@ -196,125 +211,125 @@ class PageEvents:
                     if session.view.play_generation != generation:
                         return  # paused, or another frame was chosen
                     view = showing.show(session, frame_idx)
-                yield self._viewer(view)  # each frame Play shows reaches the page: it ends on the frame shown
+                yield *self._viewer(view), session  # each frame Play shows reaches the page: it ends on the frame shown
                 due += interval
                 time.sleep(max(0.0, due - time.monotonic()))
 
     @page_handler
-    def pause(self, request: gr.Request):
+    def pause(self, session: Optional[Session]):
         """Stop a Play on the frame it showed last."""
-        return self._on_session(request, lambda session: showing.show(session, session.view.shown_frame))
+        return self._on_session(session, lambda session: showing.show(session, session.view.shown_frame))
 
     @page_handler
-    def timeline_click(self, event: gr.SelectData, request: gr.Request):
+    def timeline_click(self, session: Optional[Session], event: gr.SelectData):
         x = event.index[0]
-        return self._on_session(request, lambda session: showing.timeline_click(session, float(x)))
+        return self._on_session(session, lambda session: showing.timeline_click(session, float(x)))
 
     @page_handler
-    def set_window(self, unit, start, end, request: gr.Request):
-        """-> slider, frame view, timeline, object list, video info, from, to."""
-        with self.sessions.using(request.session_hash) as session:
+    def set_window(self, session: Optional[Session], unit, start, end):
+        """-> slider, frame view, timeline, object list, video info, from, to, session."""
+        with _open(session).in_use():
             with session.view.choosing_frame():
                 view = opening.set_window(session, start, end, unit)
             slider, start, end = _window_fields(session, unit)
             _, *drawn = self._viewer(view)
-            return gr.update(**slider, value=view.frame_idx), *drawn, opening.video_info(session), start, end
+            return gr.update(**slider, value=view.frame_idx), *drawn, opening.video_info(session), start, end, session
 
     @page_handler
-    def window_unit(self, unit, request: gr.Request):
+    def window_unit(self, session: Optional[Session], unit):
         """-> from, to: the window in the unit chosen."""
-        session = self.sessions.get(request.session_hash)
         if session is None:
             return gr.skip(), gr.skip()
         return _window_fields(session, unit)[1:]
 
     @page_handler
-    def click(self, mode_label, event: gr.SelectData, request: gr.Request):
+    def click(self, session: Optional[Session], mode_label, event: gr.SelectData):
         """A click on the viewer: it lands on the frame the viewer shows."""
         x, y = event.index
         mode = MODE_LABELS[mode_label]
-        return self._on_session(request, lambda session: prompting.click(self.calls, session, float(x), float(y), mode))
+        return self._on_session(session, lambda session: prompting.click(self.calls, session, float(x), float(y), mode))
 
     @page_handler
-    def api_click(self, frame_idx, mode_label, x, y, request: gr.Request):
+    def api_click(self, session: Optional[Session], frame_idx, mode_label, x, y):
         """A click from a script: (x, y) in video pixels on ``frame_idx``."""
         if x is None or y is None:
             raise UserError("Give the click's x and y in video pixels.")
         mode = MODE_LABELS[mode_label]
         return self._on_session(
-            request, lambda session: prompting.click(self.calls, session, float(x), float(y), mode, frame_idx))
+            session, lambda session: prompting.click(self.calls, session, float(x), float(y), mode, frame_idx))
 
     @page_handler
-    def paint_frame(self, request: gr.Request):
-        """-> mask editor: the shown frame to paint on."""
-        with self.sessions.using(request.session_hash) as session:
-            return {"background": prompting.paint_frame(session), "layers": [], "composite": None}
+    def paint_frame(self, session: Optional[Session]):
+        """-> mask editor: the shown frame to paint on; session."""
+        with _open(session).in_use():
+            return {"background": prompting.paint_frame(session), "layers": [], "composite": None}, session
 
     @page_handler
-    def use_painted_mask(self, value, request: gr.Request):
+    def use_painted_mask(self, session: Optional[Session], value):
         def action(session: Session) -> FrameView:
             return prompting.painted_mask(self.calls, session, value)
 
-        return self._on_session(request, action)
+        return self._on_session(session, action)
 
     @page_handler
-    def use_uploaded_mask(self, path, request: gr.Request):
+    def use_uploaded_mask(self, session: Optional[Session], path):
         if not path:
-            return SKIP_VIEWER
+            return (*SKIP_VIEWER, session)
 
         def action(session: Session) -> FrameView:
             return prompting.mask_prompt(self.calls, session, mask_from_image(path, session.video.size))
 
-        return self._on_session(request, action)
+        return self._on_session(session, action)
 
     @page_handler
-    def undo(self, request: gr.Request):
-        return self._on_session(request, functools.partial(prompting.undo, self.calls))
+    def undo(self, session: Optional[Session]):
+        return self._on_session(session, functools.partial(prompting.undo, self.calls))
 
     @page_handler
-    def clear_object(self, request: gr.Request):
-        return self._on_session(request, functools.partial(prompting.clear_object, self.calls))
+    def clear_object(self, session: Optional[Session]):
+        return self._on_session(session, functools.partial(prompting.clear_object, self.calls))
 
     @page_handler
-    def reset(self, request: gr.Request):
-        """-> viewer, objects, then the results emptied (``NO_RESULTS``)."""
-        return (*self._on_session(request, functools.partial(roster.reset_all, self.calls), objects=True),
-                *NO_RESULTS)
+    def reset(self, session: Optional[Session]):
+        """-> viewer, objects, the results emptied (``NO_RESULTS``), session."""
+        *updates, session = self._on_session(session, functools.partial(roster.reset_all, self.calls), objects=True)
+        return (*updates, *NO_RESULTS, session)
 
     @page_handler
-    def add_object(self, request: gr.Request):
-        return self._on_session(request, roster.add_object, objects=True)
+    def add_object(self, session: Optional[Session]):
+        return self._on_session(session, roster.add_object, objects=True)
 
     @page_handler
-    def select_object(self, label, request: gr.Request):
+    def select_object(self, session: Optional[Session], label):
         if label is None:
-            return (*SKIP_VIEWER, gr.skip(), gr.skip())
-        return self._on_session(request, lambda session: roster.select_object(session, label), objects=True)
+            return (*SKIP_VIEWER, gr.skip(), gr.skip(), session)
+        return self._on_session(session, lambda session: roster.select_object(session, label), objects=True)
 
     @page_handler
-    def rename_object(self, name, request: gr.Request):
-        return self._on_session(request, lambda session: roster.rename_object(session, name), objects=True)
+    def rename_object(self, session: Optional[Session], name):
+        return self._on_session(session, lambda session: roster.rename_object(session, name), objects=True)
 
     @page_handler
-    def remove_object(self, request: gr.Request):
-        return self._on_session(request, functools.partial(roster.remove_object, self.calls), objects=True)
+    def remove_object(self, session: Optional[Session]):
+        return self._on_session(session, functools.partial(roster.remove_object, self.calls), objects=True)
 
-    def _switch(self, model: ModelChoice, request: gr.Request):
-        """-> viewer, model status: the open video (if any) goes on with ``model``, its prompts kept."""
-        if self.sessions.get(request.session_hash) is None:
-            return (*SKIP_VIEWER, self._status(model))
-        with self.sessions.using(request.session_hash) as session:
+    def _switch(self, session: Optional[Session], model: ModelChoice):
+        """-> viewer, model status, session: the open video (if any) goes on with ``model``, its
+        prompts kept."""
+        if session is None:
+            return (*SKIP_VIEWER, self._status(model), None)
+        with session.in_use():
             before = session.model
             view = opening.switch_model(self.calls, session, model)
             # Once per change: the size menu can send the same choice twice.
             if session.model != before and session.prompted_frames():
                 gr.Info("The prompts were given to the new model: press Track to track again.")
-            return (*self._viewer(view), self._status(model, session))
+            return (*self._viewer(view), self._status(model, session), session)
 
     @page_handler
-    def change_size(self, model_id, image_size, request: gr.Request):
+    def change_size(self, session: Optional[Session], model_id, image_size):
         """Another input size (same weights) for the open video."""
-        return self._switch(self._model(model_id, image_size), request)
+        return self._switch(session, self._model(model_id, image_size))
 
     def _announce_download(self, model_id: str) -> None:
         """A notice when loading ``model_id`` starts with a download (UserError if not offered)."""
@@ -322,13 +337,12 @@ class PageEvents:
         if local_weights(model, self.calls.engines.settings) is None:
             gr.Info(f"Downloading the weights of {model.label} ({model.filename}): the first time can take minutes.")
 
-    def _current_model(self, request: gr.Request) -> str:
-        session = self.sessions.get(request.session_hash)
+    def _current_model(self, session: Optional[Session]) -> str:
         return session.model.model_id if session is not None else self.calls.engines.default_model_id
 
     @page_handler
-    def change_model(self, model_id, image_size, request: gr.Request):
-        """-> viewer, model status, size choice, model choice: another model for the open video,
+    def change_model(self, session: Optional[Session], model_id, image_size):
+        """-> viewer, model status, session, size choice, model choice: another model for the open video,
         at the same input size where the new model offers it (else at its default size). When
         the model cannot be had (e.g. its download failed) the page says why and stays on the
         model it had."""
@@ -338,120 +352,170 @@ class PageEvents:
             engine = self.calls.engine(ModelChoice(model_id))
         except UserError as error:
             gr.Warning(str(error))
-            current = self._current_model(request)
-            return (*SKIP_VIEWER, f"{error}\n\nStill on {self.menu.model(current).label}.", gr.skip(),
+            current = self._current_model(session)
+            return (*SKIP_VIEWER, f"{error}\n\nStill on {self.menu.model(current).label}.", session, gr.skip(),
                     gr.update(value=current))
         sizes = offered_sizes(engine, settings) if self.menu.sizes_offered else []
         size = int(image_size) if image_size and int(image_size) in sizes else default_image_size(engine, settings)
-        switched = self._switch(ModelChoice(model_id, size), request)
+        switched = self._switch(session, ModelChoice(model_id, size))
         return (*switched, gr.update(choices=sizes or [size], value=size, visible=len(sizes) > 1), gr.skip())
 
     @page_handler
-    def track(self, request: gr.Request):
+    def track(self, session: Optional[Session]):
         """-> slider, frame view, timeline, object list, progress, overlay video, model status
-        (with the speed once done); one update per frame."""
-        with self.sessions.using(request.session_hash) as session:
+        (with the speed once done), session; one update per frame. The overlay video grows
+        while it tracks (where ffmpeg can stream it), then the finished file replaces it."""
+        with _open(session).in_use():
             session.view.stop_play()  # Track shows the frames it tracks
             last = None
-            for update in tracking.track(self.calls, session):
+            for update in tracking.track(self.calls, session, stream=self.streams_overlay):
+                # The first update empties the overlay video: a new one grows in its place.
+                piece = str(update.piece) if update.piece else (None if last is None else gr.skip())
                 last = update
                 viewer = self._viewer(update.view) if update.view is not None else SKIP_VIEWER
-                yield *viewer, update.text, gr.skip(), gr.skip()
+                yield *viewer, update.text, piece, gr.skip(), session
             if session.closed:  # the tab went away while tracking: nobody waits for the video
                 return
             if last is None:
-                yield *SKIP_VIEWER, "Nothing to track.", gr.skip(), gr.skip()
+                yield *SKIP_VIEWER, "Nothing to track.", gr.skip(), gr.skip(), session
                 return
             stopped = "Stopped (what was tracked is kept)" if session.files.stop.requested else "Done"
             text = f"{stopped}: {last.done} of {plural(last.total, 'frame')} tracked in {opening.window_text(session)}."
             status = self._status(session.model, session)
-            yield *SKIP_VIEWER, f"{text} Writing the overlay video...", gr.skip(), status
+            yield *SKIP_VIEWER, f"{text} Writing the overlay video...", gr.skip(), status, session
             video = tracking.overlay_video(session)
-            yield *SKIP_VIEWER, f"{text} Overlay video ready.", str(video), status
+            finished = gr.update(value=gr.FileData(path=str(video), orig_name=video.name))
+            yield *SKIP_VIEWER, f"{text} Overlay video ready.", finished, status, session
 
-    def stop(self, request: gr.Request):
-        session = self.sessions.get(request.session_hash)
+    def stop(self, session: Optional[Session]):
         if session is not None:
             tracking.request_stop(session)
 
     @page_handler
-    def export(self, extras, request: gr.Request, progress=gr.Progress()):
-        """-> downloads: the standard exports and the extras asked for."""
-        with self.sessions.using(request.session_hash) as session:
-            return exporting.export_all(session, extras or (), lambda text: progress(None, desc=text)).as_list()
+    def export(self, session: Optional[Session], extras, progress=gr.Progress()):
+        """-> downloads, session: the standard exports and the extras asked for."""
+        with _open(session).in_use():
+            files = exporting.export_all(session, extras or (), lambda text: progress(None, desc=text)).as_list()
+            return files, session
 
     @page_handler
-    def compare(self, label, request: gr.Request):
-        """-> compare text, side-by-side video, IoU table; progress lines while it runs."""
+    def compare(self, session: Optional[Session], label):
+        """-> compare text, side-by-side video, IoU table, session; progress lines while it runs."""
         if label not in self.menu.compare:
             raise UserError("Choose a model to compare with.")
-        with self.sessions.using(request.session_hash) as session:
+        with _open(session).in_use():
             self._announce_download(self.menu.compare[label].model_id)
             for item in compare(self.calls, session, self.menu.compare[label]):
                 if isinstance(item, Comparison):
                     table = gr.update(value=item.rows, headers=item.headers, visible=True)
-                    yield item.text, str(item.video), table
+                    yield item.text, str(item.video), table, session
                 else:
-                    yield item, gr.skip(), gr.skip()
+                    yield item, gr.skip(), gr.skip(), session
 
-    def unload(self, request: gr.Request):
-        self.sessions.close(request.session_hash)
+
+@dataclass
+class Wiring:
+    """How events are connected: the queues (``heavy``: the model's; ``navigate``: frame changes,
+    one at a time; ``shown``: beside them) and the component groups every event shares."""
+
+    page: Page
+    events: PageEvents
+    shown: dict
+    heavy: dict
+    navigate: dict
+
+    def on(self, listener, function, inputs, outputs, **options) -> None:
+        """``function`` on the tab's session and ``inputs``, updating ``outputs`` and the session."""
+        listener(function, [self.page.session, *inputs], [*outputs, self.page.session], **options)
+
+    @property
+    def viewer(self) -> list:
+        page = self.page
+        return [page.frame_slider, page.frame_view, page.timeline, page.object_list]
+
+    @property
+    def with_objects(self) -> list:
+        return [*self.viewer, self.page.object_choice, self.page.object_name]
+
+    @property
+    def results(self) -> list:
+        page = self.page
+        return [page.progress, page.final_video, page.export_files, page.mask_editor, page.mask_upload,
+                page.compare_text, page.compare_video, page.compare_table]
 
 
 def wire(page: Page, events: PageEvents, output_root: Path) -> None:
     """Connect the page's events. Every event that runs the model shares one queue with the
     configured concurrency; the viewer, the frame number, the timeline and the object list are always
-    outputs together."""
+    outputs together. The tab's session is every event's first input and (but for Stop and the
+    window unit) last output: given back, it lives ``session_ttl`` seconds more."""
     events.output_root = output_root
     # Progress and error badges go to the activity line, never over the viewer: a refused action
     # leaves the page as it was (its message is the toast).
     shown = dict(show_progress_on=page.activity)
-    heavy = dict(concurrency_id="model", concurrency_limit=events.limits.max_jobs, **shown)
     # Frame changes run one at a time, in the order they came: the last one asked is shown.
-    navigate = dict(concurrency_id="navigate", concurrency_limit=1, **shown)
-    viewer = [page.frame_slider, page.frame_view, page.timeline, page.object_list]
-    with_objects = [*viewer, page.object_choice, page.object_name]
-    results = [page.progress, page.final_video, page.export_files, page.mask_editor, page.mask_upload,
-               page.compare_text, page.compare_video, page.compare_table]
-    opened = [*viewer, page.info, page.window_start, page.window_end, page.object_choice, page.object_name, *results]
-    page.video_in.change(events.open_video, [page.video_in, page.model_choice, page.size_choice, page.window_unit],
-                         opened, api_name="open_video", **heavy)
-    page.window_button.click(events.set_window, [page.window_unit, page.window_start, page.window_end],
-                             [*viewer, page.info, page.window_start, page.window_end], api_name="set_window",
-                             **navigate)
-    page.window_unit.input(events.window_unit, page.window_unit, [page.window_start, page.window_end],
-                           api_name=False, **shown)
+    wiring = Wiring(page, events, shown, dict(concurrency_id="model", concurrency_limit=events.limits.max_jobs, **shown),
+                    dict(concurrency_id="navigate", concurrency_limit=1, **shown))
+    _wire_video_and_viewer(wiring)
+    _wire_prompts_and_objects(wiring)
+    _wire_models_and_results(wiring)
+
+
+def _wire_video_and_viewer(w: Wiring) -> None:
+    page, events, viewer = w.page, w.events, w.viewer
+    opened = [*viewer, page.info, page.window_start, page.window_end, page.object_choice, page.object_name, *w.results]
+    w.on(page.video_in.change, events.open_video, [page.video_in, page.model_choice, page.size_choice,
+                                                   page.window_unit], opened, api_name="open_video", **w.heavy)
+    w.on(page.window_button.click, events.set_window, [page.window_unit, page.window_start, page.window_end],
+         [*viewer, page.info, page.window_start, page.window_end], api_name="set_window", **w.navigate)
+    page.window_unit.input(events.window_unit, [page.session, page.window_unit], [page.window_start, page.window_end],
+                           api_name=False, **w.shown)
     # Play and Pause run beside the queues (Play mostly waits for the next frame's time). Pause,
     # and anything else that shows a frame, stops a Play on the frame it showed last.
-    page.play_button.click(events.play, None, viewer, api_name=False, concurrency_limit=None, **shown)
-    page.pause_button.click(events.pause, None, viewer, api_name=False, concurrency_limit=None, **shown)
-    page.frame_slider.input(events.show_frame, page.frame_slider, viewer, api_name="show_frame",
-                            trigger_mode="always_last", **navigate)
+    w.on(page.play_button.click, events.play, [], viewer, api_name=False, concurrency_limit=None, **w.shown)
+    w.on(page.pause_button.click, events.pause, [], viewer, api_name=False, concurrency_limit=None, **w.shown)
+    w.on(page.frame_slider.input, events.show_frame, [page.frame_slider], viewer, api_name="show_frame",
+         trigger_mode="always_last", **w.navigate)
     # Every press counts (Gradio's default drops presses while the last one is still answered).
-    page.prev_button.click(events.previous_frame, None, viewer, api_name=False, trigger_mode="multiple", **navigate)
-    page.next_button.click(events.next_frame, None, viewer, api_name=False, trigger_mode="multiple", **navigate)
-    page.timeline.select(events.timeline_click, None, viewer, api_name=False, **navigate)
-    page.frame_view.select(events.click, page.mode, viewer, api_name=False, **heavy)
-    page.api_click.click(events.api_click, [page.frame_slider, page.mode, page.click_x, page.click_y], viewer,
-                         api_name="click", **heavy)
-    page.paint_button.click(events.paint_frame, None, page.mask_editor, api_name=False, **shown)
-    page.use_painted_button.click(events.use_painted_mask, page.mask_editor, viewer, api_name=False, **heavy)
-    page.mask_upload.upload(events.use_uploaded_mask, page.mask_upload, viewer, api_name="mask_prompt", **heavy)
-    page.undo_button.click(events.undo, None, viewer, api_name="undo", **heavy)
-    page.clear_button.click(events.clear_object, None, viewer, api_name="clear_object", **heavy)
-    page.reset_button.click(events.reset, None, [*with_objects, *results], api_name="reset", **heavy)
-    page.add_button.click(events.add_object, None, with_objects, api_name="add_object", **shown)
-    page.object_choice.input(events.select_object, page.object_choice, with_objects, api_name="select_object", **shown)
-    page.object_name.submit(events.rename_object, page.object_name, with_objects, api_name="rename_object", **shown)
-    page.remove_button.click(events.remove_object, None, with_objects, api_name="remove_object", **heavy)
-    switched = [*viewer, page.model_status]
-    page.size_choice.input(events.change_size, [page.model_choice, page.size_choice], switched,
-                           api_name="change_size", **heavy)
-    page.track_button.click(events.track, None, [*viewer, page.progress, page.final_video, page.model_status],
-                            api_name="track", **heavy)
-    page.stop_button.click(events.stop, None, None, api_name="stop", queue=False)
-    page.export_button.click(events.export, page.export_extras, page.export_files, api_name="export", **heavy)
-    page.compare_button.click(events.compare, page.compare_choice,
-                              [page.compare_text, page.compare_video, page.compare_table], api_name="compare", **heavy)
-    page.model_choice.input(events.change_model, [page.model_choice, page.size_choice],
-                            [*switched, page.size_choice, page.model_choice], api_name="change_model", **heavy)
+    w.on(page.prev_button.click, events.previous_frame, [], viewer, api_name=False, trigger_mode="multiple",
+         **w.navigate)
+    w.on(page.next_button.click, events.next_frame, [], viewer, api_name=False, trigger_mode="multiple", **w.navigate)
+    w.on(page.timeline.select, events.timeline_click, [], viewer, api_name=False, **w.navigate)
+
+
+def _wire_prompts_and_objects(w: Wiring) -> None:
+    page, events, viewer, with_objects = w.page, w.events, w.viewer, w.with_objects
+    w.on(page.frame_view.select, events.click, [page.mode], viewer, api_name=False, **w.heavy)
+    w.on(page.api_click.click, events.api_click, [page.frame_slider, page.mode, page.click_x, page.click_y], viewer,
+         api_name="click", **w.heavy)
+    w.on(page.paint_button.click, events.paint_frame, [], [page.mask_editor], api_name=False, **w.shown)
+    w.on(page.use_painted_button.click, events.use_painted_mask, [page.mask_editor], viewer, api_name=False,
+         **w.heavy)
+    w.on(page.mask_upload.upload, events.use_uploaded_mask, [page.mask_upload], viewer, api_name="mask_prompt",
+         **w.heavy)
+    w.on(page.undo_button.click, events.undo, [], viewer, api_name="undo", **w.heavy)
+    w.on(page.clear_button.click, events.clear_object, [], viewer, api_name="clear_object", **w.heavy)
+    w.on(page.reset_button.click, events.reset, [], [*with_objects, *w.results], api_name="reset", **w.heavy)
+    w.on(page.add_button.click, events.add_object, [], with_objects, api_name="add_object", **w.shown)
+    w.on(page.object_choice.input, events.select_object, [page.object_choice], with_objects,
+         api_name="select_object", **w.shown)
+    w.on(page.object_name.submit, events.rename_object, [page.object_name], with_objects, api_name="rename_object",
+         **w.shown)
+    w.on(page.remove_button.click, events.remove_object, [], with_objects, api_name="remove_object", **w.heavy)
+
+
+def _wire_models_and_results(w: Wiring) -> None:
+    page, events = w.page, w.events
+    switched = [*w.viewer, page.model_status]
+    w.on(page.size_choice.input, events.change_size, [page.model_choice, page.size_choice], switched,
+         api_name="change_size", **w.heavy)
+    w.on(page.track_button.click, events.track, [], [*w.viewer, page.progress, page.final_video, page.model_status],
+         api_name="track", **w.heavy)
+    page.stop_button.click(events.stop, page.session, None, api_name="stop", queue=False)
+    w.on(page.export_button.click, events.export, [page.export_extras], [page.export_files], api_name="export",
+         **w.heavy)
+    w.on(page.compare_button.click, events.compare, [page.compare_choice],
+         [page.compare_text, page.compare_video, page.compare_table], api_name="compare", **w.heavy)
+    page.model_choice.input(events.change_model, [page.session, page.model_choice, page.size_choice],
+                            [*switched, page.session, page.size_choice, page.model_choice], api_name="change_model",
+                            **w.heavy)

@@ -9,7 +9,7 @@ from sam2.frames.source import VIDEO_EXTENSIONS
 
 from ..actions.exporting import EXTRAS
 from ..actions.prompting import BOX, EXCLUDE, INCLUDE
-from ..sessions.session import ObjectRoster
+from ..sessions.session import ObjectRoster, close_session
 from ..sessions.window import FRAMES, SECONDS
 
 MODE_LABELS = {"Include (green)": INCLUDE, "Exclude (red)": EXCLUDE, "Box (two corners)": BOX}
@@ -38,11 +38,14 @@ class PageOptions:
     compare_choices: List[str]
     default_compare: Optional[str]
     examples: List[str]
+    # Seconds a tab's session lives after its last request (Gradio's State time_to_live).
+    session_ttl: float = 3600
 
 
 @dataclass
 class Page:
-    """Every component that an event reads or writes."""
+    """Every component that an event reads or writes. ``session``: the tab's Session (None
+    before a video is opened), held by Gradio per tab; closed when it expires or is replaced."""
 
     model_status: gr.Markdown
     video_in: gr.File
@@ -89,6 +92,7 @@ class Page:
     click_x: gr.Number
     click_y: gr.Number
     api_click: gr.Button
+    session: gr.State
 
 
 def _video(options: PageOptions) -> dict:
@@ -178,7 +182,10 @@ def _results(options: PageOptions) -> dict:
         stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
     progress = gr.Markdown("", elem_id="progress")
     window = _window()
-    final_video = gr.Video(label="Overlay video", interactive=False, elem_id="overlay-video")
+    # It grows while Track runs (pieces streamed, played as they come); the finished file
+    # (with the upload's sound) replaces the stream when Track ends.
+    final_video = gr.Video(label="Overlay video", interactive=False, streaming=True, autoplay=True,
+                           elem_id="overlay-video")
     export_extras = gr.CheckboxGroup(list(EXTRAS), value=[], label="Also export (per object; slower)",
                                      elem_id="export-extras")
     export_button = gr.Button("Export masks", elem_id="export")
@@ -214,4 +221,6 @@ def build_page(options: PageOptions) -> Page:
     with gr.Row(visible=False):  # the click as an API call (x, y in video pixels), for scripts
         click_x, click_y = gr.Number(label="x"), gr.Number(label="y")
         api_click = gr.Button("click")
-    return Page(model_status=model_status, **parts, click_x=click_x, click_y=click_y, api_click=api_click)
+    session = gr.State(None, time_to_live=options.session_ttl, delete_callback=close_session)
+    return Page(model_status=model_status, **parts, click_x=click_x, click_y=click_y, api_click=api_click,
+                session=session)

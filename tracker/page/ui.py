@@ -1,12 +1,12 @@
-"""The app put together: the shared models, the open sessions, the page and its events."""
+"""The app put together: the shared models, the page, its events and its per-tab sessions."""
 
 from pathlib import Path
+from typing import Callable
 
 import gradio as gr
 
 from ..model.calls import ModelCalls
 from ..model.loading import EngineCache, ModelUnavailable
-from ..sessions.store import SessionStore
 from ..settings import AppSettings
 from .events import PageEvents, wire
 from .layout import PageOptions, build_page
@@ -22,15 +22,24 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
     menu = model_menu(settings, engines)
     loaded = engines.get()
     model_note = loaded.message if isinstance(loaded, ModelUnavailable) else f"Model: {loaded.description}."
-    sessions = SessionStore(ttl=limits.session_ttl)
-    events = PageEvents(ModelCalls(engines), sessions, limits, menu)
+    events = PageEvents(ModelCalls(engines), limits, menu)
     configured = settings.model_id if any(m.model_id == settings.model_id for m in menu.models) else None
     options = PageOptions(model_note, menu.choices, configured, menu.sizes, menu.default_size,
-                          list(menu.compare), menu.default_compare, EXAMPLES)
+                          list(menu.compare), menu.default_compare, EXAMPLES, limits.session_ttl)
     # Gradio deletes uploads older than a session may idle; a session keeps its own link to its video.
     delete_cache = (min(limits.session_ttl, 600), limits.session_ttl)
     with gr.Blocks(title="SAM 2 video tracker", delete_cache=delete_cache) as demo:
         page = build_page(options)
         wire(page, events, Path(demo.GRADIO_CACHE))
-        demo.unload(events.unload)
+        demo.unload(tab_closer(demo))
     return demo
+
+
+def tab_closer(demo: gr.Blocks) -> Callable[[gr.Request], None]:
+    """The page's unload event: a closed tab's session goes at once (Gradio alone keeps a closed
+    tab's state an hour, for a reload): its per-tab state is deleted, which closes the session."""
+
+    def close_tab(request: gr.Request) -> None:
+        demo.state_holder.delete_state(request.session_hash)
+
+    return close_tab

@@ -373,3 +373,9 @@ class Session:
         self.masks.clear()
         self.files.remove_all()
         release_free_memory()
+
+
+def close_session(session: Optional[Session]) -> None:
+    """Close ``session`` if there is one (what the page's per-tab state does when it is deleted)."""
+    if session is not None:
+        session.close()
