@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from vos.evaluation import LayoutMismatch, evaluate, score_table  # noqa: E402
+from vos.evaluation import LayoutMismatch, NothingToScore, evaluate, score_table  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     try:
         report = evaluate(Path(args.gt_root), Path(args.pred_root), args.strict, args.num_processes,
                           skip_first_and_last=not args.do_not_skip_first_and_last_frame)
-    except (LayoutMismatch, FileNotFoundError) as error:
+    except (LayoutMismatch, NothingToScore, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if not report.videos:
@@ -45,6 +45,9 @@ def main(argv=None) -> int:
     pred_root = Path(args.pred_root)
     (pred_root / "results.csv").write_text(report.object_csv())
     (pred_root / "results_per_video.csv").write_text(report.video_csv())
+    if report.unscored:
+        print(f"warning: nothing to score in {len(report.unscored)} video(s), left out: "
+              f"{', '.join(report.unscored)}", file=sys.stderr)
     if not args.quiet:
         print(f"{'video':<24} {'object':>8} {'J&F':>6} {'J':>6} {'F':>6}")
         for video, obj, score in score_table(report):

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from oracle.paths import REPO
-from vos.evaluation import LayoutMismatch, evaluate
+from vos.evaluation import LayoutMismatch, NothingToScore, evaluate
 from vos.scores import ObjectScores, boundary_f, boundary_map, boundary_tolerance, disk, region_similarity
 
 
@@ -145,3 +145,33 @@ def test_the_evaluator_script_writes_the_official_csv(tmp_path):
     per_video = (tmp_path / "pred" / "results_per_video.csv").read_text().splitlines()
     assert per_video[0] == "video,objects,J&F,J,F" and per_video[-1].startswith("overall,4,")
     assert "overall" in result.stdout
+
+
+def run_evaluator(tmp_path, *flags):
+    return subprocess.run(
+        [sys.executable, str(REPO / "sav_dataset" / "sav_evaluator.py"), "--gt_root", str(tmp_path / "gt"),
+         "--pred_root", str(tmp_path / "pred"), "-n", "1", *flags],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+
+
+def test_a_set_too_short_to_score_is_an_error_not_a_table_of_nan(tmp_path):
+    """Two frames, the first and last skipped: a message and a non-zero exit; scored with
+    every frame, the same set gives numbers. A video with nothing to score among scored ones
+    is left out with a warning."""
+    write_davis(tmp_path / "gt", "short", shifted_frames(0)[:2])
+    write_davis(tmp_path / "pred", "short", shifted_frames(1)[:2])
+    with pytest.raises(NothingToScore, match="do_not_skip_first_and_last_frame"):
+        evaluate(tmp_path / "gt", tmp_path / "pred")
+    result = run_evaluator(tmp_path)
+    assert result.returncode == 1 and "nothing to score in 1 video(s)" in result.stderr, result
+    assert "nan" not in (result.stdout + result.stderr).lower() and "Warning" not in result.stderr
+    assert not (tmp_path / "pred" / "results.csv").exists()
+    assert run_evaluator(tmp_path, "--do_not_skip_first_and_last_frame").returncode == 0
+
+    write_davis(tmp_path / "gt", "long", shifted_frames(0))
+    write_davis(tmp_path / "pred", "long", shifted_frames(1))
+    report = evaluate(tmp_path / "gt", tmp_path / "pred")
+    assert [v.name for v in report.videos] == ["long"] and report.unscored == ["short"]
+    result = run_evaluator(tmp_path)
+    assert result.returncode == 0 and "left out: short" in result.stderr and "nan" not in result.stdout.lower()

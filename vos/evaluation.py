@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -15,6 +15,10 @@ from .scores import ObjectScores
 
 class LayoutMismatch(ValueError):
     """Predictions that cannot be matched with the ground truth (missing videos, frames, sizes)."""
+
+
+class NothingToScore(ValueError):
+    """No object of any video has a frame to score."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,11 @@ class VideoEvaluation:
 
 @dataclass(frozen=True)
 class Report:
+    """The scored videos (each with at least one scored object), and the names of the videos
+    that had nothing to score (too few annotated frames, or no object in them)."""
+
     videos: List[VideoResult]
+    unscored: List[str] = field(default_factory=list)
 
     @property
     def score(self) -> Score:
@@ -130,9 +138,22 @@ def evaluate(
     videos = videos_to_evaluate(gt_root, pred_root, strict)
     evaluation = VideoEvaluation(gt_root, pred_root, skip_first_and_last)
     if not processes or processes <= 1 or len(videos) <= 1:
-        return Report([evaluation(video) for video in videos])
-    with ProcessPoolExecutor(max_workers=processes) as pool:
-        return Report(list(pool.map(evaluation, videos)))
+        results = [evaluation(video) for video in videos]
+    else:
+        with ProcessPoolExecutor(max_workers=processes) as pool:
+            results = list(pool.map(evaluation, videos))
+    scored = [result for result in results if result.objects]
+    if results and not scored:
+        raise NothingToScore(_nothing_to_score(len(results), skip_first_and_last))
+    return Report(scored, [result.name for result in results if not result.objects])
+
+
+def _nothing_to_score(videos: int, skipped_first_and_last: bool) -> str:
+    why = ("the first and last annotated frames of each video are not scored (as SA-V and DAVIS are), "
+           "which leaves no frame in a video of fewer than 3; score them with "
+           "--do_not_skip_first_and_last_frame" if skipped_first_and_last
+           else "no ground-truth object appears in any annotated frame")
+    return f"nothing to score in {videos} video(s): {why}"
 
 
 def score_table(report: Report) -> List[Tuple[str, str, Score]]:
