@@ -13,7 +13,7 @@ from PIL import Image
 from .assembly.hub import hub_files
 from .assembly.model_builder import build_from_files
 from .frames.source import IMAGE_MEAN, IMAGE_STD
-from .modeling.mask_postprocessing import small_components
+from .modeling.mask_postprocessing import clean_small_regions
 from .modeling.sam2_base import SAM2Base
 
 logger = logging.getLogger(__name__)
@@ -215,17 +215,4 @@ class SAM2ImagePredictor:
 
     def _clean_masks(self, logits: torch.Tensor) -> torch.Tensor:
         """Fill small holes and remove small specks in (B, M, h, w) logits when configured."""
-        if self.max_hole_area <= 0 and self.max_sprinkle_area <= 0:
-            return logits
-        flat = logits.flatten(0, 1).cpu().numpy()
-        holes = np.zeros(flat.shape, dtype=bool)
-        specks = np.zeros(flat.shape, dtype=bool)
-        for index, mask in enumerate(flat):
-            if self.max_hole_area > 0:
-                holes[index] = small_components(mask <= self.mask_threshold, self.max_hole_area)
-            if self.max_sprinkle_area > 0:
-                specks[index] = small_components(mask > self.mask_threshold, self.max_sprinkle_area)
-        holes_t = torch.from_numpy(holes).reshape(logits.shape).to(logits.device)
-        specks_t = torch.from_numpy(specks).reshape(logits.shape).to(logits.device)
-        logits = torch.where(holes_t, self.mask_threshold + 10.0, logits)
-        return torch.where(specks_t, self.mask_threshold - 10.0, logits)
+        return clean_small_regions(logits, self.mask_threshold, self.max_hole_area, self.max_sprinkle_area)

@@ -22,6 +22,20 @@ OFFICIAL_NAMES = {
     "sam2.sam2_image_predictor": ["SAM2ImagePredictor"],
     "sam2.automatic_mask_generator": ["SAM2AutomaticMaskGenerator"],
     "sam2.modeling.sam2_base": ["SAM2Base", "NO_OBJ_SCORE"],
+    # Third-party trackers, notebooks and demos (SAMURAI, SAM2Long, DAM4SAM, Grounded-SAM-2, the
+    # official demo backend) import these helpers.
+    "sam2.utils.misc": [
+        "get_sdpa_settings", "get_connected_components", "mask_to_box", "_load_img_as_tensor",
+        "AsyncVideoFrameLoader", "load_video_frames", "load_video_frames_from_jpg_images",
+        "load_video_frames_from_video_file", "fill_holes_in_mask_scores", "concat_points",
+    ],
+    "sam2.utils.transforms": ["SAM2Transforms"],
+    "sam2.utils.amg": [
+        "MaskData", "is_box_near_crop_edge", "box_xyxy_to_xywh", "batch_iterator", "mask_to_rle_pytorch",
+        "rle_to_mask", "area_from_rle", "calculate_stability_score", "build_point_grid",
+        "build_all_layer_point_grids", "generate_crop_boxes", "uncrop_boxes_xyxy", "uncrop_points", "uncrop_masks",
+        "remove_small_regions", "coco_encode_rle", "batched_mask_to_box",
+    ],
 }
 
 

@@ -15,7 +15,8 @@ import numpy as np
 def point_grid(per_side: int) -> np.ndarray:
     """(per_side**2, 2) cell centres of a per_side x per_side grid over [0, 1]^2, as (x, y),
     x varying fastest."""
-    centres = (np.arange(per_side) + 0.5) / per_side
+    half_cell = 1 / (2 * per_side)
+    centres = np.linspace(half_cell, 1 - half_cell, per_side)
     xs, ys = np.meshgrid(centres, centres)
     return np.stack([xs, ys], axis=-1).reshape(-1, 2)
 
@@ -41,7 +42,7 @@ def image_crops(height: int, width: int, crop_layers: int, overlap_ratio: float)
     crops = [Crop((0, 0, width, height), 0)]
     for layer in range(1, crop_layers + 1):
         per_side = 2**layer
-        overlap = int(overlap_ratio * min(height, width) * 2 / per_side)
+        overlap = int(overlap_ratio * min(height, width) * (2 / per_side))
         crop_w, crop_h = _crop_length(width, per_side, overlap), _crop_length(height, per_side, overlap)
         lefts = [int((crop_w - overlap) * i) for i in range(per_side)]
         tops = [int((crop_h - overlap) * i) for i in range(per_side)]

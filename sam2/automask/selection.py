@@ -41,9 +41,10 @@ def mask_boxes(masks: torch.Tensor) -> torch.Tensor:
 def cut_by_crop_edge(boxes: torch.Tensor, crop: Box, image: Box, tolerance: float = 20.0) -> torch.Tensor:
     """(N, 4) boxes in crop pixels -> (N,) True where a side lies within ``tolerance`` of the
     crop's edge but not of the image's: the object probably goes on outside the crop."""
-    in_image = boxes.float() + torch.tensor([crop[0], crop[1], crop[0], crop[1]], dtype=torch.float)
-    near_crop = (in_image - torch.tensor(crop, dtype=torch.float)).abs() <= tolerance
-    near_image = (in_image - torch.tensor(image, dtype=torch.float)).abs() <= tolerance
+    as_float = dict(dtype=torch.float, device=boxes.device)
+    in_image = boxes.float() + torch.tensor([crop[0], crop[1], crop[0], crop[1]], **as_float)
+    near_crop = (in_image - torch.tensor(crop, **as_float)).abs() <= tolerance
+    near_image = (in_image - torch.tensor(image, **as_float)).abs() <= tolerance
     return (near_crop & ~near_image).any(dim=-1)
 
 

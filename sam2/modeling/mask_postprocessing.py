@@ -34,6 +34,30 @@ def fill_holes_in_mask_scores(mask_logits: torch.Tensor, max_area: int) -> torch
     return torch.where(holes_tensor, torch.as_tensor(HOLE_FILL_LOGIT, dtype=mask_logits.dtype), mask_logits)
 
 
+def clean_small_regions(logits: torch.Tensor, threshold: float, max_hole_area: float,
+                        max_sprinkle_area: float) -> torch.Tensor:
+    """Fill background holes of at most ``max_hole_area`` pixels (to ``threshold + 10``) and
+    remove foreground specks of at most ``max_sprinkle_area`` (to ``threshold - 10``), both
+    found on the logits as given (an area of 0 turns that step off).
+
+    logits: (B, M, h, w) -> same shape.
+    """
+    if max_hole_area <= 0 and max_sprinkle_area <= 0:
+        return logits
+    flat = logits.flatten(0, 1).cpu().numpy()
+    holes = np.zeros(flat.shape, dtype=bool)
+    specks = np.zeros(flat.shape, dtype=bool)
+    for index, mask in enumerate(flat):
+        if max_hole_area > 0:
+            holes[index] = small_components(mask <= threshold, max_hole_area)
+        if max_sprinkle_area > 0:
+            specks[index] = small_components(mask > threshold, max_sprinkle_area)
+    holes_t = torch.from_numpy(holes).reshape(logits.shape).to(logits.device)
+    specks_t = torch.from_numpy(specks).reshape(logits.shape).to(logits.device)
+    logits = torch.where(holes_t, threshold + 10.0, logits)
+    return torch.where(specks_t, threshold - 10.0, logits)
+
+
 def keep_highest_object(mask_logits: torch.Tensor) -> torch.Tensor:
     """Where objects overlap, keep the highest-scoring one and push the others to <= -10.
 
