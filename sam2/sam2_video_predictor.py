@@ -93,9 +93,16 @@ class SAM2VideoPredictor(SAM2Base):
             offload_video_to_cpu=offload_video_to_cpu,
             offload_state_to_cpu=offload_state_to_cpu,
             memory_policy=policy,
+            memory_pos_channels=self._memory_position_channels(),
         )
         self._frame_features(state, 0)
         return state
+
+    def _memory_position_channels(self) -> Optional[int]:
+        """Channels of the sine encoding of a stored memory's grid (None: memories are latents)."""
+        if self.spatial_perceiver is not None:
+            return None
+        return 2 * self.memory_encoder.position_encoding.feats_per_axis
 
     @torch.inference_mode()
     def reset_state(self, inference_state: InferenceState) -> None:

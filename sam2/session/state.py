@@ -10,6 +10,7 @@ import torch
 from ..frames.source import FrameSource
 from ..modeling.sam2_base import FrameFeatures, PointPrompt
 from ..runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
+from . import official_views
 from .frame_outputs import FrameOutput, SpillingOutputs
 from .tensor_spill import TensorSpill
 
@@ -88,6 +89,9 @@ class InferenceState:
     spill: Optional[TensorSpill] = None
     # Cache sizes and spilling of this session (see MemoryPolicy).
     memory_policy: MemoryPolicy = DEFAULT_MEMORY_POLICY
+    # Channels of the sine encoding of stored memories' grid (the official "maskmem_pos_enc");
+    # None where memories are not a grid (a perceiver's latents).
+    memory_pos_channels: Optional[int] = None
 
     def spill_store(self) -> TensorSpill:
         """The session's on-disk store for evicted memories, created on first use."""
@@ -130,6 +134,13 @@ class InferenceState:
     def spilled_keys(self) -> Set[str]:
         """The spill files that the session's outputs refer to."""
         return {output.spill_key for obj in self.objects for output in obj.outputs() if output.spill_key is not None}
+
+    # The official state's per-object dicts, read-only (see official_views).
+    point_inputs_per_obj = property(official_views.point_inputs_per_obj)
+    mask_inputs_per_obj = property(official_views.mask_inputs_per_obj)
+    output_dict_per_obj = property(official_views.output_dict_per_obj)
+    temp_output_dict_per_obj = property(official_views.temp_output_dict_per_obj)
+    frames_tracked_per_obj = property(official_views.frames_tracked_per_obj)
 
     @property
     def obj_ids(self) -> List[Any]:
