@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from oracle import reference_env
 from oracle.paths import SHARED_DATA
 from sam2.assembly.configs import PRESETS
 from sam2.assembly.model_builder import build_model
@@ -112,3 +113,13 @@ def shared_data_or_skip(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"test media {path} is not available (it lives in ../shared/data beside the checkout)")
     return path
+
+
+@pytest.fixture(scope="session")
+def reference_sam2():
+    """The reference package (sam2==1.1.0) in its own folder, for subprocesses; skips when it
+    cannot be found or installed."""
+    found = reference_env.find_or_install_reference()
+    if found is None:
+        pytest.skip(f"reference sam2 unavailable: {reference_env.last_failure_reason}")
+    return found

@@ -6,11 +6,9 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
-from oracle import reference_env
 from oracle.paths import REPO
 
 SCRIPT = r"""
@@ -122,19 +120,11 @@ def run(env, folder, out):
     return result.stdout.splitlines()[0], dict(np.load(out))
 
 
-@pytest.fixture(scope="module")
-def reference():
-    found = reference_env.find_or_install_reference()
-    if found is None:
-        pytest.skip(f"reference sam2 unavailable: {reference_env.last_failure_reason}")
-    return found
-
-
-def test_misc_and_transforms_give_the_reference_results(reference, tmp_path):
+def test_misc_and_transforms_give_the_reference_results(reference_sam2, tmp_path):
     folder = jpeg_folder(tmp_path / "frames")
-    theirs_file, theirs = run(reference.subprocess_env(), folder, tmp_path / "theirs.npz")
-    ours_file, ours = run(dict(reference.subprocess_env(), PYTHONPATH=str(REPO)), folder, tmp_path / "ours.npz")
-    assert str(reference.pkg_dir) in theirs_file and ours_file.startswith(str(REPO))
+    theirs_file, theirs = run(reference_sam2.subprocess_env(), folder, tmp_path / "theirs.npz")
+    ours_file, ours = run(dict(reference_sam2.subprocess_env(), PYTHONPATH=str(REPO)), folder, tmp_path / "ours.npz")
+    assert str(reference_sam2.pkg_dir) in theirs_file and ours_file.startswith(str(REPO))
     assert sorted(ours) == sorted(theirs)
     for name in ours:
         assert ours[name].dtype == theirs[name].dtype and ours[name].shape == theirs[name].shape, name
@@ -144,9 +134,9 @@ def test_misc_and_transforms_give_the_reference_results(reference, tmp_path):
             assert np.array_equal(ours[name], theirs[name]), name
 
 
-def test_amg_helpers_give_the_reference_results(reference, tmp_path):
-    theirs = run_script(AMG_SCRIPT, reference.subprocess_env(), tmp_path / "theirs.npz", reference.pkg_dir)
-    ours = run_script(AMG_SCRIPT, dict(reference.subprocess_env(), PYTHONPATH=str(REPO)), tmp_path / "ours.npz", REPO)
+def test_amg_helpers_give_the_reference_results(reference_sam2, tmp_path):
+    theirs = run_script(AMG_SCRIPT, reference_sam2.subprocess_env(), tmp_path / "theirs.npz", reference_sam2.pkg_dir)
+    ours = run_script(AMG_SCRIPT, dict(reference_sam2.subprocess_env(), PYTHONPATH=str(REPO)), tmp_path / "ours.npz", REPO)
     assert sorted(ours) == sorted(theirs)
     for name in ours:
         assert ours[name].dtype == theirs[name].dtype, (name, ours[name].dtype, theirs[name].dtype)

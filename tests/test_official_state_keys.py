@@ -8,10 +8,8 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from PIL import Image
 
-from oracle import reference_env
 from oracle.paths import REPO
 
 SCRIPT = r"""
@@ -81,14 +79,6 @@ def jpeg_folder(folder):
     return folder
 
 
-@pytest.fixture(scope="module")
-def reference():
-    found = reference_env.find_or_install_reference()
-    if found is None:
-        pytest.skip(f"reference sam2 unavailable: {reference_env.last_failure_reason}")
-    return found
-
-
 def run(name, env, checkpoint, folder, out):
     result = subprocess.run([sys.executable, "-c", SCRIPT, name, checkpoint, str(folder), str(out)], env=env,
                             capture_output=True, text=True, timeout=600, cwd=out.parent)
@@ -96,13 +86,13 @@ def run(name, env, checkpoint, folder, out):
     return dict(np.load(out))
 
 
-def test_the_state_answers_the_official_keys_as_the_reference_does(reference, tmp_path):
+def test_the_state_answers_the_official_keys_as_the_reference_does(reference_sam2, tmp_path):
     from sam2.assembly.random_weights import save_random_checkpoint
 
     checkpoint = save_random_checkpoint("sam2.1_hiera_t", str(tmp_path / "tiny.pt"))
     folder = jpeg_folder(tmp_path / "frames")
-    theirs = run("reference", reference.subprocess_env(), checkpoint, folder, tmp_path / "theirs.npz")
-    ours = run("ours", dict(reference.subprocess_env(), PYTHONPATH=str(REPO)), checkpoint, folder, tmp_path / "ours.npz")
+    theirs = run("reference", reference_sam2.subprocess_env(), checkpoint, folder, tmp_path / "theirs.npz")
+    ours = run("ours", dict(reference_sam2.subprocess_env(), PYTHONPATH=str(REPO)), checkpoint, folder, tmp_path / "ours.npz")
     assert sorted(ours) == sorted(theirs)
     assert list(theirs["after_output_dict_per_obj_non_cond_frame_outputs_0"]) == [1, 2, 3, 4]
     for name, expected in theirs.items():
