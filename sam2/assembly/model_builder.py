@@ -16,8 +16,9 @@ from ..modeling.sam2_base import SAM2Base
 from ..modeling.timm_trunk import TimmFeatures
 from ..modeling.vit import PlainVit, SingleLevelNeck
 from .checkpoint import Layout, layout_of, load_checkpoint
-from .configs import PRESETS, HieraTrunk, ModelConfig, TimmTrunk, VitTrunk, config_name, get_config, with_image_size
+from .configs import PRESETS, HieraTrunk, ModelConfig, TimmTrunk, VitTrunk, get_config, with_image_size
 from .overrides import parse_overrides
+from .yaml_config import is_config_file, read_config_file
 
 Model = TypeVar("Model", bound=SAM2Base)
 
@@ -117,20 +118,26 @@ def build_from_files(
     model_class: Type[Model], config_file: str, ckpt_path: Optional[str] = None, device=None,
     mode: str = "eval", hydra_overrides_extra: Iterable[str] = (), apply_postprocessing: bool = True, **kwargs,
 ) -> Model:
-    """``model_class`` built from an official config name and checkpoint, on ``device``
+    """``model_class`` built from an official config name (or an official-format YAML file)
+    and checkpoint, on ``device``
     (None: CUDA if present). ``apply_postprocessing`` turns on the class's
     ``postprocessing_defaults``; overrides and ``kwargs`` win over them."""
     options = parse_overrides(hydra_overrides_extra)
-    config = get_config(config_file)
+    if is_config_file(config_file):
+        from_file = read_config_file(config_file)
+        config, file_options = from_file.config, [from_file.options]
+    else:
+        config, file_options = get_config(config_file), []
     if options.image_size is not None:
         config = with_image_size(config, options.image_size)
     settings = dict(model_class.postprocessing_defaults) if apply_postprocessing else {}
-    settings.update(options.model_kwargs)
-    settings.update(options.predictor_kwargs)
+    for chosen in (*file_options, options):  # the file's options, then the overrides
+        settings.update(chosen.model_kwargs)
+        settings.update(chosen.predictor_kwargs)
     settings.update(kwargs)
     model = build_model(config, model_class, **settings)
     if ckpt_path is not None:
-        load_checkpoint(model, ckpt_path, f"config {config_name(config_file)}", presets_with_layout)
+        load_checkpoint(model, ckpt_path, f"config {config.name}", presets_with_layout)
     model = model.to(_default_device(device))
     if mode == "eval":
         model.eval()
