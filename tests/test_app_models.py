@@ -3,6 +3,8 @@ the Hugging Face cache, a download only when a model is picked, and what the pag
 that fails), the input sizes each model runs at, Compare of EdgeTAM beside SAM 2.1 with each
 one's speed, the model status line, and weights that do not fit their config."""
 
+import socket
+import time
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +34,7 @@ from tracker.sessions.session import TrackSpeed
 from tracker.settings import CPU_DEFAULT_MODEL, GPU_DEFAULT_MODEL, AppSettings, Limits
 from tracker.page.ui import build_ui
 from tracker.media.video_io import write_mp4
+from tracker.model import loading, weights
 from tracker.model.weights import ModelUnavailable, find_weights, local_weights
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
@@ -72,6 +75,7 @@ def fake_hub(monkeypatch, tmp_path) -> FakeHub:
     monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(hub.cache))
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", hub.hf_hub_download)
+    monkeypatch.setattr(weights, "HUB", weights.HubAccess(probe=lambda: None))  # it answers
     return hub
 
 
@@ -276,3 +280,58 @@ def test_weights_that_do_not_fit_the_config_are_named_in_the_page(family_weights
     assert status == (f"Could not load edgetam.pt (efficienttam_s): checkpoint {checkpoint} does not match config "
                       "efficienttam_s (wrong config for these weights?); these weights fit edgetam (the keys that "
                       "differ are in the server's log).")
+
+
+# ------------------------------------------------------------------------------- offline
+def test_offline_the_hub_is_asked_once_and_a_model_not_here_fails_at_once_and_is_remembered(
+        monkeypatch, tmp_path):
+    probes, loads = [], []
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(weights, "HUB", weights.HubAccess(probe=lambda: probes.append(1) or "no route to the Hub"))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("no download when offline"))
+    original = loading.load_engine
+    monkeypatch.setattr(loading, "load_engine", lambda *a: loads.append(a) or original(*a))
+    settings = settings_for(tmp_path, "--model", "facebook/sam2.1-hiera-tiny")
+    engines = EngineCache(settings)
+    first, again = engines.get(), engines.get()
+    assert isinstance(first, ModelUnavailable) and again is first
+    assert "not on this machine and no route to the Hub" in first.message and "sam2.1_hiera_tiny.pt" in first.message
+    assert len(probes) == 1 and len(loads) == 1
+    assert not weights.downloads_allowed() and len(probes) == 1
+    menu = menu_models(settings)
+    assert all(local_weights(model, settings) is not None or model == menu[0] for model in menu), \
+        "offline, only models whose weights are here are offered"
+
+
+def test_the_probe_says_why_the_hub_cannot_be_reached_and_takes_only_the_hubs_answer(monkeypatch):
+    import http.server
+    import threading
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(hub_constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    began = time.monotonic()
+    reason = weights.probe_hub()
+    assert reason.startswith(f"the Hugging Face Hub (http://127.0.0.1:{port}) cannot be reached") and \
+        time.monotonic() - began < 2
+
+    described = f"/api/models/{weights.PROBED_MODEL}"
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        """Describes the probed model; a proxy's 404 for anything else."""
+
+        def do_HEAD(self):
+            self.send_response(200 if self.path == described else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(hub_constants, "ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    assert weights.probe_hub() is None
+    monkeypatch.setattr(weights, "PROBED_MODEL", "someone/else")
+    assert "cannot be reached (HTTP 404" in weights.probe_hub()
+    server.shutdown()

@@ -244,3 +244,21 @@ def test_the_app_listens_on_localhost_only(app):
     with pytest.raises(OSError):
         socket.create_connection((address, port), timeout=3).close()
     socket.create_connection(("127.0.0.1", port), timeout=3).close()
+
+
+def test_without_a_network_the_page_is_up_at_once_and_opening_a_video_waits_for_no_hub(tmp_path):
+    """Not told to stay offline (HF_HUB_OFFLINE unset) on a machine whose Hub does not answer:
+    the Hub is asked once, briefly, the log says so once, and nothing waits for it again."""
+    offline = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://10.255.255.1"}  # an address nobody answers
+    began = time.monotonic()
+    with app_process(tmp_path, extra_env=offline) as app:
+        started = time.monotonic() - began
+        client = new_client(app.url)
+        began = time.monotonic()
+        client.predict(gradio_client.handle_file(small_video(tmp_path)), api_name="/open_video")
+        opened = time.monotonic() - began
+        client.close()
+        log = app.log.read_text()
+    assert started < 15, f"the page took {started:.1f} s"
+    assert opened < 5, f"opening a video took {opened:.1f} s"
+    assert log.count("Working offline: the Hugging Face Hub (http://10.255.255.1) cannot be reached") == 1, log[-2000:]

@@ -3,8 +3,9 @@ input sizes without loading it again."""
 
 import logging
 import threading
+import time
 from collections import OrderedDict
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Tuple, Union
 
 from sam2.build_sam import at_image_size, build_sam2_video_predictor, checkpoint_config
 from sam2.models import CheckpointMismatchError, ModelConfig, checked_image_size, get_config
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 # Models kept loaded (with all their sizes), so two can be compared; the least recently used goes first.
 MODELS_KEPT = 2
+# A model that could not be loaded (weights not here and no network, weights that do not fit)
+# is not tried again for this long: opening a video does not wait for the same failure again.
+FAILURE_KEPT_SECONDS = 300.0
 
 
 def load_engine(settings: AppSettings, model_id: Optional[str] = None) -> Union[Engine, ModelUnavailable]:
@@ -94,6 +98,8 @@ class EngineCache:
         """``loaded``: the configured model, already built (tests, benchmarks)."""
         self.settings = settings
         self._models: "OrderedDict[str, _LoadedModel]" = OrderedDict()
+        # Models that could not be loaded, and when: asked again, the answer is the same for a while.
+        self._failures: Dict[str, Tuple[ModelUnavailable, float]] = {}
         if loaded is not None:
             self._models[settings.model_id] = _LoadedModel(loaded)
         self._lock = threading.Lock()
@@ -121,9 +127,14 @@ class EngineCache:
         """``model_id``, now the most recently used; loaded if new (dropping the least recently
         used beyond :data:`MODELS_KEPT`)."""
         if model_id not in self._models:
+            failure = self._failures.get(model_id)
+            if failure is not None and time.monotonic() - failure[1] < FAILURE_KEPT_SECONDS:
+                return failure[0]
             base = load_engine(self.settings, model_id)
             if isinstance(base, ModelUnavailable):
+                self._failures[model_id] = (base, time.monotonic())
                 return base
+            self._failures.pop(model_id, None)
             self._models[model_id] = _LoadedModel(base)
             while len(self._models) > MODELS_KEPT:
                 self._models.popitem(last=False)
