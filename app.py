@@ -11,6 +11,7 @@ import torch
 from sam2.runtime.attention import configure_from_environment, remember_choices
 from sam2.runtime.cpu_allocator import tune_for_cpu_tracking
 from tracker.model.loading import EngineCache
+from tracker.model.weights import with_random_weights
 from tracker.page.layout import PAGE_CSS
 from tracker.settings import AppSettings
 from tracker.page.ui import build_ui
@@ -19,6 +20,8 @@ from tracker.page.ui import build_ui
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     settings = AppSettings.from_sources()
+    if settings.random_weights:
+        settings = with_random_weights(settings)
     configure_from_environment()  # SAM2_ATTENTION (a kernel to force) and the other SAM2_ATTENTION_* settings
     if torch.device(settings.device).type == "cpu":
         tune_for_cpu_tracking()  # process-wide: faster CPU frames (see its docstring)

@@ -98,3 +98,28 @@ def test_app_runs_the_model_at_the_configured_image_size(tmp_path, video):
     list(tracking.track(calls, session))
     assert [session.masks.unpacked(i)[1].shape for i in range(8)] == [(48, 64)] * 8
     session.close()
+
+
+def test_random_weights_run_the_models_config_without_any_download(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    from tracker.model import weights
+    from tracker.model.loading import EngineCache
+    from tracker.settings import AppSettings
+
+    monkeypatch.setattr(weights, "RANDOM_WEIGHTS_DIR", tmp_path / "random")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("nothing is downloaded"))
+    assert AppSettings.from_sources([], {"SAM2_RANDOM_WEIGHTS": "1"}).random_weights
+    settings = AppSettings.from_sources(["--random-weights", "--model", "facebook/sam2.1-hiera-tiny",
+                                         "--checkpoints-dir", str(tmp_path / "empty"), "--device", "cpu"], {})
+    randomised = weights.with_random_weights(settings)
+    path = tmp_path / "random" / "random-sam2.1_hiera_t.pt"
+    assert (randomised.checkpoint, randomised.config) == (str(path), "sam2.1_hiera_t") and path.is_file()
+    assert randomised.model_id == "random-sam2.1_hiera_t.pt (sam2.1_hiera_t)"
+    engine = EngineCache(randomised).get()
+    assert not isinstance(engine, weights.ModelUnavailable), engine
+    assert engine.predictor.image_size == 1024
+    written = path.stat().st_mtime_ns
+    assert weights.with_random_weights(settings) == randomised and path.stat().st_mtime_ns == written
+    with pytest.raises(ValueError, match="unknown model 'nobody/nothing'"):
+        weights.with_random_weights(AppSettings.from_sources(["--model", "nobody/nothing"], {}))

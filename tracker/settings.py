@@ -90,6 +90,8 @@ class AppSettings:
     port: int
     limits: Limits
     image_size: Optional[int] = None
+    # Seeded random weights instead of the model's own (to try the app without any download).
+    random_weights: bool = False
 
     @classmethod
     def from_sources(cls, argv: Optional[Sequence[str]] = None, environ=None) -> "AppSettings":
@@ -112,6 +114,10 @@ class AppSettings:
                             help="the sessions' default model input size, a multiple of 32 (SAM2_IMAGE_SIZE; default "
                                  "the model's own on GPUs and bf16 CPUs, else 512); 512 tracks about 4x "
                                  "faster than 1024 on a CPU, with coarser masks")
+        parser.add_argument("--random-weights", action="store_true", default=env.get("SAM2_RANDOM_WEIGHTS") == "1",
+                            help="try the app without weights: seeded random weights of the model's config, "
+                                 "nothing downloaded; every feature works, the masks mean nothing "
+                                 "(SAM2_RANDOM_WEIGHTS=1)")
         for spec in fields(Limits):
             variable = f"SAM2_{spec.name.upper()}"
             # A string default goes through type=, so a bad environment value is a clean usage error.
@@ -129,4 +135,4 @@ class AppSettings:
             model_id = GPU_DEFAULT_MODEL if args.device.startswith("cuda") else CPU_DEFAULT_MODEL
         limits = Limits(**{spec.name: getattr(args, spec.name) for spec in fields(Limits)})
         return cls(model_id, args.checkpoint, args.config, args.device, Path(args.checkpoints_dir), args.host,
-                   args.port, limits, args.image_size)
+                   args.port, limits, args.image_size, args.random_weights)

@@ -10,13 +10,14 @@ import logging
 import threading
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable, Optional, Union
 
-from sam2.models import download_checkpoint
+from sam2.models import config_name, download_checkpoint, save_random_checkpoint
 
-from ..settings import AppSettings
-from .catalogue import CatalogueModel
+from ..settings import AppSettings, local_model_id
+from .catalogue import CatalogueModel, find_model
 
 logger = logging.getLogger(__name__)
 HUB_PROBE_SECONDS = 3.0
@@ -131,3 +132,24 @@ def _unavailable(model: CatalogueModel, settings: AppSettings, why: str) -> Mode
         f"(from {_source(model)}) into {settings.checkpoints_dir}/ (see checkpoints/README.md), or start the app "
         f"with SAM2_CHECKPOINT=/path/to/{model.filename} SAM2_CONFIG={model.config}."
     )
+
+
+RANDOM_WEIGHTS_DIR = Path.home() / ".cache" / "sam2" / "random-weights"
+
+
+def with_random_weights(settings: AppSettings) -> AppSettings:
+    """``settings`` running its model's config on seeded random weights, written once to
+    ``RANDOM_WEIGHTS_DIR/random-<config>.pt`` (the file is named so that nobody takes its masks
+    for the model's)."""
+    if settings.config is not None:
+        config = config_name(settings.config)
+    else:
+        model = find_model(settings, settings.model_id)
+        if model is None:
+            raise ValueError(f"unknown model {settings.model_id!r}: give --config with --random-weights")
+        config = config_name(model.config)
+    path = RANDOM_WEIGHTS_DIR / f"random-{config}.pt"
+    if not path.is_file():
+        logger.info("Writing seeded random weights of %s to %s (once)", config, path)
+        save_random_checkpoint(config, str(path))
+    return replace(settings, checkpoint=str(path), config=config, model_id=local_model_id(str(path), config))
