@@ -38,6 +38,7 @@ IMPORT_TO_DIST = {
     "av": "av",
     "huggingface_hub": "huggingface-hub",
     "timm": "timm",
+    "yaml": "pyyaml",
 }
 # Imported only for an option that says so (as in the official package), not dependencies:
 # pycocotools for the automatic mask generator's output_mode="coco_rle".

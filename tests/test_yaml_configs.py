@@ -16,6 +16,7 @@ from oracle.paths import REPO
 from sam2.assembly.configs import PRESETS
 from sam2.assembly.yaml_config import ConfigFileError, read_config_file
 from sam2.build_sam import build_sam2_video_predictor
+from test_install import COPY_IGNORE
 
 OFFICIAL_T = "configs/sam2.1/sam2.1_hiera_t.yaml"
 
@@ -95,9 +96,10 @@ print(sam2.__file__)
 def test_a_script_for_the_official_package_runs_unchanged_on_ours(reference_sam2, official_configs, tmp_path):
     from sam2.assembly.random_weights import save_random_checkpoint
 
-    installed = tmp_path / "site"
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                          "--target", str(installed), str(REPO)], capture_output=True, text=True, timeout=600)
+    installed, source = tmp_path / "site", tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=COPY_IGNORE)  # pip builds in the tree it is given
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                          "--target", str(installed), str(source)], capture_output=True, text=True, timeout=600)
     assert pip.returncode == 0, pip.stderr[-2000:]
     work = tmp_path / "user"  # outside the repository, as a user's folder
     (work / "frames").mkdir(parents=True)
