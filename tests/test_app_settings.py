@@ -123,3 +123,18 @@ def test_random_weights_run_the_models_config_without_any_download(monkeypatch, 
     assert weights.with_random_weights(settings) == randomised and path.stat().st_mtime_ns == written
     with pytest.raises(ValueError, match="unknown model 'nobody/nothing'"):
         weights.with_random_weights(AppSettings.from_sources(["--model", "nobody/nothing"], {}))
+
+
+def test_the_app_runs_a_model_from_an_official_format_yaml_file(reference_sam2, tmp_path):
+    """A fine-tune's config file (here: the official tiny one at 256 px) with its checkpoint."""
+    from sam2.assembly.random_weights import save_random_checkpoint
+    from tracker.model.loading import EngineCache
+    from tracker.settings import AppSettings
+
+    official = (reference_sam2.pkg_dir / "sam2" / "configs" / "sam2.1" / "sam2.1_hiera_t.yaml").read_text()
+    config = tmp_path / "my_finetune.yaml"
+    config.write_text(official.replace("image_size: 1024", "image_size: 256"))
+    checkpoint = save_random_checkpoint("sam2.1_hiera_t", str(tmp_path / "my_finetune.pt"))
+    settings = AppSettings.from_sources(["--checkpoint", checkpoint, "--config", str(config), "--device", "cpu"], {})
+    engine = EngineCache(settings).get()
+    assert engine.predictor.image_size == 256 and engine.config.name == "my_finetune", engine

@@ -10,7 +10,6 @@ Knobs (environment variables):
   SAM2_REFERENCE_DIR       reference install with pkg/ and deps/ (else .cache/reference,
                            installed with pip on first use; see oracle/reference_env.py)
   SAM2_PARITY_IMAGE_SIZE   model input size (default 512 for speed; 1024 = the real model)
-  SAM2_PARITY_MAX_MEAN_DIFF  mean |logit diff| allowed per mask (default 0.02)
   SAM2_PARITY_SELF_CHECK=1 run the reference on both sides: validates the harness itself,
                            and the comparison must then be exact
 
@@ -38,7 +37,7 @@ from oracle.paths import SHARED_DATA
 ORACLE = REPO_ROOT / "oracle"
 
 IMAGE_SIZE = int(os.environ.get("SAM2_PARITY_IMAGE_SIZE", "512"))
-MAX_MEAN_DIFF = float(os.environ.get("SAM2_PARITY_MAX_MEAN_DIFF", "0.02"))
+MAX_MEAN_DIFF = 0.02
 MIN_IOU = 0.99
 SELF_CHECK = os.environ.get("SAM2_PARITY_SELF_CHECK", "") not in ("", "0")
 SUBPROCESS_TIMEOUT = 1800  # seconds, per implementation run

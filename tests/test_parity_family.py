@@ -21,8 +21,6 @@ EdgeTAM and harness cases skip without the clips of ``../shared/data``.
 
 Knobs (environment variables):
   EDGETAM_ORACLE_DIR / SAM2_REFERENCE_DIR   existing installs (pkg/ + deps/)
-  SAM2_FAMILY_MIN_IOU        IoU required of ours per mask (default 0.999)
-  SAM2_FAMILY_MAX_MEAN_DIFF  mean |logit diff| allowed per mask against EdgeTAM (default 0.02)
   SAM2_FAMILY_FRAMES         frames of the clips the EdgeTAM and harness cases play (default 6)
 
 Run only these with ``python -m pytest tests/test_parity_family.py -s`` (``-s`` shows reports).
@@ -56,8 +54,8 @@ pytestmark = pytest.mark.parity
 
 RUN_SCENARIO = REPO / "oracle" / "run_scenario.py"
 MAKE_CHECKPOINT = REPO / "oracle" / "make_checkpoint.py"
-MIN_IOU = float(os.environ.get("SAM2_FAMILY_MIN_IOU", "0.999"))
-MAX_MEAN_DIFF = float(os.environ.get("SAM2_FAMILY_MAX_MEAN_DIFF", "0.02"))
+MIN_IOU = 0.999
+MAX_MEAN_DIFF = 0.02
 SUBPROCESS_TIMEOUT = 1800
 
 EDGETAM = "configs/edgetam.yaml"

@@ -94,7 +94,8 @@ class AppSettings:
     random_weights: bool = False
 
     @classmethod
-    def from_sources(cls, argv: Optional[Sequence[str]] = None, environ=None) -> "AppSettings":
+    def argument_parser(cls, environ=None) -> argparse.ArgumentParser:
+        """The app's flags, each defaulting to its environment variable in ``environ``."""
         env = os.environ if environ is None else environ
         device = env.get("SAM2_DEVICE") or best_device()
         parser = argparse.ArgumentParser(description="SAM 2 video tracking demo")
@@ -124,6 +125,11 @@ class AppSettings:
             parser.add_argument("--" + spec.name.replace("_", "-"), type=_positive_int,
                                 default=env.get(variable, str(spec.default)),
                                 help=f"{spec.metadata['help']} ({variable}, default {spec.default})")
+        return parser
+
+    @classmethod
+    def from_sources(cls, argv: Optional[Sequence[str]] = None, environ=None) -> "AppSettings":
+        parser = cls.argument_parser(environ)
         args = parser.parse_args(argv)
         if bool(args.checkpoint) != bool(args.config):
             parser.error("SAM2_CHECKPOINT/--checkpoint and SAM2_CONFIG/--config go together")

@@ -48,7 +48,7 @@ def _build(config: str, checkpoint: str, settings: AppSettings, name: str) -> Un
                                 "(the keys that differ are in the server's log).")
     except Exception as error:  # wrong file, unknown config, bad device
         return ModelUnavailable(f"Could not load {name} from {checkpoint}: {error}")
-    return Engine.wrap(predictor, name, get_config(config))
+    return Engine.wrap(predictor, name, predictor.model_config)  # also a config read from a YAML file
 
 
 def engine_config(engine: Engine) -> ModelConfig:
