@@ -5,6 +5,7 @@ Views are built on access and read tensors only when an entry is looked up, so a
 session's spilled memories stay on disk until someone asks for them.
 """
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -36,23 +37,30 @@ class LazyMapping(Mapping):
         return f"{type(self).__name__}(keys={list(self._keys())})"
 
 
-def memory_position(channels: Optional[int], output: FrameOutput) -> Optional[List[torch.Tensor]]:
-    """The official ``maskmem_pos_enc`` of an output: [(1, C_mem, h, w)] sine encoding of its
-    memory's grid (None before its memory is encoded, or for models whose memories are not a
-    grid)."""
-    features = output.maskmem_features
+@functools.lru_cache(maxsize=None)
+def _sine_encoding(channels: int) -> PositionEmbeddingSine:
+    """One encoder per channel count, shared by every view (it caches its grids)."""
+    return PositionEmbeddingSine(channels)
+
+
+def memory_position(channels: Optional[int], features: Optional[torch.Tensor]) -> Optional[List[torch.Tensor]]:
+    """The official ``maskmem_pos_enc`` of an output whose memory is ``features`` (B, C_mem, h, w):
+    [(B, C_mem, h, w)] sine encoding of its grid (None before its memory is encoded, or for
+    models whose memories are not a grid)."""
     if channels is None or features is None:
         return None
     height, width = features.shape[-2:]
-    grid = PositionEmbeddingSine(channels).grid(height, width, features.device)
+    grid = _sine_encoding(channels).grid(height, width, features.device)
     return [grid[None].expand(features.shape[0], -1, -1, -1)]
 
 
 def output_dict(output: FrameOutput, memory_channels: Optional[int]) -> Dict[str, Any]:
-    """One object's output on one frame, with the official keys."""
+    """One object's output on one frame, with the official keys (a spilled memory is read from
+    disk once)."""
+    features = output.maskmem_features
     return {
-        "maskmem_features": output.maskmem_features,
-        "maskmem_pos_enc": memory_position(memory_channels, output),
+        "maskmem_features": features,
+        "maskmem_pos_enc": memory_position(memory_channels, features),
         "pred_masks": output.pred_masks,
         "obj_ptr": output.obj_ptr,
         "object_score_logits": output.object_score_logits,
