@@ -6,9 +6,12 @@ Images are optionally downscaled to keep the recorded logits (stored at full res
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import cv2
+import numpy as np
+from PIL import Image
 
 
 def extract_frames(
@@ -62,3 +65,11 @@ def prepare_stills(images, out_dir: Path | str, max_width: int | None = None, qu
             image = cv2.resize(image, (max_width, new_h), interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(out_dir / f"{index:05d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return out_dir
+
+
+def pixels_digest(folder: Path | str) -> str:
+    """SHA-256 of the RGB pixels of a folder's JPEGs as PIL decodes them (as the predictors do)."""
+    hasher = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.jpg")):
+        hasher.update(np.ascontiguousarray(Image.open(path).convert("RGB")).tobytes())
+    return hasher.hexdigest()

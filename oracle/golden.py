@@ -87,3 +87,22 @@ def compare_with_golden(
     return compare_arrays(
         expand(golden, prefix), expand(shrink(recording)), min_iou, max_score_diff=max_score_diff
     )
+
+
+def recorder_main(record, names, option: str, description: str, argv=None) -> int:
+    """The command line of a golden-file recorder: ``--<option> NAME ...`` (default: all of
+    ``names``), recorded by ``record(chosen, workdir)`` in a scratch folder under ``.cache``."""
+    import argparse
+    import tempfile
+    from pathlib import Path
+
+    from oracle.paths import CACHE
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(f"--{option}", nargs="+", default=list(names), choices=list(names))
+    args = parser.parse_args(argv)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{option}-recording-", dir=CACHE) as workdir:
+        record(getattr(args, option), Path(workdir))
+    return 0
+

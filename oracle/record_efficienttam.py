@@ -23,24 +23,20 @@ prefixes in it (``video_full/step000_label``, ...) next to ``meta_*`` entries.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from oracle import golden, reference_env
-from oracle.frames import extract_frames, prepare_stills
+from oracle.frames import extract_frames, pixels_digest, prepare_stills
 from oracle.manifest_weights import digest
-from oracle.paths import CACHE, REPO, SHARED_DATA
+from oracle.paths import REPO, SHARED_DATA
 
 GOLDEN_DIR = REPO / "tests" / "golden" / "efficienttam"
 # The scenarios each config is recorded (and tested) on. video_full plays the predictor's
@@ -94,13 +90,6 @@ def config_file(config: str) -> str:
 def golden_file(config: str) -> Path:
     return GOLDEN_DIR / f"{config}.npz"
 
-
-def pixels_digest(folder: Path) -> str:
-    """SHA-256 of the RGB pixels of a folder's JPEGs as PIL decodes them (as the predictors do)."""
-    hasher = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.jpg")):
-        hasher.update(np.ascontiguousarray(Image.open(path).convert("RGB")).tobytes())
-    return hasher.hexdigest()
 
 
 def make_inputs(scenario: str, folder: Path, recorded_digest: str) -> Path:
@@ -177,13 +166,7 @@ def record(configs, workdir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
-    args = parser.parse_args(argv)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="efficienttam-recording-", dir=CACHE) as workdir:
-        record(args.configs, Path(workdir))
-    return 0
+    return golden.recorder_main(record, CONFIGS, "configs", __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

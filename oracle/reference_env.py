@@ -15,7 +15,9 @@ The oracles (:data:`ORACLES`):
   (also named ``sam2``);
 * ``efficienttam``: EfficientTAM's official code (``efficient_track_anything``), taken from
   a local git mirror of its repository at a pinned commit (its PyPI package is an older
-  snapshot without configs); only the golden-file recorder uses it.
+  snapshot without configs); only the golden-file recorder uses it;
+* ``samurai``: SAMURAI's ``sam2`` fork (``sam2/sam2`` of its repository, from a local git
+  mirror at a pinned commit, plus scipy and loguru); only the golden-file recorder uses it.
 
 Where ``<root>`` comes from, first match wins:
 
@@ -69,6 +71,7 @@ class GitSource:
     git_dir: Path
     commit: str
     folder: str
+    strip_components: int = 0  # leading folders dropped: "sam2/sam2" with 1 lands as "sam2"
 
     def install(self, target: Path, log: list) -> bool:
         target.mkdir(parents=True)
@@ -79,7 +82,8 @@ class GitSource:
         if archive.returncode != 0:
             log.append(f"git archive from {self.git_dir}: {archive.stderr.decode().strip()}")
             return False
-        untar = subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, capture_output=True)
+        untar = subprocess.run(["tar", "-x", "-C", str(target), f"--strip-components={self.strip_components}"],
+                               input=archive.stdout, capture_output=True)
         if untar.returncode != 0:
             log.append(f"tar: {untar.stderr.decode().strip()}")
         return untar.returncode == 0
@@ -97,6 +101,7 @@ class OracleSpec:
     source: PipSource | GitSource
     required: tuple  # paths relative to <root> that a usable install has
     default_root: Path
+    extra_deps: tuple = ()  # PyPI packages it imports beyond the common _DEPS
 
     @property
     def version(self) -> str:
@@ -108,6 +113,8 @@ EFFICIENTTAM_COMMIT = "abcd061ebd3cc6e7527d152d75b890126aaa53f6"
 EFFICIENTTAM_GIT_DIR = Path(
     os.environ.get("EFFICIENTTAM_GIT_DIR", REPO.parent / ".mirror" / "yformer+EfficientTAM" / "repo")
 )
+SAMURAI_COMMIT = "76ba195984892b0d1e3db5d9c9f90bb62175680a"
+SAMURAI_GIT_DIR = Path(os.environ.get("SAMURAI_GIT_DIR", REPO.parent / ".mirror" / "yangchris11+samurai" / "repo"))
 
 REFERENCE = OracleSpec(
     name="reference",
@@ -134,7 +141,16 @@ EFFICIENTTAM = OracleSpec(
               "pkg/efficient_track_anything/configs/efficienttam/efficienttam_s.yaml", *_DEPS_REQUIRED),
     default_root=CACHE / "oracles" / "efficienttam",
 )
-ORACLES = {spec.name: spec for spec in (REFERENCE, EDGETAM, EFFICIENTTAM)}
+SAMURAI = OracleSpec(
+    name="samurai",
+    env_var="SAMURAI_ORACLE_DIR",
+    source=GitSource(SAMURAI_GIT_DIR, SAMURAI_COMMIT, "sam2/sam2", strip_components=1),
+    required=("pkg/sam2/utils/kalman_filter.py", "pkg/sam2/configs/samurai/sam2.1_hiera_t.yaml",
+              "deps/scipy", "deps/loguru", *_DEPS_REQUIRED),
+    default_root=CACHE / "oracles" / "samurai",
+    extra_deps=("scipy", "loguru"),
+)
+ORACLES = {spec.name: spec for spec in (REFERENCE, EDGETAM, EFFICIENTTAM, SAMURAI)}
 
 # The reference's names, as callers have always used them.
 ENV_VAR = REFERENCE.env_var
@@ -231,7 +247,7 @@ def _install_into(spec: OracleSpec, target: Path) -> str | None:
     staging = Path(tempfile.mkdtemp(prefix=target.name + ".staging-", dir=target.parent))
     try:
         ok = spec.source.install(staging / "pkg", log) and _pip(
-            ["--target", str(staging / "deps"), *_DEPS], log
+            ["--target", str(staging / "deps"), *_DEPS, *spec.extra_deps], log
         )
         if not ok:
             return f"could not install the {spec.name} oracle ({spec.version}): " + "\n".join(log)

@@ -18,6 +18,7 @@ from .runtime import cpu_allocator
 from .runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from .session.frame_outputs import FrameOutput, SpillingOutputs
 from .session.state import InferenceState, ObjectState
+from .tracking import TrackerChoice, make_tracker
 
 # Mask logits used as a prompt are clamped to this range.
 PREVIOUS_MASK_CLAMP = 32.0
@@ -42,6 +43,9 @@ class FrameIndexError(ValueError, IndexError):
 class SAM2VideoPredictor(SAM2Base):
     """SAM 2 with session state: prompts on any frame, propagation in both directions."""
 
+    # Builders hand it the tracker a config's SAMURAI keys ask for.
+    tracks_videos: ClassVar[bool] = True
+
     # Also binarize click masks for the memory encoder and fill holes up to 8 pixels.
     postprocessing_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType(dict(
         SAM2Base.postprocessing_defaults, binarize_mask_from_pts_for_mem_enc=True, fill_hole_area=8,
@@ -49,9 +53,12 @@ class SAM2VideoPredictor(SAM2Base):
 
     def __init__(
         self, *args, fill_hole_area: int = 0, non_overlap_masks: bool = False,
-        add_all_frames_to_correct_as_cond: bool = False, vos_optimized: bool = False, **kwargs,
+        add_all_frames_to_correct_as_cond: bool = False, vos_optimized: bool = False,
+        tracker: TrackerChoice = "sam2", **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # The sessions' tracking policy unless init_state names another (see sam2.tracking).
+        self.tracker = make_tracker(tracker).settings
         self.fill_hole_area = fill_hole_area
         self.non_overlap_masks = non_overlap_masks
         self.add_all_frames_to_correct_as_cond = add_all_frames_to_correct_as_cond
@@ -72,12 +79,16 @@ class SAM2VideoPredictor(SAM2Base):
     def init_state(
         self, video_path, offload_video_to_cpu: bool = False, offload_state_to_cpu: bool = False,
         async_loading_frames: bool = False, *, memory_policy: Optional[MemoryPolicy] = None,
+        tracker: Optional[TrackerChoice] = None,
     ) -> InferenceState:
         """Open a video (JPEG folder, video file or list/array of frames) and encode frame 0.
 
         Frames are decoded on demand, so ``async_loading_frames`` needs no thread here.
-        ``memory_policy`` (default: :data:`DEFAULT_MEMORY_POLICY`) sets the session's memory limits.
+        ``memory_policy`` (default: :data:`DEFAULT_MEMORY_POLICY`) sets the session's memory limits;
+        ``tracker`` (a name such as "samurai", settings or a policy; default: the predictor's
+        ``tracker``) how candidates are chosen and which frames are memory.
         """
+        tracking = make_tracker(self.tracker if tracker is None else tracker)
         policy = DEFAULT_MEMORY_POLICY if memory_policy is None else memory_policy
         frames = open_frame_source(
             video_path, cache_size=policy.model_input_cache_frames, decoded_cache_bytes=policy.decoded_cache_bytes
@@ -94,6 +105,7 @@ class SAM2VideoPredictor(SAM2Base):
             offload_state_to_cpu=offload_state_to_cpu,
             memory_policy=policy,
             memory_pos_channels=self._memory_position_channels(),
+            tracker=tracking,
         )
         self._frame_features(state, 0)
         return state
@@ -142,7 +154,7 @@ class SAM2VideoPredictor(SAM2Base):
             return self._existing_object(state, obj_id)
         except UnknownObjectError:
             outputs = SpillingOutputs(state.spill_store, state.memory_policy.resident_limit(self.num_maskmem))
-            state.objects.append(ObjectState(obj_id, outputs))
+            state.objects.append(ObjectState(obj_id, outputs, tracker_state=state.tracker.new_object_state()))
             return len(state.objects) - 1, state.objects[-1]
 
     def _prompt_points(self, state, points, labels, box, normalize_coords) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -282,6 +294,7 @@ class SAM2VideoPredictor(SAM2Base):
             track_in_reverse=reverse,
             run_mem_encoder=run_mem_encoder,
             prev_sam_mask_logits=prev_sam_mask_logits,
+            rules=state.tracker.rules(self, frame_idx, reverse, [obj]),
         )
         outputs, masks = self._frame_outputs(state, step)
         return outputs[0], masks
@@ -301,6 +314,7 @@ class SAM2VideoPredictor(SAM2Base):
                 obj_ptr=_own_row(step.obj_ptr, row),
                 object_score_logits=_own_row(step.object_score_logits, row),
                 maskmem_features=_own_row(memory, row),
+                iou_score=_own_row(step.iou_score, row),
             )
             for row in range(masks.shape[0])
         ]
@@ -312,6 +326,7 @@ class SAM2VideoPredictor(SAM2Base):
         step = self.track_objects(
             frame_idx, self._frame_features(state, frame_idx, keep=False),
             [(obj.cond_outputs, obj.non_cond_outputs) for obj in objects], state.num_frames, reverse,
+            rules=state.tracker.rules(self, frame_idx, reverse, objects),
         )
         outputs, masks = self._frame_outputs(state, step)
         for obj, output in zip(objects, outputs):

@@ -47,7 +47,7 @@ def changed_copy(official_configs, tmp_path, old: str, new: str) -> str:
 @pytest.mark.parametrize("old, new, message", [
     ("sam2.modeling.memory_encoder.CXBlock", "my_lab.blocks.FancyBlock",
      "model.memory_encoder.fuser.layer._target_ = my_lab.blocks.FancyBlock is a class this implementation does not know"),
-    ("  num_maskmem: 7", "  num_maskmem: 7\n  samurai_mode: true", "unknown key model.samurai_mode"),
+    ("  num_maskmem: 7", "  num_maskmem: 7\n  memory_bank_size: 3", "unknown key model.memory_bank_size"),
     ("  use_obj_ptrs_in_encoder: true", "  use_obj_ptrs_in_encoder: false",
      "model.use_obj_ptrs_in_encoder = False; this implementation builds True"),
     ("  pred_obj_scores: true\n", "", "model.pred_obj_scores is not given (the official default is False)"),

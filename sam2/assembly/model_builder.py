@@ -17,7 +17,7 @@ from ..modeling.timm_trunk import TimmFeatures
 from ..modeling.vit import PlainVit, SingleLevelNeck
 from .checkpoint import Layout, layout_of, load_checkpoint
 from .configs import PRESETS, HieraTrunk, ModelConfig, TimmTrunk, VitTrunk, get_config, with_image_size
-from .overrides import parse_overrides
+from .overrides import parse_overrides, tracker_from_keys
 from .yaml_config import is_config_file, read_config_file
 
 Model = TypeVar("Model", bound=SAM2Base)
@@ -131,9 +131,14 @@ def build_from_files(
     if options.image_size is not None:
         config = with_image_size(config, options.image_size)
     settings = dict(model_class.postprocessing_defaults) if apply_postprocessing else {}
+    tracker_keys = {}
     for chosen in (*file_options, options):  # the file's options, then the overrides
         settings.update(chosen.model_kwargs)
         settings.update(chosen.predictor_kwargs)
+        tracker_keys.update(chosen.tracker_keys)
+    tracker = tracker_from_keys(tracker_keys)
+    if tracker is not None and getattr(model_class, "tracks_videos", False):
+        settings["tracker"] = tracker
     settings.update(kwargs)
     model = build_model(config, model_class, **settings)
     if ckpt_path is not None:

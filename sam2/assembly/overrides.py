@@ -1,7 +1,10 @@
 """Hydra-style overrides ("++model.<key>=<value>") of the official builders, as typed options."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Iterable, Optional
+
+from ..tracking import Sam2Settings, SamuraiSettings, TrackerSettings
+from ..tracking.samurai import SAMURAI_CODE_DEFAULTS
 
 
 @dataclass
@@ -11,6 +14,8 @@ class BuildOptions:
     image_size: Optional[int] = None
     model_kwargs: Dict[str, Any] = field(default_factory=dict)
     predictor_kwargs: Dict[str, Any] = field(default_factory=dict)
+    # SAMURAI's keys (samurai_mode and its settings), turned into the predictor's tracker.
+    tracker_keys: Dict[str, Any] = field(default_factory=dict)
 
 
 # Override keys ("++model.<key>=<value>") and where they go.
@@ -19,6 +24,8 @@ DECODER_OVERRIDES = {
     "dynamic_multimask_via_stability", "dynamic_multimask_stability_delta", "dynamic_multimask_stability_thresh",
 }
 PREDICTOR_OVERRIDES = {"fill_hole_area", "non_overlap_masks", "add_all_frames_to_correct_as_cond"}
+SAMURAI_MODE = "samurai_mode"
+TRACKER_OVERRIDES = {SAMURAI_MODE, *(f.name for f in fields(SamuraiSettings))}
 _IGNORED_OVERRIDES = {"_target_", "compile_image_encoder"}
 
 
@@ -50,7 +57,25 @@ def parse_overrides(overrides: Iterable[str]) -> BuildOptions:
             options.model_kwargs[key] = value
         elif key in PREDICTOR_OVERRIDES:
             options.predictor_kwargs[key] = value
+        elif key in TRACKER_OVERRIDES:
+            options.tracker_keys[key] = value
         elif key not in _IGNORED_OVERRIDES:
-            supported = sorted(MODEL_OVERRIDES | DECODER_OVERRIDES | PREDICTOR_OVERRIDES | {"image_size"})
+            supported = sorted(MODEL_OVERRIDES | DECODER_OVERRIDES | PREDICTOR_OVERRIDES | TRACKER_OVERRIDES | {"image_size"})
             raise ValueError(f"unsupported override key {key!r}; supported: {', '.join(supported)}")
     return options
+
+
+def tracker_from_keys(keys: Dict[str, Any]) -> Optional[TrackerSettings]:
+    """The tracker SAMURAI's keys ask for: SAMURAI with the given settings (the others at
+    its code's defaults) when samurai_mode is true, SAM 2's own when it is false; None without keys. Settings without samurai_mode are
+    an error (SAMURAI's code ignores them then, which is never what a config means)."""
+    if not keys:
+        return None
+    settings = {key: value for key, value in keys.items() if key != SAMURAI_MODE}
+    if SAMURAI_MODE not in keys:
+        raise ValueError(f"{', '.join(sorted(settings))} are SAMURAI's settings: set samurai_mode=true to use them")
+    if not keys[SAMURAI_MODE]:
+        return Sam2Settings()
+    types = {f.name: f.type for f in fields(SamuraiSettings)}
+    given = {key: int(value) if types[key] is int else float(value) for key, value in settings.items()}
+    return SamuraiSettings(**{**SAMURAI_CODE_DEFAULTS, **given})

@@ -9,7 +9,7 @@ Settings that are run-time options (those ``++model.<key>=...`` overrides also s
 :class:`BuildOptions`.
 
 Covered: SAM 2 and SAM 2.1 with the Hiera trunk (``configs/sam2*/sam2*_hiera_*.yaml`` and
-fine-tunes of them).
+fine-tunes of them), and SAMURAI's configs of them (its keys choose the predictor's tracker).
 """
 
 import os
@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict
 
 from .configs import PRESETS, HieraTrunk, ModelConfig
-from .overrides import BuildOptions, parse_overrides
+from .overrides import TRACKER_OVERRIDES, BuildOptions, parse_overrides
 
 MODEL = "sam2.modeling.sam2_base.SAM2Base"
 TARGETS = {
@@ -138,7 +138,8 @@ VERSIONS = {(False, False, False, False): "2.0", (True, True, True, True): "2.1"
 
 # Run-time options, as the matching "++model.<key>=<value>" overrides.
 OPTION_PREFIXES = ("model.binarize_mask_from_pts_for_mem_enc", "model.sam_mask_decoder_extra_args.",
-                   "model.fill_hole_area", "model.non_overlap_masks", "model.add_all_frames_to_correct_as_cond")
+                   "model.fill_hole_area", "model.non_overlap_masks", "model.add_all_frames_to_correct_as_cond",
+                   *sorted(f"model.{key}" for key in TRACKER_OVERRIDES))
 
 
 class ConfigFileError(ValueError):

@@ -16,10 +16,13 @@ class FrameKeys(NamedTuple):
 
 class MemoryEntry(Protocol):
     """What a step needs of a stored frame: memory features (B, C_mem, h, w), pointer (B, C),
-    and room for memory attention's cache of its keys (kept only while it is resident)."""
+    object score logits and predicted IoU of its mask (B, 1), and room for memory attention's
+    cache of its keys (kept only while it is resident)."""
 
     maskmem_features: Optional[torch.Tensor]
     obj_ptr: torch.Tensor
+    object_score_logits: torch.Tensor
+    iou_score: torch.Tensor
     attention_keys: Optional[FrameKeys]
 
     @property

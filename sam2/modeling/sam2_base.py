@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -58,15 +58,52 @@ class FrameFeatures:
 
 
 @dataclass
+class Candidates:
+    """The decoder's M candidate masks for B objects: low_res (B, M, 4h, 4w) and high_res
+    (B, M, S, S) logits (absent objects already at NO_OBJ_SCORE), iou_pred (B, M) and
+    object_score_logits (B, 1)."""
+
+    low_res: torch.Tensor
+    high_res: torch.Tensor
+    iou_pred: torch.Tensor
+    object_score_logits: torch.Tensor
+
+
+# Chooses one of several candidate masks per object: Candidates -> (B,) indices.
+CandidateChoice = Callable[[Candidates], torch.Tensor]
+# Chooses one object's memories: (row, frame_idx, cond_outputs, non_cond_outputs, num_frames,
+# reverse) -> MemorySelection, where row is the object's place in the step's batch.
+MemoryChoice = Callable[[int, int, Mapping[int, MemoryEntry], Mapping[int, MemoryEntry], int, bool], MemorySelection]
+
+
+@dataclass(frozen=True)
+class StepRules:
+    """What a tracking policy decides in a step (the defaults are SAM 2's own rules): the
+    object-score logit above which an object counts as present (its mask and pointer),
+    which candidate mask is kept (None: the highest predicted IoU) and which stored frames
+    an object attends to (None: :func:`select_memories`)."""
+
+    presence_threshold: float = 0.0
+    choose: Optional[CandidateChoice] = None
+    select: Optional[MemoryChoice] = None
+
+
+DEFAULT_RULES = StepRules()
+
+
+@dataclass
 class HeadsOutput:
     """Output of the prompt encoder + mask decoder for B objects: the chosen mask as
     low_res_masks (B, 1, 4h, 4w) and high_res_masks (B, 1, S, S) logits; obj_ptr (B, C);
-    object_score_logits (B, 1)."""
+    object_score_logits (B, 1); iou_score (B, 1) the chosen mask's predicted IoU;
+    candidates, the decoder's masks before the choice."""
 
     low_res_masks: torch.Tensor
     high_res_masks: torch.Tensor
     obj_ptr: torch.Tensor
     object_score_logits: torch.Tensor
+    iou_score: torch.Tensor
+    candidates: Optional[Candidates] = None
 
 
 @dataclass
@@ -74,13 +111,15 @@ class TrackOutput:
     """One tracking step for B objects.
 
     pred_masks (B, 1, 4h, 4w) and pred_masks_high_res (B, 1, S, S) logits; obj_ptr (B, C);
-    object_score_logits (B, 1); maskmem_features (B, C_mem, h, w) when memory was encoded.
+    object_score_logits (B, 1); iou_score (B, 1); maskmem_features (B, C_mem, h, w) when
+    memory was encoded.
     """
 
     pred_masks: torch.Tensor
     pred_masks_high_res: torch.Tensor
     obj_ptr: torch.Tensor
     object_score_logits: torch.Tensor
+    iou_score: torch.Tensor
     maskmem_features: Optional[torch.Tensor] = None
 
 
@@ -181,7 +220,7 @@ class SAM2Base(nn.Module):
     def _forward_sam_heads(
         self, backbone_features: torch.Tensor, point_inputs: Optional[PointPrompt] = None,
         mask_inputs: Optional[torch.Tensor] = None, high_res_features: Optional[List[torch.Tensor]] = None,
-        multimask_output: bool = False,
+        multimask_output: bool = False, rules: StepRules = DEFAULT_RULES,
     ) -> HeadsOutput:
         """backbone_features (B, C, h, w); mask_inputs (B, 1, H, W) logits or binary."""
         batch, device = backbone_features.shape[0], backbone_features.device
@@ -208,27 +247,30 @@ class SAM2Base(nn.Module):
             repeat_image=False,
             high_res_features=high_res_features,
         )
-        is_present = decoded.object_score_logits > 0
+        is_present = decoded.object_score_logits > rules.presence_threshold
         low_res = torch.where(is_present[:, None, None], decoded.masks, NO_OBJ_SCORE).float()
         high_res = F.interpolate(low_res, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+        candidates = Candidates(low_res, high_res, decoded.iou_pred, decoded.object_score_logits)
 
         token = decoded.sam_tokens[:, 0]
-        low_best, high_best = low_res, high_res
+        low_best, high_best, iou_score = low_res, high_res, decoded.iou_pred[:, :1]
         if multimask_output:
             rows = torch.arange(batch, device=device)
-            best = decoded.iou_pred.argmax(dim=-1)
+            best = decoded.iou_pred.argmax(dim=-1) if rules.choose is None else rules.choose(candidates)
             low_best, high_best = low_res[rows, best].unsqueeze(1), high_res[rows, best].unsqueeze(1)
+            iou_score = decoded.iou_pred[rows, best].unsqueeze(1)
             if decoded.sam_tokens.shape[1] > 1:
                 token = decoded.sam_tokens[rows, best]
         obj_ptr = self._gate_pointer(self.obj_ptr_proj(token), is_present.float())
-        return HeadsOutput(low_best, high_best, obj_ptr, decoded.object_score_logits)
+        return HeadsOutput(low_best, high_best, obj_ptr, decoded.object_score_logits, iou_score, candidates)
 
     def _gate_pointer(self, obj_ptr: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
         """Replace the pointer of absent objects by the learned no-object pointer; presence (B, 1)."""
         return presence * obj_ptr + (1 - presence) * self.no_obj_ptr
 
     def _use_mask_as_output(
-        self, backbone_features: torch.Tensor, high_res_features: List[torch.Tensor], mask_inputs: torch.Tensor
+        self, backbone_features: torch.Tensor, high_res_features: List[torch.Tensor], mask_inputs: torch.Tensor,
+        rules: StepRules = DEFAULT_RULES,
     ) -> HeadsOutput:
         """Turn a binary (B, 1, S, S) mask into confident logits; its pointer still comes from the decoder."""
         mask = mask_inputs.float()
@@ -237,10 +279,15 @@ class SAM2Base(nn.Module):
             high_res, size=(high_res.shape[-2] // 4, high_res.shape[-1] // 4),
             mode="bilinear", align_corners=False, antialias=True,
         )
-        heads = self._forward_sam_heads(backbone_features, mask_inputs=self.mask_downsample(mask), high_res_features=high_res_features)
+        heads = self._forward_sam_heads(
+            backbone_features, mask_inputs=self.mask_downsample(mask), high_res_features=high_res_features, rules=rules
+        )
         presence = (mask.flatten(1) > 0).any(dim=1, keepdim=True).float()
         object_score_logits = MASK_AS_LOGITS_SCALE * presence + MASK_AS_LOGITS_BIAS
-        return HeadsOutput(low_res, high_res, self._gate_pointer(heads.obj_ptr, presence), object_score_logits)
+        return HeadsOutput(
+            low_res, high_res, self._gate_pointer(heads.obj_ptr, presence), object_score_logits,
+            torch.ones_like(object_score_logits),
+        )
 
     def _use_multimask(self, point_inputs: Optional[PointPrompt]) -> bool:
         """Several candidate masks while a frame has at most one click (on every frame, as the
@@ -265,20 +312,31 @@ class SAM2Base(nn.Module):
     def _condition_on_memory(
         self, frame_idx: int, is_init_cond_frame: bool, features: FrameFeatures,
         cond_outputs: Mapping[int, MemoryEntry], non_cond_outputs: Mapping[int, MemoryEntry], num_frames: int,
-        reverse: bool,
+        reverse: bool, rules: StepRules = DEFAULT_RULES,
     ) -> torch.Tensor:
         """Fuse the frame's (1, C, h, w) features with one object's memory bank -> (1, C, h, w)."""
         if is_init_cond_frame:
             return features.vision + self.no_mem_embed.view(1, -1, 1, 1)
-        selection = self._select_memories(frame_idx, cond_outputs, non_cond_outputs, num_frames, reverse)
+        selection = self._select_memories(0, frame_idx, cond_outputs, non_cond_outputs, num_frames, reverse, rules)
         return self._attend_to_memories(features, [selection], num_frames)
 
     def _select_memories(
+        self, row: int, frame_idx: int, cond_outputs: Mapping[int, MemoryEntry],
+        non_cond_outputs: Mapping[int, MemoryEntry], num_frames: int, reverse: bool, rules: StepRules = DEFAULT_RULES,
+    ) -> MemorySelection:
+        """The memories of the step's object ``row``, by the policy's rule or SAM 2's."""
+        if not cond_outputs:
+            raise RuntimeError("tracking a frame needs at least one conditioning frame")
+        if rules.select is not None:
+            return rules.select(row, frame_idx, cond_outputs, non_cond_outputs, num_frames, reverse)
+        return self.default_memories(frame_idx, cond_outputs, non_cond_outputs, num_frames, reverse)
+
+    def default_memories(
         self, frame_idx: int, cond_outputs: Mapping[int, MemoryEntry], non_cond_outputs: Mapping[int, MemoryEntry],
         num_frames: int, reverse: bool,
     ) -> MemorySelection:
-        if not cond_outputs:
-            raise RuntimeError("tracking a frame needs at least one conditioning frame")
+        """SAM 2's memories for tracking ``frame_idx``: the conditioning frames and the frames
+        just before it (see :func:`select_memories`)."""
         return select_memories(
             frame_idx, cond_outputs, non_cond_outputs, num_frames, self.num_maskmem,
             self.max_obj_ptrs_in_encoder, self.max_cond_frames_in_attn, reverse,
@@ -365,14 +423,15 @@ class SAM2Base(nn.Module):
         point_inputs: Optional[PointPrompt], mask_inputs: Optional[torch.Tensor],
         cond_outputs: Mapping[int, MemoryEntry], non_cond_outputs: Mapping[int, MemoryEntry], num_frames: int,
         track_in_reverse: bool = False, run_mem_encoder: bool = True,
-        prev_sam_mask_logits: Optional[torch.Tensor] = None,
+        prev_sam_mask_logits: Optional[torch.Tensor] = None, rules: StepRules = DEFAULT_RULES,
     ) -> TrackOutput:
-        """Segment B objects on one frame from their prompts and/or memories."""
+        """Segment one object on one frame from its prompts and/or memories."""
         if mask_inputs is not None:
-            heads = self._use_mask_as_output(features.vision, features.high_res, mask_inputs)
+            heads = self._use_mask_as_output(features.vision, features.high_res, mask_inputs, rules)
         else:
             pix_feat = self._condition_on_memory(
-                frame_idx, is_init_cond_frame, features, cond_outputs, non_cond_outputs, num_frames, track_in_reverse
+                frame_idx, is_init_cond_frame, features, cond_outputs, non_cond_outputs, num_frames, track_in_reverse,
+                rules,
             )
             heads = self._forward_sam_heads(
                 pix_feat,
@@ -380,8 +439,11 @@ class SAM2Base(nn.Module):
                 mask_inputs=prev_sam_mask_logits,
                 high_res_features=features.high_res,
                 multimask_output=self._use_multimask(point_inputs),
+                rules=rules,
             )
-        out = TrackOutput(heads.low_res_masks, heads.high_res_masks, heads.obj_ptr, heads.object_score_logits)
+        out = TrackOutput(
+            heads.low_res_masks, heads.high_res_masks, heads.obj_ptr, heads.object_score_logits, heads.iou_score
+        )
         if run_mem_encoder and self.num_maskmem > 0:
             out = replace(
                 out,
@@ -394,13 +456,16 @@ class SAM2Base(nn.Module):
     def track_objects(
         self, frame_idx: int, features: FrameFeatures,
         banks: Sequence[Tuple[Mapping[int, MemoryEntry], Mapping[int, MemoryEntry]]], num_frames: int,
-        reverse: bool = False,
+        reverse: bool = False, rules: StepRules = DEFAULT_RULES,
     ) -> TrackOutput:
         """Track B = len(banks) objects on a frame from their memories alone, as propagation
         does; ``banks`` holds each object's (cond_outputs, non_cond_outputs). Objects whose
         memories share a layout go through memory attention together, and all go through the
         decoder and the memory encoder together; the frame's features are used once."""
-        selections = [self._select_memories(frame_idx, cond, other, num_frames, reverse) for cond, other in banks]
+        selections = [
+            self._select_memories(row, frame_idx, cond, other, num_frames, reverse, rules)
+            for row, (cond, other) in enumerate(banks)
+        ]
         groups: Dict[Tuple, List[int]] = {}
         for index, selection in enumerate(selections):
             layout = (tuple(slot for slot, _ in selection.spatial), tuple(d for d, _ in selection.pointers))
@@ -411,7 +476,10 @@ class SAM2Base(nn.Module):
             for row, index in enumerate(members):
                 fused[index] = group_features[row : row + 1]
         heads = self._forward_sam_heads(
-            torch.cat(fused), high_res_features=features.high_res, multimask_output=self._use_multimask(None)
+            torch.cat(fused), high_res_features=features.high_res, multimask_output=self._use_multimask(None),
+            rules=rules,
         )
         memory = self._encode_new_memory(features, heads.high_res_masks, heads.object_score_logits, is_mask_from_pts=False)
-        return TrackOutput(heads.low_res_masks, heads.high_res_masks, heads.obj_ptr, heads.object_score_logits, memory)
+        return TrackOutput(
+            heads.low_res_masks, heads.high_res_masks, heads.obj_ptr, heads.object_score_logits, heads.iou_score, memory
+        )

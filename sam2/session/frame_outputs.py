@@ -38,6 +38,7 @@ class FrameOutput:
     """What is kept of one object on one frame.
 
     pred_masks (1, 1, S/4, S/4) float32 logits; obj_ptr (1, C); object_score_logits (1, 1);
+    iou_score (1, 1) the mask's predicted IoU (1 for a mask prompt);
     maskmem_features (1, C_mem, S/16, S/16) bfloat16, None until the memory is encoded.
     attention_keys caches memory attention's keys of maskmem_features while they are in memory.
     After ``spill`` the two large tensors live on disk and are read back on access.
@@ -45,13 +46,14 @@ class FrameOutput:
 
     attention_keys: Optional[FrameKeys]
 
-    _PICKLED = ("obj_ptr", "object_score_logits", "_pred_masks", "_maskmem_features", "_spilled")
+    _PICKLED = ("obj_ptr", "object_score_logits", "iou_score", "_pred_masks", "_maskmem_features", "_spilled")
     __slots__ = (*_PICKLED, "attention_keys", "__weakref__")
 
     def __init__(self, pred_masks: torch.Tensor, obj_ptr: torch.Tensor, object_score_logits: torch.Tensor,
-                 maskmem_features: Optional[torch.Tensor] = None) -> None:
+                 maskmem_features: Optional[torch.Tensor] = None, iou_score: Optional[torch.Tensor] = None) -> None:
         self.obj_ptr = obj_ptr
         self.object_score_logits = object_score_logits
+        self.iou_score = torch.ones_like(object_score_logits) if iou_score is None else iou_score
         self._pred_masks = pred_masks
         self._maskmem_features = maskmem_features
         self._spilled = None  # (spill, key, device) once on disk
@@ -84,6 +86,7 @@ class FrameOutput:
             self.attention_keys = None
         self.obj_ptr = self.obj_ptr.to(device)
         self.object_score_logits = self.object_score_logits.to(device)
+        self.iou_score = self.iou_score.to(device)
         if self._spilled is not None:
             spill, key, _ = self._spilled
             self._spilled = (spill, key, storage_device)

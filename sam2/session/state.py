@@ -10,6 +10,7 @@ import torch
 from ..frames.source import FrameSource
 from ..modeling.sam2_base import FrameFeatures, PointPrompt
 from ..runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
+from ..tracking.policy import TrackingPolicy
 from . import official_views
 from .frame_outputs import FrameOutput, SpillingOutputs
 from .tensor_spill import TensorSpill
@@ -31,6 +32,8 @@ class ObjectState:
     temp_non_cond_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
     # Frame -> whether it was last tracked in reverse.
     frames_tracked: Dict[int, bool] = field(default_factory=dict)
+    # The session's tracking policy's memory of this object (see sam2.tracking).
+    tracker_state: Any = None
 
     def temp_outputs(self, is_cond: bool) -> Dict[int, FrameOutput]:
         return self.temp_cond_outputs if is_cond else self.temp_non_cond_outputs
@@ -92,6 +95,8 @@ class InferenceState:
     # Channels of the sine encoding of stored memories' grid (the official "maskmem_pos_enc");
     # None where memories are not a grid (a perceiver's latents).
     memory_pos_channels: Optional[int] = None
+    # How candidates are chosen and which frames are memory (SAM 2's own by default).
+    tracker: TrackingPolicy = field(default_factory=TrackingPolicy)
 
     def spill_store(self) -> TensorSpill:
         """The session's on-disk store for evicted memories, created on first use."""

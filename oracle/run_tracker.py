@@ -1,0 +1,90 @@
+"""Track one object through a clip with a tracking policy and record its masks frame by frame.
+
+Run in a subprocess; PYTHONPATH decides which ``sam2`` package is imported:
+
+    python run_tracker.py --impl samurai --config configs/samurai/sam2.1_hiera_t.yaml \
+        --checkpoint w.pt --frames CLIP_DIR --box 40 90 100 150 --out out.npz
+
+* ``--impl ours`` runs this checkout's package with ``init_state(..., tracker=--tracker)``;
+* ``--impl samurai`` runs SAMURAI's fork (its policy is switched on by its config file).
+
+Both sides use the official API: ``build_sam2_video_predictor``, ``init_state``,
+``add_new_points_or_box`` (a box, or one click with ``--click``) on frame 0 for object 1,
+``propagate_in_video`` forward. The harness-only fixes of the official code are those of
+``implementations.py`` (memory cast to fp32 for attention, hole filling off on both sides).
+
+Output: ``logits`` float16 (frames, H, W) at video resolution, ``frames`` (frames,) and
+``meta_*`` entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from oracle import implementations
+
+IMPLEMENTATIONS = ("ours", "samurai")
+
+
+def build(args):
+    overrides = [f"++model.image_size={args.image_size}"]
+    from sam2.build_sam import build_sam2_video_predictor
+
+    if args.impl == "ours":
+        return build_sam2_video_predictor(args.config, args.checkpoint, device="cpu", hydra_overrides_extra=overrides)
+    predictor = build_sam2_video_predictor(args.config, args.checkpoint, device="cpu", hydra_overrides_extra=overrides)
+    implementations.cast_memory_to_fp32(predictor)
+    return predictor
+
+
+def track(predictor, frames: str, box=None, click=None, tracker=None):
+    """Prompt object 1 on frame 0 with ``box`` or ``click`` and track forward (a session with
+    ``tracker`` when given: ours only) -> (frame indices, (frames, H, W) float16 logits)."""
+    with torch.inference_mode():
+        state = predictor.init_state(frames) if tracker is None else predictor.init_state(frames, tracker=tracker)
+        if box is not None:
+            predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, box=np.array(box, dtype=np.float32))
+        else:
+            predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, points=np.array([click], np.float32),
+                                            labels=np.array([1], np.int32))
+        indices, logits = [], []
+        for frame_idx, _, masks in predictor.propagate_in_video(state):
+            indices.append(frame_idx)
+            logits.append(masks[0, 0].float().cpu().numpy().astype(np.float16))
+    return np.array(indices), np.stack(logits)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--impl", required=True, choices=IMPLEMENTATIONS)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--frames", required=True, help="folder of 00000.jpg, 00001.jpg, ...")
+    parser.add_argument("--box", type=float, nargs=4, help="x0 y0 x1 y1 on frame 0 (video pixels)")
+    parser.add_argument("--click", type=float, nargs=2, help="x y of one include click on frame 0")
+    parser.add_argument("--tracker", default="sam2", help="ours only: the session's tracker")
+    parser.add_argument("--image-size", type=int, default=512)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if (args.box is None) == (args.click is None):
+        parser.error("give exactly one of --box and --click")
+
+    torch.manual_seed(0)
+    predictor = build(args)
+    predictor.fill_hole_area = 0
+    frames, logits = track(predictor, args.frames, args.box, args.click, args.tracker if args.impl == "ours" else None)
+    np.savez_compressed(
+        args.out, frames=frames, logits=logits,
+        meta_impl=np.array(args.impl), meta_tracker=np.array(args.tracker),
+        meta_package_dir=np.array(str(Path(sys.modules["sam2"].__file__).resolve().parent)),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

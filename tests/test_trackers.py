@@ -1,0 +1,129 @@
+"""Tracking policies chosen per session: names and settings, SAMURAI's config keys, the
+motion filter, SAMURAI's candidate choice, and sessions of one predictor with different
+trackers (parity with the official codes: test_tracker_parity.py)."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from sam2.build_sam import build_sam2, build_sam2_video_predictor
+from sam2.modeling.sam2_base import Candidates
+from sam2.tracking import Sam2Settings, SamuraiSettings, UnknownTrackerError, make_tracker, tracker_settings
+from sam2.tracking.motion import EMPTY_BOX, BoxFilter, box_iou, box_of_mask
+
+SAMURAI_KEYS = """  samurai_mode: true
+  stable_frames_threshold: 15
+  stable_ious_threshold: 0.3
+  min_obj_score_logits: -1
+  kf_score_weight: 0.25
+  memory_bank_iou_threshold: 0.5
+  memory_bank_obj_score_threshold: 0.0
+  memory_bank_kf_score_threshold: 0.0
+"""
+
+
+def test_trackers_by_name_and_settings():
+    assert make_tracker().name == "sam2"
+    assert make_tracker("SAMURAI").settings == SamuraiSettings()
+    assert make_tracker(SamuraiSettings(kf_score_weight=0.1)).settings.kf_score_weight == 0.1
+    assert tracker_settings(Sam2Settings()) == Sam2Settings()
+    with pytest.raises(UnknownTrackerError, match="unknown tracker 'samurail'; known: sam2, samurai"):
+        make_tracker("samurail")
+    with pytest.raises(UnknownTrackerError, match="not the settings of a known tracker"):
+        make_tracker({"kf_score_weight": 0.1})
+
+
+def test_samurai_yaml_keys_choose_the_tracker(reference_sam2, tmp_path):
+    official = (reference_sam2.pkg_dir / "sam2" / "configs/sam2.1/sam2.1_hiera_t.yaml").read_text()
+    config = tmp_path / "samurai_hiera_t.yaml"
+    config.write_text(official.rstrip("\n") + "\n" + SAMURAI_KEYS)
+    predictor = build_sam2_video_predictor(str(config), device="cpu")
+    assert predictor.tracker == SamuraiSettings()
+    state = predictor.init_state(np.zeros((2, 64, 64, 3), np.uint8))
+    assert state.tracker.name == "samurai"
+    assert type(build_sam2(str(config), device="cpu")).__name__ == "SAM2Base"
+    config.write_text(official.rstrip("\n") + "\n" + SAMURAI_KEYS.replace("samurai_mode: true", "samurai_mode: false"))
+    assert build_sam2_video_predictor(str(config), device="cpu").tracker == Sam2Settings()
+
+
+def test_samurai_overrides_take_the_code_defaults():
+    predictor = build_sam2_video_predictor(
+        "sam2.1_hiera_t", device="cpu",
+        hydra_overrides_extra=["++model.samurai_mode=true", "++model.memory_bank_iou_threshold=0.6"],
+    )
+    assert predictor.tracker == SamuraiSettings(kf_score_weight=0.15, memory_bank_iou_threshold=0.6)
+    with pytest.raises(ValueError, match="set samurai_mode=true"):
+        build_sam2_video_predictor("sam2.1_hiera_t", device="cpu", hydra_overrides_extra=["++model.kf_score_weight=0.2"])
+    with pytest.raises(ValueError, match="unsupported override key 'samurai'"):
+        build_sam2_video_predictor("sam2.1_hiera_t", device="cpu", hydra_overrides_extra=["++model.samurai=true"])
+
+
+def test_box_of_mask_and_box_iou():
+    logits = torch.full((10, 12), -1.0)
+    logits[2:5, 3:9] = 1.0
+    assert box_of_mask(logits) == (3.0, 2.0, 8.0, 4.0)
+    assert box_of_mask(torch.full((4, 4), -1.0)) == EMPTY_BOX
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), EMPTY_BOX) == 0.0
+
+
+def test_motion_filter_learns_a_constant_velocity():
+    box_filter = BoxFilter.start((0, 40, 20, 60))
+    for t in range(1, 20):
+        box_filter.predict()
+        box_filter.correct((6 * t, 40, 6 * t + 20, 60))
+    box_filter.predict()
+    expected = box_filter.expected_box()
+    assert expected == pytest.approx((120, 40, 140, 60), abs=1.0)
+    assert box_filter.mean[4] == pytest.approx(6.0, abs=0.3)
+
+
+def _disc_candidates(centres, ious, size=64):
+    """Candidates whose masks are 8x8 squares at the given (x, y) centres."""
+    high = torch.full((1, len(centres), size, size), -5.0)
+    for index, (x, y) in enumerate(centres):
+        high[0, index, y - 4 : y + 4, x - 4 : x + 4] = 5.0
+    return Candidates(high[:, :, ::4, ::4], high, torch.tensor([ious]), torch.tensor([[5.0]]))
+
+
+def test_samurai_prefers_the_candidate_where_the_motion_leads():
+    policy = make_tracker(SamuraiSettings(stable_frames_threshold=5, kf_score_weight=0.25))
+    track = policy.new_object_state()
+
+    class Obj:
+        tracker_state = track
+
+    for t in range(8):  # a square moving 3 px a frame to the right, always the best candidate
+        choose = policy.rules(None, t, False, [Obj]).choose
+        assert int(choose(_disc_candidates([(10 + 3 * t, 30), (50, 50)], [0.9, 0.5]))[0]) == 0
+    assert track.steady_frames == 5 and sorted(track.motion_scores) == [5, 6, 7]  # motion scores from the 6th
+    # Frame 8: a look-alike far away scores a little higher; the motion keeps the right one.
+    choose = policy.rules(None, 8, False, [Obj]).choose
+    assert int(choose(_disc_candidates([(34, 30), (50, 50)], [0.80, 0.85]))[0]) == 0
+    assert track.motion_scores[8] > 0.5
+    # SAM 2's own rule takes the higher predicted IoU.
+    assert make_tracker("sam2").rules(None, 8, False, [Obj]).choose is None
+    # A jump (not the next frame) restarts the filter from the best candidate.
+    choose = policy.rules(None, 20, False, [Obj]).choose
+    assert int(choose(_disc_candidates([(34, 30), (50, 50)], [0.80, 0.85]))[0]) == 1
+    assert track.steady_frames == 1
+
+
+def test_sessions_of_one_predictor_keep_their_own_tracker(tmp_path):
+    predictor = build_sam2_video_predictor("sam2.1_hiera_t", device="cpu", hydra_overrides_extra=["++model.image_size=256"])
+    video = np.random.default_rng(0).integers(0, 255, (4, 64, 64, 3), dtype=np.uint8)
+    plain, samurai = predictor.init_state(video), predictor.init_state(video, tracker="samurai")
+    assert (plain.tracker.name, samurai.tracker.name, predictor.tracker) == ("sam2", "samurai", Sam2Settings())
+    for state in (plain, samurai):
+        predictor.add_new_points_or_box(state, 0, 1, points=[[32, 32]], labels=[1])
+        list(predictor.propagate_in_video(state))
+    assert plain.objects[0].tracker_state is None
+    track = samurai.objects[0].tracker_state
+    assert track.last_frame == 3 and track.box_filter is not None
+    copy = pickle.loads(pickle.dumps(samurai))
+    assert copy.tracker.settings == SamuraiSettings()
+    assert np.array_equal(copy.objects[0].tracker_state.box_filter.mean, track.box_filter.mean)
+    with pytest.raises(UnknownTrackerError):
+        predictor.init_state(video, tracker="nope")
