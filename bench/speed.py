@@ -3,6 +3,7 @@
     python -m bench.speed                       # hiera-t 2.1, 720p, 8 tracked frames, 1-3 objects
     python -m bench.speed --objects 2 --precisions bf16 --repeats 3
     python -m bench.speed --model edgetam --objects 2 --precisions fp32
+    python -m bench.speed --tracker samurai --impls ours --objects 1 2  # a policy's cost beside SAM 2's
     ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
         python -m bench.speed --objects 2 --precisions fp32     # this CPU as an AVX2-only one
 
@@ -18,7 +19,9 @@ model's speed-up. EdgeTAM's official predictor cannot track two objects together
 each in a session of its own, and its time per frame is the sum (what it costs to track them).
 With --repeats N every run is repeated N times, in rounds that alternate the two packages,
 and the median is reported (timings on shared machines drift by 10% and more); the peaks
-are measured before and after, and the higher one is used.
+are measured before and after, and the higher one is used. With --tracker NAME ... ours also
+runs with each tracking policy (sam2.tracking) on the same weights, and a table gives each
+policy's seconds per frame beside SAM 2's own (and how far its masks part from SAM 2's).
 """
 
 import argparse
@@ -44,6 +47,7 @@ from oracle.metrics import min_iou
 from oracle.paths import REPO, SHARED_DATA
 from sam2.assembly.configs import config_name, get_config
 from sam2.runtime.attention_choice import cpu_model
+from sam2.tracking import TRACKER_NAMES
 
 WORKER = Path(__file__).with_name("speed_worker.py")
 YARDSTICK = "sam2.1_hiera_t"
@@ -59,6 +63,7 @@ class Run:
     precision: str
     objects: int
     model: str = YARDSTICK
+    tracker: str = "sam2"
 
 
 @dataclass
@@ -139,6 +144,8 @@ def run_worker(
         ]
         if count_flops:
             command.append("--count-flops")
+        if run.tracker != "sam2":
+            command += ["--tracker", run.tracker]
         # Run from a neutral folder so that the current directory cannot shadow either package.
         subprocess.run(command, env=env, cwd=scratch, check=True)
         data = np.load(out)
@@ -240,6 +247,26 @@ def report_yardstick(results: Dict[Run, RunResult], objects: List[int], precisio
                   f"{yardstick.seconds_per_frame / ours.seconds_per_frame:.2f}x |")
 
 
+def report_trackers(results: Dict[Run, RunResult], objects: List[int], precisions: List[str], model: str,
+                    trackers: List[str]) -> None:
+    """Ours ``model`` with each tracking policy against SAM 2's own policy on the same weights."""
+    print(f"\nours {model}: each tracker's seconds per tracked frame beside SAM 2's own "
+          "(cost ratio; lowest mask IoU with SAM 2's masks)")
+    print("| objects | precision | SAM 2 | " + " | ".join(trackers) + " |")
+    print("|---|---|---|" + "---|" * len(trackers))
+    for count, precision in itertools.product(objects, precisions):
+        base = results.get(Run("ours", precision, count, model))
+        if base is None:
+            continue
+        cells = []
+        for tracker in trackers:
+            found = results.get(Run("ours", precision, count, model, tracker))
+            cells.append("-" if found is None else f"{found.seconds_per_frame:.3f} "
+                         f"({found.seconds_per_frame / base.seconds_per_frame:.2f}x; "
+                         f"IoU {min_iou(found.masks, base.masks):.3f})")
+        print(f"| {count} | {precision} | {base.seconds_per_frame:.3f} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", default=str(SHARED_DATA / "dog.mp4"), help="a 720p clip")
@@ -253,6 +280,8 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, help="model input size for every run (default: the --model's own, for the SAM 2.1 tiny yardstick too)")
     parser.add_argument("--checkpoint", help="weights of --model (default: seeded random weights)")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of every run; the median is reported")
+    parser.add_argument("--tracker", nargs="+", default=[], choices=[t for t in TRACKER_NAMES if t != "sam2"],
+                        help="also run ours with these tracking policies, beside SAM 2's own")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -282,6 +311,8 @@ def main() -> None:
 
     runs = [Run(impl, precision, count, model)
             for count, precision, impl in itertools.product(args.objects, precisions, impls)]
+    runs += [Run("ours", precision, count, model, tracker)
+             for count, precision, tracker in itertools.product(args.objects, precisions, args.tracker)]
     if model != YARDSTICK:
         checkpoints[YARDSTICK] = random_checkpoint(YARDSTICK)
         runs += [Run("ours", precision, count) for count, precision in itertools.product(args.objects, precisions)]
@@ -294,14 +325,15 @@ def main() -> None:
     for repeat in range(args.repeats):
         for run in runs:
             # FLOPs do not depend on precision: count them once per implementation, model and object count.
-            count_flops = repeat == 0 and run.precision == precisions[0]
+            count_flops = repeat == 0 and run.precision == precisions[0] and run.tracker == "sam2"
             started = time.perf_counter()
             result = run_worker(run, frames, checkpoints[run.model], reference_path, count_flops,
                                 official_config(run.model), options)
             results.setdefault(run, result)
             timings[run].append(result.seconds_per_frame)
             print(
-                f"{run.impl:9s} {run.model} {run.precision} {run.objects} object(s): {result.seconds_per_frame:.3f} "
+                f"{run.impl:9s} {run.model} {run.tracker} {run.precision} {run.objects} object(s): "
+                f"{result.seconds_per_frame:.3f} "
                 f"s/frame ({time.perf_counter() - started:.0f} s; round {repeat + 1} of {args.repeats})", flush=True,
             )
     for run, result in results.items():
@@ -316,7 +348,10 @@ def main() -> None:
     after = matmul_peak(share_dtype)
     peak = max(peaks[share_dtype], after)
     print(f"{share_precision} matmul peak after the runs: {after / 1e12:.2f} TFLOP/s; the shares use {peak / 1e12:.2f}")
-    report(results, args.objects, precisions, share_precision, peak, model)
+    report({run: res for run, res in results.items() if run.tracker == "sam2"}, args.objects, precisions,
+           share_precision, peak, model)
+    if args.tracker:
+        report_trackers(results, args.objects, precisions, model, args.tracker)
     if model != YARDSTICK:
         report_yardstick(results, args.objects, precisions, model)
     print_attention_choices(results)

@@ -205,6 +205,8 @@ def build(args) -> Tuple[object, "implementations.Implementation"]:
     options = dict(device=args.device, hydra_overrides_extra=overrides)
     if args.vos_optimized:  # not every official builder knows the flag (EdgeTAM's does not)
         options["vos_optimized"] = True
+    if args.tracker:  # ours only: the sessions' tracking policy
+        options["tracker"] = args.tracker
     predictor = implementation.build_video_predictor(args.config, args.checkpoint, **options)
     # Parameters that ask for gradients make the FLOP counter's module hooks fail on views of
     # them (EdgeTAM's perceiver expands its latents); nothing here needs gradients.
@@ -229,6 +231,7 @@ def main() -> None:
     parser.add_argument("--vos-optimized", action="store_true", help="build with the official vos_optimized flag")
     parser.add_argument("--warmup-frames", type=int, default=WARMUP_FRAMES, help="tracked frames of the warm-up session")
     parser.add_argument("--image-size", type=int, help="model input size (default: the config's)")
+    parser.add_argument("--tracker", help="ours only: the tracking policy of the sessions (sam2.tracking)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 

@@ -100,6 +100,6 @@ def test_another_model_or_input_size_goes_on_with_the_prompts(tmp_path):
         assert switched[5]["value"] == 256 and [c[1] for c in switched[5]["choices"]] == [256, 512, 768, 1024]
         result = client.predict(api_name="/track")
         assert result[4].startswith("Done: 96 of 96 frames")
-        assert re.search(rf"SAM 2 tiny at 256 px\*\* on cpu \({CPU_PRECISION}\), last Track [0-9.]+ s per frame\.$", result[6])
+        assert re.search(rf"SAM 2 tiny at 256 px\*\* on cpu \({CPU_PRECISION}\), tracker: SAM 2, last Track [0-9.]+ s per frame\.$", result[6])
         with pytest.raises(Exception, match="100 is not"):
             client.predict("facebook/sam2-hiera-tiny", 100, api_name="/change_size")

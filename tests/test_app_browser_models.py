@@ -58,7 +58,7 @@ def test_pick_edgetam_track_and_compare_with_sam21_with_speeds(page, family_weig
         click_frame(page, 0.3, 0.5)
         track_and_watch(page)
         status = page.locator("#model-status").inner_text()
-        assert re.fullmatch(rf"Model: EdgeTAM \(fast on CPUs\) at 256 px on cpu \({CPU_PRECISION}\), last Track {SPEED}\.",
+        assert re.fullmatch(rf"Model: EdgeTAM \(fast on CPUs\) at 256 px on cpu \({CPU_PRECISION}\), tracker: SAM 2, last Track {SPEED}\.",
                             status.strip()), status
         page.evaluate("() => window.scrollTo(0, 0)")
         screenshot(page, "after-track.png")

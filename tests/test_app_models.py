@@ -250,7 +250,7 @@ def test_the_status_line_names_the_model_and_a_failed_pick_says_why(
     assert model["value"] == "tiny.pt (test_tiny)", "the menu goes back to the model in use"
 
     *_, status, session, size, model = events.change_model(None, "facebook/efficienttam_ti_512x512", 128)
-    assert status == f"Model: **EfficientTAM-Ti 512** on cpu ({CPU_PRECISION})."
+    assert status == f"Model: **EfficientTAM-Ti 512** on cpu ({CPU_PRECISION}), tracker: SAM 2."
     assert (size["choices"], size["value"], size["visible"]) == ([512], 512, False)
 
 

@@ -102,14 +102,14 @@ def test_uploads_stay_in_the_cache_and_within_the_size_limit(app, tmp_path):
         assert response.status_code == 200, response.text
         [stored] = response.json()
         assert Path(stored).resolve().parent.parent == app.cache.resolve(), stored
-        event, outputs = raw_call(app.url, "open_video", [file_data(stored), None, None, "seconds"])
+        event, outputs = raw_call(app.url, "open_video", [file_data(stored), None, None, "seconds", "sam2"])
         assert event == "complete" and re.match(r"(2F\.\._2F)?escape\.mp4: 64x48, 6 frames", outputs[4]), outputs
     outside = [p for p in app.cache.parent.rglob("escape.mp4") if app.cache.resolve() not in p.resolve().parents]
     assert not outside and not Path("/tmp/escape.mp4").exists() and not (REPO / "escape.mp4").exists()
     # A path on the server instead of an upload is refused before any handler sees it.
     sessions = len(app.session_dirs())
     for path in ("/etc/passwd", str(REPO / "assets" / "balls.mp4"), str(app.log)):
-        event, outputs = raw_call(app.url, "open_video", [file_data(path), None, None, "seconds"])
+        event, outputs = raw_call(app.url, "open_video", [file_data(path), None, None, "seconds", "sam2"])
         assert event == "error", (path, outputs)
     assert len(app.session_dirs()) == sessions
 

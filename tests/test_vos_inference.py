@@ -182,3 +182,20 @@ def test_progress_counts_up_to_the_frames_to_track(dataset, tmp_path, later):
     segment_video(predictor, video, root / "davis" / "first", tmp_path, options, lambda *call: calls.append(call))
     steps = FRAMES * (2 if later else 1)
     assert calls == [(done, steps) for done in range(1, steps + 1)]
+
+
+def test_the_tracker_flag_tracks_with_that_policy_here_and_in_ray_tasks(dataset, tmp_path):
+    import pickle
+
+    from vos.job import ModelSpec
+
+    run_tool(dataset, "davis", tmp_path / "out", "--tracker", "samurai")
+    masks = VideoMasks(tmp_path / "out", "clip", False)
+    assert all(masks.has_frame(f"{index:05d}") for index in range(FRAMES))
+    spec = pickle.loads(pickle.dumps(ModelSpec("test_tiny", dataset[1], tracker="samurai")))  # as Ray sends it
+    assert spec.build(()).tracker.name == "samurai"
+    assert ModelSpec("test_tiny", dataset[1]).build(()).tracker.name == "sam2"
+    bad = subprocess.run([sys.executable, str(REPO / "tools" / "vos_inference.py"), "--base_video_dir", ".",
+                          "--input_mask_dir", ".", "--output_mask_dir", ".", "--tracker", "kalman"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "invalid choice: 'kalman'" in bad.stderr

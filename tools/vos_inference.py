@@ -8,7 +8,8 @@ Videos are folders of JPEG frames or video files (``<name>.mp4`` and the other e
 predictor reads; masks then named 00000.png, 00001.png, ...). Output: indexed PNGs in the DAVIS
 layout (the input's palette), or one PNG per object with ``--per_obj_png_file`` (SA-V). A video's
 folder appears when all its masks are written. ``--ray [ADDRESS]`` runs one Ray task per video
-and skips the videos whose folder is there, so a stopped run resumes.
+and skips the videos whose folder is there, so a stopped run resumes. ``--tracker samurai`` tracks
+with SAMURAI's rules on the same weights (see sam2.tracking).
 """
 
 import argparse
@@ -20,6 +21,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from sam2.runtime.attention import configure_from_environment  # noqa: E402
+from sam2.tracking import TRACKER_NAMES  # noqa: E402
 from vos.inference import VosOptions, video_names  # noqa: E402
 from vos.job import ModelSpec, VosJob  # noqa: E402
 
@@ -39,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--track_object_appearing_later_in_video", action="store_true",
                         help="track each object from its first mask (objects not all on the first frame)")
     parser.add_argument("--use_vos_optimized_video_predictor", action="store_true", help="torch.compile the model")
+    parser.add_argument("--tracker", choices=TRACKER_NAMES, default=None,
+                        help="tracking policy on the same weights (default: the config's; SAM 2's own)")
     ray = parser.add_argument_group("Ray", "one task per video on a Ray cluster; complete videos are skipped")
     ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                      help='cluster address ("auto": the cluster of this machine); alone: a local Ray instance')
@@ -96,7 +100,7 @@ def main(argv=None) -> int:
     checkpoint = Path(args.sam2_checkpoint)  # absolute: Ray workers run in folders of their own
     model = ModelSpec(args.sam2_cfg, str(checkpoint.resolve()) if checkpoint.is_file() else args.sam2_checkpoint,
                       args.apply_postprocessing,
-                      args.use_vos_optimized_video_predictor)
+                      args.use_vos_optimized_video_predictor, args.tracker)
     job = VosJob(model, Path(args.base_video_dir).resolve(), Path(args.input_mask_dir).resolve(),
                  Path(args.output_mask_dir).resolve(), options)
     names = video_names(job.base_video_dir, args.video_list_file and Path(args.video_list_file))

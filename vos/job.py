@@ -25,16 +25,20 @@ INPUT_ERRORS = (RuntimeError, FileNotFoundError, ValueError)
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What ``build_sam2_video_predictor`` is given."""
+    """What ``build_sam2_video_predictor`` is given; ``tracker`` (a sam2.tracking name) replaces
+    the config's (None: the config's, SAM 2's own unless it has SAMURAI's keys)."""
 
     config: str
     checkpoint: str
     apply_postprocessing: bool = False
     vos_optimized: bool = False
+    tracker: Optional[str] = None
 
     def build(self, overrides: Tuple[str, ...]):
+        chosen = {} if self.tracker is None else {"tracker": self.tracker}
         return build_sam2_video_predictor(self.config, self.checkpoint, apply_postprocessing=self.apply_postprocessing,
-                                          hydra_overrides_extra=list(overrides), vos_optimized=self.vos_optimized)
+                                          hydra_overrides_extra=list(overrides), vos_optimized=self.vos_optimized,
+                                          **chosen)
 
 
 @dataclass(frozen=True)

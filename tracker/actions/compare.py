@@ -10,7 +10,7 @@ from typing import Generator, Iterator, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
-
+from sam2.tracking import TRACKER_NAMES, tracker_settings
 
 from ..errors import UserError
 from ..media.overlay import FONT, draw_legend, draw_masks, fit_text
@@ -57,6 +57,12 @@ class Comparison:
                 f"Tracking speed:\n- {self.models[0]}: {ours_text}\n- {self.models[1]}: {theirs.text} (this comparison)")
 
 
+def run_name(calls: ModelCalls, model: ModelChoice) -> str:
+    """The model's name, and its tracker's where it is not SAM 2's own, e.g. "SAM 2.1 tiny + SAMURAI"."""
+    name = calls.engine(model).name
+    return name if model.tracker == TRACKER_NAMES[0] else f"{name} + {tracker_settings(model.tracker).title}"
+
+
 def iou_rows(session: Session, theirs: MaskStore, frames: List[int]) -> List[list]:
     """One row per frame (frame, IoU per object of the session), the mean row first."""
     ids = session.objects.ids
@@ -100,9 +106,9 @@ def compare(calls: ModelCalls, session: Session, other: ModelChoice) -> Iterator
     if not frames or session.dirty_from is not None:
         raise UserError("Track the objects first (to the end, after the last change): Compare runs the same "
                         "prompts through another model and compares the masks frame by frame.")
-    models = (calls.engine(session.model).name, calls.engine(other).name)
+    models = (run_name(calls, session.model), run_name(calls, other))
     if models[0] == models[1]:
-        raise UserError("Choose another model (or input size) to compare with.")
+        raise UserError("Choose another model, input size or tracker to compare with.")
     spill_dir = Path(tempfile.mkdtemp(prefix="compare-spill-", dir=session.files.work_dir))
     try:
         yield f"Compare: {models[1]} reads the prompts..."

@@ -2,6 +2,7 @@
 video, and switching the model the session runs on."""
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -24,7 +25,7 @@ def open_video(calls: ModelCalls, path: str, model: Optional[ModelChoice] = None
         raise UserError("Choose a video file first.")
     model = model or ModelChoice(calls.engines.default_model_id)
     engine = calls.engine(model)
-    model = ModelChoice(model.model_id, engine.image_size)
+    model = replace(model, image_size=engine.image_size)
     work_dir = new_work_dir()
     try:
         video = prepare_video(Path(path), work_dir, limits, engine.memory_policy)
@@ -65,9 +66,10 @@ def set_window(session: Session, start, end, unit: str) -> FrameView:
 
 
 def switch_model(calls: ModelCalls, session: Session, model: ModelChoice) -> FrameView:
-    """Run the session on another model or input size (other sizes share the loaded weights):
-    the prompts are added to it again (their masks shown); what was tracked is to be tracked again."""
-    model = ModelChoice(model.model_id, calls.engine(model).image_size)
+    """Run the session on another model, input size (other sizes share the loaded weights) or
+    tracker: the prompts are added to it again (their masks shown); what was tracked is to be
+    tracked again."""
+    model = replace(model, image_size=calls.engine(model).image_size)
     if model != session.model:
         replayed = replay(calls, session, model, session.files.spill_dir)
         session.model = model

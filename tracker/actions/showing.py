@@ -39,7 +39,8 @@ def timeline(session: Session) -> Tuple[np.ndarray, ObjectList]:
     rows = [TimelineRow(obj_id, session.masks.areas(obj_id)) for obj_id in objects.ids]
     entries = [ObjectEntry(row.obj_id, objects.label(row.obj_id),
                            sum(1 for frame, area in row.areas.items() if area > 0 and frame in window),
-                           row.obj_id == objects.current) for row in rows]
+                           row.obj_id == objects.current,
+                           sum(1 for frame, area in row.areas.items() if area <= 0 and frame in window)) for row in rows]
     image = draw_timeline(rows, window.start, window.last, session.view.shown_frame)
     return image, ObjectList(entries, len(window))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 import numpy as np
+from sam2.tracking import TRACKER_NAMES
 
 from ..media.overlay import draw_legend
 from ..media.video_io import AudioClip, write_mp4
@@ -147,8 +148,14 @@ def overlay_frame(session: Session, frame_idx: int) -> np.ndarray:
     return draw_legend(masks_on(session, frame_idx), legend(session))
 
 
+def tracker_tag(session: Session) -> str:
+    """The part of export names that says which tracker made the masks ("_samurai"); none
+    for SAM 2's own."""
+    return "" if session.model.tracker == TRACKER_NAMES[0] else f"_{session.model.tracker}"
+
+
 def window_stem(session: Session) -> str:
-    return f"{Path(session.video.name).stem}_f{session.window.start}-{session.window.last}"
+    return f"{Path(session.video.name).stem}_f{session.window.start}-{session.window.last}{tracker_tag(session)}"
 
 
 def sound(session: Session, frames: Optional[range] = None) -> AudioClip:
@@ -169,5 +176,6 @@ def overlay_video(session: Session) -> Path:
     fps and size, the upload's sound); its name carries the span's source frames."""
     span = tracked_span(session)
     frames = (overlay_frame(session, frame_idx) for frame_idx in span)
-    return session.files.publish(f"{Path(session.video.name).stem}_f{span.start}-{span.stop - 1}_overlay.mp4",
+    return session.files.publish(f"{Path(session.video.name).stem}_f{span.start}-{span.stop - 1}{tracker_tag(session)}"
+                                 "_overlay.mp4",
                                  lambda path: write_mp4(path, frames, session.video.fps, sound(session, span)))

@@ -12,13 +12,14 @@ from .palette import object_color
 
 @dataclass(frozen=True)
 class ObjectEntry:
-    """One object: its id, its label ("2: dog"), the frames of the window where it has a mask, and
-    whether clicks go to it."""
+    """One object: its id, its label ("2: dog"), the frames of the window where it has a mask,
+    whether clicks go to it, and the tracked frames where it was judged absent (an empty mask)."""
 
     obj_id: int
     label: str
     frames_with_mask: int
     selected: bool
+    frames_absent: int = 0
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class ObjectList:
 def _coverage(entry: ObjectEntry, window_frames: int) -> str:
     if entry.frames_with_mask == 0:
         return "no mask yet"
-    return f"on {entry.frames_with_mask} of {plural(window_frames, 'frame')}"
+    text = f"on {entry.frames_with_mask} of {plural(window_frames, 'frame')}"
+    return text + (f", absent on {entry.frames_absent} (red)" if entry.frames_absent else "")
 
 
 def object_list_html(objects: ObjectList) -> str:

@@ -5,7 +5,9 @@ object list above it, in the same order and colours, and each row is tinted with
 colour), so a click anywhere on it picks a frame. Frames ``first_frame..last_frame`` spread over
 the image's columns: frame offset ``i`` of ``n`` starts at column ``i * width // n``. With more
 frames than columns a column covers several frames (present if present in any, area = max);
-with fewer, a frame covers several columns.
+with fewer, a frame covers several columns. A tracked frame where the object was judged absent
+(an empty mask) gets a short red dash on its row, so losing the object (and finding it again)
+shows apart from frames not tracked yet.
 """
 
 import math
@@ -26,13 +28,16 @@ MIN_BAR_HEIGHT = 2  # px, the bar of the smallest present area
 BACKGROUND = (24, 24, 28)
 ROW_TINT = 0.22  # how much of its object's colour a row's background takes
 MARKER_COLOR = (255, 255, 255)
+ABSENT_COLOR = (235, 87, 87)  # the dash of a frame where the object was judged absent
+ABSENT_DASH_HEIGHT = 4  # px, centred in the row
 TEXT_COLOR = (170, 170, 170)
 AXIS_TEXT_SCALE = 0.35
 
 
 @dataclass(frozen=True)
 class TimelineRow:
-    """One object's row: ``areas`` maps frame index -> mask area in px (0 or missing = absent there)."""
+    """One object's row: ``areas`` maps tracked frame index -> mask area in px (0: judged absent
+    there; missing: no mask yet)."""
 
     obj_id: int
     areas: Mapping[int, int]
@@ -76,6 +81,16 @@ def _column_areas(areas: Mapping[int, int], first_frame: int, n_frames: int, wid
         per_frame[frames[inside]] = np.maximum(values[inside], 0)
     starts = _first_frame_of_column(np.arange(width), n_frames, width)
     return np.maximum.reduceat(per_frame, starts)
+
+
+def _column_absent(areas: Mapping[int, int], first_frame: int, n_frames: int, width: int) -> np.ndarray:
+    """(width,) bool: columns covering a frame where the object was judged absent (area 0)."""
+    per_frame = np.zeros(n_frames, bool)
+    for frame, area in areas.items():
+        if area <= 0 and 0 <= frame - first_frame < n_frames:
+            per_frame[frame - first_frame] = True
+    starts = _first_frame_of_column(np.arange(width), n_frames, width)
+    return np.logical_or.reduceat(per_frame, starts)
 
 
 def _draw_bars(track: np.ndarray, column_areas: np.ndarray, color: Tuple[int, int, int]) -> None:
@@ -138,7 +153,11 @@ def draw_timeline(rows: Sequence[TimelineRow], first_frame: int, last_frame: int
         color = object_color(row.obj_id)
         track = image[index * row_height:(index + 1) * row_height - 1]  # a 1 px gap between rows
         track[:] = _row_background(color)
-        _draw_bars(track, _column_areas(row.areas, first_frame, n_frames, width), color)
+        column_areas = _column_areas(row.areas, first_frame, n_frames, width)
+        _draw_bars(track, column_areas, color)
+        absent = _column_absent(row.areas, first_frame, n_frames, width) & (column_areas <= 0)
+        middle = track.shape[0] // 2
+        track[middle - ABSENT_DASH_HEIGHT // 2: middle + ABSENT_DASH_HEIGHT // 2, absent] = ABSENT_COLOR
     if shown_frame is not None and first_frame <= shown_frame <= last_frame:
         x, span = _frame_x(shown_frame - first_frame, n_frames, width)
         image[:n_rows * row_height + 3, x:x + min(2, span)] = MARKER_COLOR

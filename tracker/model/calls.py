@@ -48,10 +48,13 @@ class GpuBudget:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """Which model runs a session's calls, and at which input size (None: its default)."""
+    """Which model runs a session's calls, at which input size (None: its default), and with
+    which tracker (a name of sam2.tracking.TRACKER_NAMES: how candidates are chosen and which
+    frames are memory)."""
 
     model_id: str
     image_size: Optional[int] = None
+    tracker: str = "sam2"
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ class ModelCalls:
         engine = self.engine(model)
         policy = replace(engine.memory_policy, spill_dir=str(spill_dir))
         with engine.compute():
-            state = engine.predictor.init_state(video_path=frames, memory_policy=policy)
+            state = engine.predictor.init_state(video_path=frames, memory_policy=policy, tracker=model.tracker)
         return self._rest(engine, state)
 
     def _edit_prompts(self, model: ModelChoice, state: InferenceState, edit: PromptEdit) -> PromptResult:

@@ -29,7 +29,7 @@ from ..sessions.window import FRAMES, seconds
 from ..settings import Limits
 from ..wording import plural
 from .layout import MODE_LABELS, Page
-from .model_menu import ModelMenu
+from .model_menu import ModelMenu, tracker_title
 
 logger = logging.getLogger(__name__)
 CLOSED = "This video was closed (the tab was idle too long, or another video was opened): upload it again."
@@ -128,30 +128,33 @@ class PageEvents:
         return (gr.update(value=view.frame_idx), publish_image(view.image, self.output_root, "frame"),
                 publish_image(view.timeline, self.output_root, "timeline"), object_list_html(view.objects))
 
-    def _model(self, model_id: Optional[str], image_size=None) -> ModelChoice:
+    def _model(self, model_id: Optional[str], image_size=None, tracker=None) -> ModelChoice:
         """The offered model ``model_id`` (default: the configured one) at ``image_size`` (None,
-        or where sizes are not a choice: its default), loaded; UserError if either is not offered."""
+        or where sizes are not a choice: its default) with ``tracker`` (default: SAM 2's own),
+        loaded; UserError if any is not offered."""
         model_id = model_id or self.calls.engines.default_model_id
         self.menu.model(model_id)
+        tracker = self.menu.tracker(tracker)
         if not (image_size and self.menu.sizes_offered):
-            return ModelChoice(model_id, self.calls.engine(ModelChoice(model_id)).image_size)
+            return ModelChoice(model_id, self.calls.engine(ModelChoice(model_id)).image_size, tracker)
         sizes = offered_sizes(self.calls.engine(ModelChoice(model_id)), self.calls.engines.settings)
         if int(image_size) not in sizes:
             raise UserError(f"Input size {image_size} is not offered for this model: choose one of {sizes}.")
-        choice = ModelChoice(model_id, int(image_size))
+        choice = ModelChoice(model_id, int(image_size), tracker)
         self.calls.engine(choice)
         return choice
 
     def _status(self, model: ModelChoice, session: Optional[Session] = None) -> str:
-        """The model status line: the model, device and precision, and the session's last Track speed."""
-        status = f"Model: {self.calls.engine(model).description}"
+        """The model status line: the model, device and precision, the tracker, and the session's
+        last Track speed."""
+        status = f"Model: {self.calls.engine(model).description}, tracker: {tracker_title(model.tracker)}"
         speed = session.last_track if session is not None else None
         if speed is not None and speed.model == model:
             status += f", last Track {speed.text}"
         return status + "."
 
     @page_handler
-    def open_video(self, previous: Optional[Session], path, model_id, image_size, unit):
+    def open_video(self, previous: Optional[Session], path, model_id, image_size, unit, tracker=None):
         """-> slider, frame view, timeline, object list, video info, window from, to, objects, the
         results emptied (``NO_RESULTS``), session."""
         if not path:
@@ -160,7 +163,7 @@ class PageEvents:
             return (gr.update(minimum=0, maximum=1, value=0), None, None, "", NO_VIDEO_INFO, 0, 0, *NO_OBJECTS,
                     *NO_RESULTS, None)
         # The open video stays until the new one has opened: a bad upload loses nothing.
-        session = opening.open_video(self.calls, path, self._model(model_id, image_size), self.limits,
+        session = opening.open_video(self.calls, path, self._model(model_id, image_size, tracker), self.limits,
                                       self.output_root)
         if previous is not None:
             previous.close()
@@ -327,9 +330,15 @@ class PageEvents:
             return (*self._viewer(view), self._status(model, session), session)
 
     @page_handler
-    def change_size(self, session: Optional[Session], model_id, image_size):
+    def change_size(self, session: Optional[Session], model_id, image_size, tracker=None):
         """Another input size (same weights) for the open video."""
-        return self._switch(session, self._model(model_id, image_size))
+        return self._switch(session, self._model(model_id, image_size, tracker))
+
+    @page_handler
+    def change_tracker(self, session: Optional[Session], model_id, image_size, tracker):
+        """Another tracker (same model and size) for the open video: its prompts are given to a
+        fresh state with the new tracker's rules; what was tracked is to be tracked again."""
+        return self._switch(session, self._model(model_id, image_size, tracker))
 
     def _announce_download(self, model_id: str) -> None:
         """A notice when loading ``model_id`` starts with a download (UserError if not offered)."""
@@ -341,7 +350,7 @@ class PageEvents:
         return session.model.model_id if session is not None else self.calls.engines.default_model_id
 
     @page_handler
-    def change_model(self, session: Optional[Session], model_id, image_size):
+    def change_model(self, session: Optional[Session], model_id, image_size, tracker=None):
         """-> viewer, model status, session, size choice, model choice: another model for the open video,
         at the same input size where the new model offers it (else at its default size). When
         the model cannot be had (e.g. its download failed) the page says why and stays on the
@@ -357,7 +366,7 @@ class PageEvents:
                     gr.update(value=current))
         sizes = offered_sizes(engine, settings) if self.menu.sizes_offered else []
         size = int(image_size) if image_size and int(image_size) in sizes else default_image_size(engine, settings)
-        switched = self._switch(session, ModelChoice(model_id, size))
+        switched = self._switch(session, ModelChoice(model_id, size, self.menu.tracker(tracker)))
         return (*switched, gr.update(choices=sizes or [size], value=size, visible=len(sizes) > 1), gr.skip())
 
     @page_handler
@@ -401,11 +410,10 @@ class PageEvents:
     @page_handler
     def compare(self, session: Optional[Session], label):
         """-> compare text, side-by-side video, IoU table, session; progress lines while it runs."""
-        if label not in self.menu.compare:
-            raise UserError("Choose a model to compare with.")
-        with _open(session).in_use():
-            self._announce_download(self.menu.compare[label].model_id)
-            for item in compare(self.calls, session, self.menu.compare[label]):
+        other = self.menu.compare_choice(label, _open(session).model)
+        with session.in_use():
+            self._announce_download(other.model_id)
+            for item in compare(self.calls, session, other):
                 if isinstance(item, Comparison):
                     table = gr.update(value=item.rows, headers=item.headers, visible=True)
                     yield item.text, str(item.video), table, session
@@ -465,7 +473,8 @@ def _wire_video_and_viewer(w: Wiring) -> None:
     page, events, viewer = w.page, w.events, w.viewer
     opened = [*viewer, page.info, page.window_start, page.window_end, page.object_choice, page.object_name, *w.results]
     w.on(page.video_in.change, events.open_video, [page.video_in, page.model_choice, page.size_choice,
-                                                   page.window_unit], opened, api_name="open_video", **w.heavy)
+                                                   page.window_unit, page.tracker_choice], opened,
+         api_name="open_video", **w.heavy)
     w.on(page.window_button.click, events.set_window, [page.window_unit, page.window_start, page.window_end],
          [*viewer, page.info, page.window_start, page.window_end], api_name="set_window", **w.navigate)
     page.window_unit.input(events.window_unit, [page.session, page.window_unit], [page.window_start, page.window_end],
@@ -507,8 +516,10 @@ def _wire_prompts_and_objects(w: Wiring) -> None:
 def _wire_models_and_results(w: Wiring) -> None:
     page, events = w.page, w.events
     switched = [*w.viewer, page.model_status]
-    w.on(page.size_choice.input, events.change_size, [page.model_choice, page.size_choice], switched,
-         api_name="change_size", **w.heavy)
+    w.on(page.size_choice.input, events.change_size, [page.model_choice, page.size_choice, page.tracker_choice],
+         switched, api_name="change_size", **w.heavy)
+    w.on(page.tracker_choice.input, events.change_tracker, [page.model_choice, page.size_choice, page.tracker_choice],
+         switched, api_name="change_tracker", **w.heavy)
     w.on(page.track_button.click, events.track, [], [*w.viewer, page.progress, page.final_video, page.model_status],
          api_name="track", **w.heavy)
     page.stop_button.click(events.stop, page.session, None, api_name="stop", queue=False)
@@ -516,6 +527,7 @@ def _wire_models_and_results(w: Wiring) -> None:
          **w.heavy)
     w.on(page.compare_button.click, events.compare, [page.compare_choice],
          [page.compare_text, page.compare_video, page.compare_table], api_name="compare", **w.heavy)
-    page.model_choice.input(events.change_model, [page.session, page.model_choice, page.size_choice],
+    page.model_choice.input(events.change_model, [page.session, page.model_choice, page.size_choice,
+                                                  page.tracker_choice],
                             [*switched, page.session, page.size_choice, page.model_choice], api_name="change_model",
                             **w.heavy)

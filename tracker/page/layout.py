@@ -1,6 +1,6 @@
 """The page's components and their layout (what happens on events is in events.py)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import gradio as gr
@@ -40,6 +40,8 @@ class PageOptions:
     examples: List[str]
     # Seconds a tab's session lives after its last request (Gradio's State time_to_live).
     session_ttl: float = 3600
+    # (title, name) of each tracker; the first is the default.
+    trackers: List[Tuple[str, str]] = field(default_factory=lambda: [("SAM 2", "sam2")])
 
 
 @dataclass
@@ -77,6 +79,7 @@ class Page:
     mask_upload: gr.File
     model_choice: gr.Dropdown
     size_choice: gr.Dropdown
+    tracker_choice: gr.Dropdown
     track_button: gr.Button
     stop_button: gr.Button
     progress: gr.Markdown
@@ -177,6 +180,9 @@ def _results(options: PageOptions) -> dict:
         size_choice = gr.Dropdown(options.sizes or [options.default_size], value=options.default_size,
                                   label="Input size (smaller: faster, coarser)", visible=len(options.sizes) > 1,
                                   elem_id="size-choice")
+        tracker_choice = gr.Dropdown(options.trackers, value=options.trackers[0][1], label="Tracker",
+                                     info="SAMURAI: motion-aware, keeps the object through occlusion",
+                                     elem_id="tracker-choice")
     with gr.Row():
         track_button = gr.Button("Track", variant="primary", elem_id="track")
         stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -190,7 +196,8 @@ def _results(options: PageOptions) -> dict:
                                      elem_id="export-extras")
     export_button = gr.Button("Export masks", elem_id="export")
     export_files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
-    with gr.Accordion("Compare models", open=False, visible=bool(options.compare_choices), elem_id="compare"):
+    with gr.Accordion("Compare models or trackers", open=False, visible=bool(options.compare_choices),
+                      elem_id="compare"):
         compare_choice = gr.Dropdown(options.compare_choices, value=options.default_compare,
                                      label="Compare with", elem_id="compare-choice")
         compare_button = gr.Button("Compare (same prompts, same window)", elem_id="compare-button")
@@ -200,7 +207,8 @@ def _results(options: PageOptions) -> dict:
         # Shown once there is a comparison (an emptied table kept its old rows on the page).
         compare_table = gr.Dataframe(label="IoU per object and frame", interactive=False, visible=False,
                                      elem_id="compare-table")
-    return dict(**window, model_choice=model_choice, size_choice=size_choice, track_button=track_button,
+    return dict(**window, model_choice=model_choice, size_choice=size_choice, tracker_choice=tracker_choice,
+                track_button=track_button,
                 stop_button=stop_button, progress=progress, final_video=final_video, export_extras=export_extras,
                 export_button=export_button,
                 export_files=export_files, compare_choice=compare_choice, compare_button=compare_button,

@@ -1,10 +1,12 @@
 """What the page offers: the models (by label), the input sizes of each on CPUs, and what
 Compare can run."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
 import torch
+
+from sam2.tracking import TRACKER_NAMES, tracker_settings
 
 from ..errors import UserError
 from ..model.calls import ModelChoice
@@ -14,6 +16,11 @@ from ..model.gpu import zero_gpu_active
 from ..model.loading import EngineCache
 from ..model.weights import ModelUnavailable, downloads_allowed, local_weights
 from ..settings import AppSettings
+
+
+def tracker_title(name: str) -> str:
+    """How the page names a tracker, e.g. "SAMURAI"."""
+    return tracker_settings(name).title
 
 
 def menu_models(settings: AppSettings) -> List[CatalogueModel]:
@@ -48,6 +55,34 @@ class ModelMenu:
     sizes: List[int] = field(default_factory=list)
     compare: Dict[str, ModelChoice] = field(default_factory=dict)
     default_compare: Optional[str] = None
+    # Compare choices that keep the session's model and input size: label -> tracker name.
+    compare_trackers: Dict[str, str] = field(default_factory=lambda: {
+        f"{tracker_title(name)} tracker (same model)": name for name in TRACKER_NAMES})
+
+    @property
+    def trackers(self) -> List[Tuple[str, str]]:
+        """(title, name) pairs, as the tracker dropdown lists them."""
+        return [(tracker_title(name), name) for name in TRACKER_NAMES]
+
+    @property
+    def compare_labels(self) -> List[str]:
+        return [*self.compare, *self.compare_trackers]
+
+    def compare_choice(self, label: str, session_model: ModelChoice) -> ModelChoice:
+        """What a Compare choice runs, for a session on ``session_model``."""
+        if label in self.compare_trackers:
+            return replace(session_model, tracker=self.compare_trackers[label])
+        if label in self.compare:
+            return replace(self.compare[label], tracker=session_model.tracker)
+        raise UserError("Choose a model or tracker to compare with.")
+
+    @staticmethod
+    def tracker(name) -> str:
+        """The tracker ``name`` (default: SAM 2's own); UserError naming the offered ones otherwise."""
+        name = name or TRACKER_NAMES[0]
+        if name not in TRACKER_NAMES:
+            raise UserError(f"Unknown tracker {name!r}: choose one of {', '.join(TRACKER_NAMES)}.")
+        return name
 
     @property
     def choices(self) -> List[Tuple[str, str]]:

@@ -25,7 +25,7 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
     events = PageEvents(ModelCalls(engines), limits, menu)
     configured = settings.model_id if any(m.model_id == settings.model_id for m in menu.models) else None
     options = PageOptions(model_note, menu.choices, configured, menu.sizes, menu.default_size,
-                          list(menu.compare), menu.default_compare, EXAMPLES, limits.session_ttl)
+                          menu.compare_labels, menu.default_compare, EXAMPLES, limits.session_ttl, menu.trackers)
     # Gradio deletes uploads older than a session may idle; a session keeps its own link to its video.
     delete_cache = (min(limits.session_ttl, 600), limits.session_ttl)
     with gr.Blocks(title="SAM 2 video tracker", delete_cache=delete_cache) as demo:
