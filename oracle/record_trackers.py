@@ -43,16 +43,20 @@ OUR_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 
 @dataclass(frozen=True)
 class TrackerOracle:
-    """An official tracker: its oracle install, the config that switches it on, its commit."""
+    """An official tracker: its oracle install, the config that switches it on, its commit,
+    how run_tracker.py drives it (``impl``; ``ours_impl`` drives ours the same way) and the
+    scenarios it is recorded on."""
 
     name: str
     config: str
     commit: str
+    scenarios: tuple
+    impl: str = ""
+    ours_impl: str = "ours"
 
-
-TRACKERS = {
-    "samurai": TrackerOracle("samurai", "configs/samurai/sam2.1_hiera_t.yaml", reference_env.SAMURAI_COMMIT),
-}
+    @property
+    def official_impl(self) -> str:
+        return self.impl or self.name
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,19 @@ class Scenario:
         return ["--click", str((box[0] + box[2]) / 2), str((box[1] + box[3]) / 2)]
 
 
-SCENARIOS = (
-    Scenario("exit_reenter_box", "exit_reenter", "box"),
-    Scenario("crossing_box", "crossing", "box"),
-    Scenario("crossing_click", "crossing", "click"),
-)
+EXIT_REENTER_BOX = Scenario("exit_reenter_box", "exit_reenter", "box")
+CROSSING_BOX = Scenario("crossing_box", "crossing", "box")
+CROSSING_CLICK = Scenario("crossing_click", "crossing", "click")
+SCENARIOS = (EXIT_REENTER_BOX, CROSSING_BOX, CROSSING_CLICK)
+
+TRACKERS = {
+    "samurai": TrackerOracle("samurai", "configs/samurai/sam2.1_hiera_t.yaml", reference_env.SAMURAI_COMMIT,
+                             SCENARIOS),
+    # DAM4SAM through its frame-by-frame tracker, which starts from a box.
+    "dam4sam": TrackerOracle("dam4sam", "sam21pp_hiera_t.yaml", reference_env.DAM4SAM_COMMIT,
+                             (EXIT_REENTER_BOX, CROSSING_BOX), ours_impl="ours-dam4sam"),
+}
+
 
 
 def golden_file(tracker: str) -> Path:
@@ -99,6 +111,17 @@ def run_tracker(env: dict, impl: str, config: str, checkpoint: Path, frames: Pat
         raise RuntimeError(f"run_tracker.py --impl {impl} {scenario.name} exited {proc.returncode}:\n{tail}")
     with np.load(out) as recording:
         return dict(recording)
+
+
+def record_vot_boxes(env: dict, workdir: Path) -> dict:
+    """What vot-toolkit and DAM4SAM's largest-part code give on ``vot_boxes.masks()``."""
+    out = workdir / "vot_boxes.npz"
+    proc = subprocess.run([sys.executable, str(REPO / "oracle" / "vot_boxes.py"), "--out", str(out)], env=env,
+                          cwd=workdir, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"vot_boxes.py exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    with np.load(out) as recording:
+        return {f"vot/{key}": recording[key] for key in recording.files}
 
 
 def sam21_tiny_manifest() -> dict:
@@ -128,13 +151,15 @@ def record(trackers, workdir: Path) -> None:
             "meta_manifest": np.array(json.dumps(manifest)),
             "meta_weights_digest": np.array(digest(weights)),
             "meta_recorded_with_torch": np.array(torch.__version__),
-            "meta_scenarios": np.array(json.dumps([s.name for s in SCENARIOS])),
+            "meta_scenarios": np.array(json.dumps([s.name for s in tracker.scenarios])),
         }
         for clip, folder in clips.items():
             arrays[f"{clip}/pixels_sha256"] = np.array(pixels_digest(folder))
-        for scenario in SCENARIOS:
-            recording = run_tracker(oracle.subprocess_env(), name, tracker.config, checkpoint, clips[scenario.clip],
-                                    scenario, workdir / f"{name}-{scenario.name}.npz")
+        if name == "dam4sam":
+            arrays.update(record_vot_boxes(oracle.subprocess_env(), workdir))
+        for scenario in tracker.scenarios:
+            recording = run_tracker(oracle.subprocess_env(), tracker.official_impl, tracker.config, checkpoint,
+                                    clips[scenario.clip], scenario, workdir / f"{name}-{scenario.name}.npz")
             masks = recording["logits"].astype(np.float32) > 0
             arrays[f"{scenario.name}/frames"] = recording["frames"]
             arrays[f"{scenario.name}/shape"] = np.array(masks.shape)

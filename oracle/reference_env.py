@@ -17,7 +17,9 @@ The oracles (:data:`ORACLES`):
   a local git mirror of its repository at a pinned commit (its PyPI package is an older
   snapshot without configs); only the golden-file recorder uses it;
 * ``samurai``: SAMURAI's ``sam2`` fork (``sam2/sam2`` of its repository, from a local git
-  mirror at a pinned commit, plus scipy and loguru); only the golden-file recorder uses it.
+  mirror at a pinned commit, plus scipy and loguru); only the golden-file recorder uses it;
+* ``dam4sam``: DAM4SAM's tracker and its ``sam2`` fork (from a local git mirror at a pinned
+  commit, plus vot-toolkit's region code); only the golden-file recorder uses it.
 
 Where ``<root>`` comes from, first match wins:
 
@@ -72,11 +74,12 @@ class GitSource:
     commit: str
     folder: str
     strip_components: int = 0  # leading folders dropped: "sam2/sam2" with 1 lands as "sam2"
+    more: tuple = ()  # further paths of the commit taken beside ``folder``
 
     def install(self, target: Path, log: list) -> bool:
         target.mkdir(parents=True)
         archive = subprocess.run(
-            ["git", "--git-dir", str(self.git_dir), "archive", self.commit, self.folder],
+            ["git", "--git-dir", str(self.git_dir), "archive", self.commit, self.folder, *self.more],
             capture_output=True, timeout=600,
         )
         if archive.returncode != 0:
@@ -102,6 +105,9 @@ class OracleSpec:
     required: tuple  # paths relative to <root> that a usable install has
     default_root: Path
     extra_deps: tuple = ()  # PyPI packages it imports beyond the common _DEPS
+    # PyPI packages installed without their dependencies (pinned: a dependency pip would add,
+    # such as numpy or Pillow, must not shadow ours in the oracle's process).
+    extra_deps_alone: tuple = ()
 
     @property
     def version(self) -> str:
@@ -115,6 +121,8 @@ EFFICIENTTAM_GIT_DIR = Path(
 )
 SAMURAI_COMMIT = "76ba195984892b0d1e3db5d9c9f90bb62175680a"
 SAMURAI_GIT_DIR = Path(os.environ.get("SAMURAI_GIT_DIR", REPO.parent / ".mirror" / "yangchris11+samurai" / "repo"))
+DAM4SAM_COMMIT = "9c954504b39ebca4c412f207be0787c26bfac85a"
+DAM4SAM_GIT_DIR = Path(os.environ.get("DAM4SAM_GIT_DIR", REPO.parent / ".mirror" / "jovanavidenovic+DAM4SAM" / "repo"))
 
 REFERENCE = OracleSpec(
     name="reference",
@@ -150,7 +158,20 @@ SAMURAI = OracleSpec(
     default_root=CACHE / "oracles" / "samurai",
     extra_deps=("scipy", "loguru"),
 )
-ORACLES = {spec.name: spec for spec in (REFERENCE, EDGETAM, EFFICIENTTAM, SAMURAI)}
+DAM4SAM = OracleSpec(
+    name="dam4sam",
+    env_var="DAM4SAM_ORACLE_DIR",
+    source=GitSource(DAM4SAM_GIT_DIR, DAM4SAM_COMMIT, "sam2", more=("utils", "dam4sam_tracker.py",
+                                                                     "dam4sam_config.yaml")),
+    required=("pkg/dam4sam_tracker.py", "pkg/sam2/sam21pp_hiera_t.yaml", "deps/vot", "deps/numba", *_DEPS_REQUIRED),
+    default_root=CACHE / "oracles" / "dam4sam",
+    # vot-toolkit's region code (boxes and their overlap), which DAM4SAM's tracker imports.
+    extra_deps_alone=("vot-toolkit==0.7.1", "numba==0.68.1", "llvmlite==0.50.0", "lazy-object-proxy==1.13.0",
+                      "attributee==0.1.8", "colorama==0.4.6", "bidict==0.24.1", "phx-class-registry==5.1.1",
+                      "cachetools==8.0.2", "dominate==2.9.1", "matplotlib==3.11.2", "pyparsing==3.3.3",
+                      "cycler==0.12.1", "kiwisolver==1.5.1", "six==1.17.0"),
+)
+ORACLES = {spec.name: spec for spec in (REFERENCE, EDGETAM, EFFICIENTTAM, SAMURAI, DAM4SAM)}
 
 # The reference's names, as callers have always used them.
 ENV_VAR = REFERENCE.env_var
@@ -248,7 +269,9 @@ def _install_into(spec: OracleSpec, target: Path) -> str | None:
     try:
         ok = spec.source.install(staging / "pkg", log) and _pip(
             ["--target", str(staging / "deps"), *_DEPS, *spec.extra_deps], log
-        )
+        ) and (not spec.extra_deps_alone or _pip(
+            ["--no-deps", "--target", str(staging / "deps"), *spec.extra_deps_alone], log
+        ))
         if not ok:
             return f"could not install the {spec.name} oracle ({spec.version}): " + "\n".join(log)
         missing = _missing_parts(spec, staging)

@@ -6,9 +6,12 @@ Run in a subprocess; PYTHONPATH decides which ``sam2`` package is imported:
         --checkpoint w.pt --frames CLIP_DIR --box 40 90 100 150 --out out.npz
 
 * ``--impl ours`` runs this checkout's package with ``init_state(..., tracker=--tracker)``;
-* ``--impl samurai`` runs SAMURAI's fork (its policy is switched on by its config file).
+* ``--impl samurai`` runs SAMURAI's fork (its policy is switched on by its config file);
+* ``--impl dam4sam`` runs DAM4SAM's frame-by-frame tracker (``dam4sam_tracker.DAM4SAMTracker``:
+  ``initialize`` on frame 0 with the box as (x, y, w, h), then ``track`` per frame), and
+  ``--impl ours-dam4sam`` ours of the same API (``sam2.dam4sam_tracker``).
 
-Both sides use the official API: ``build_sam2_video_predictor``, ``init_state``,
+The video predictors use the official API: ``build_sam2_video_predictor``, ``init_state``,
 ``add_new_points_or_box`` (a box, or one click with ``--click``) on frame 0 for object 1,
 ``propagate_in_video`` forward. The harness-only fixes of the official code are those of
 ``implementations.py`` (memory cast to fp32 for attention, hole filling off on both sides).
@@ -28,7 +31,8 @@ import torch
 
 from oracle import implementations
 
-IMPLEMENTATIONS = ("ours", "samurai")
+IMPLEMENTATIONS = ("ours", "samurai", "dam4sam", "ours-dam4sam")
+FRAME_TRACKERS = ("dam4sam", "ours-dam4sam")
 
 
 def build(args):
@@ -59,6 +63,51 @@ def track(predictor, frames: str, box=None, click=None, tracker=None):
     return np.array(indices), np.stack(logits)
 
 
+def dam4sam_on_cpu(checkpoint: str, image_size: int):
+    """DAM4SAM's tracker class, stood on the CPU at ``image_size``: its code asks for CUDA by
+    name (the builder's device, the state's devices) and moves memories with ``.cuda()``, and
+    finds its checkpoint by a fixed path; the class is otherwise run as it is."""
+    import types
+
+    import dam4sam_tracker
+
+    cpu = torch.device("cpu")
+    torch.Tensor.cuda = lambda self, *args, **kwargs: self
+    shim = types.ModuleType("torch")
+    shim.__dict__.update(torch.__dict__)
+    shim.device = lambda *args, **kwargs: cpu
+    dam4sam_tracker.torch = shim
+    dam4sam_tracker.determine_tracker = lambda name: (checkpoint, "sam21pp_hiera_t.yaml")
+    build = dam4sam_tracker.build_sam2_video_predictor
+
+    def build_on_cpu(config, ckpt, device=None, **kwargs):
+        predictor = build(config, ckpt, device="cpu", hydra_overrides_extra=[f"++model.image_size={image_size}"])
+        implementations.cast_memory_to_fp32(predictor)
+        return predictor
+
+    dam4sam_tracker.build_sam2_video_predictor = build_on_cpu
+
+    def make():
+        tracker = dam4sam_tracker.DAM4SAMTracker("sam21pp-T")
+        tracker.input_image_size = image_size
+        return tracker
+
+    return make
+
+
+def track_frame_by_frame(tracker, frames: str, box) -> tuple:
+    """``initialize`` on frame 0 with ``box`` (x0, y0, x1, y1 -> x, y, w, h), then ``track``
+    each frame -> (frame indices, (frames, H, W) float16 masks as +-1 logits)."""
+    from PIL import Image
+
+    paths = sorted(Path(frames).glob("*.jpg"))
+    x0, y0, x1, y1 = box
+    masks = [tracker.initialize(Image.open(paths[0]).convert("RGB"), None, bbox=[x0, y0, x1 - x0, y1 - y0])["pred_mask"]]
+    for path in paths[1:]:
+        masks.append(tracker.track(Image.open(path).convert("RGB"))["pred_mask"])
+    return np.arange(len(paths)), np.stack([np.where(m > 0, 1.0, -1.0) for m in masks]).astype(np.float16)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--impl", required=True, choices=IMPLEMENTATIONS)
@@ -75,9 +124,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give exactly one of --box and --click")
 
     torch.manual_seed(0)
-    predictor = build(args)
-    predictor.fill_hole_area = 0
-    frames, logits = track(predictor, args.frames, args.box, args.click, args.tracker if args.impl == "ours" else None)
+    if args.impl in FRAME_TRACKERS:
+        if args.box is None:
+            parser.error("the frame-by-frame trackers start from a --box")
+        if args.impl == "dam4sam":
+            tracker = dam4sam_on_cpu(args.checkpoint, args.image_size)()
+        else:
+            from sam2.dam4sam_tracker import DAM4SAMTracker
+
+            tracker = DAM4SAMTracker("sam21pp-T", args.checkpoint, device="cpu",
+                                     hydra_overrides_extra=[f"++model.image_size={args.image_size}"])
+        with torch.inference_mode():
+            frames, logits = track_frame_by_frame(tracker, args.frames, args.box)
+    else:
+        predictor = build(args)
+        predictor.fill_hole_area = 0
+        frames, logits = track(predictor, args.frames, args.box, args.click, args.tracker if args.impl == "ours" else None)
     np.savez_compressed(
         args.out, frames=frames, logits=logits,
         meta_impl=np.array(args.impl), meta_tracker=np.array(args.tracker),

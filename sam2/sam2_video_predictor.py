@@ -19,6 +19,7 @@ from .runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from .session.frame_outputs import FrameOutput, SpillingOutputs
 from .session.state import InferenceState, ObjectState
 from .tracking import TrackerChoice, make_tracker
+from .tracking.policy import StepOutcome
 
 # Mask logits used as a prompt are clamped to this range.
 PREVIOUS_MASK_CLAMP = 32.0
@@ -321,34 +322,54 @@ class SAM2VideoPredictor(SAM2Base):
         return outputs, masks
 
     def _track_objects(self, state: InferenceState, objects: List[ObjectState], frame_idx: int, reverse: bool) -> torch.Tensor:
-        """Track ``objects`` on a frame from their memories, store the results, return their
-        (N, 1, h, w) mask logits."""
+        """Track ``objects`` on a frame from their memories, store the results (and let the
+        session's tracker learn from them), return their (N, 1, h, w) mask logits."""
+        features = self._frame_features(state, frame_idx, keep=False)
         step = self.track_objects(
-            frame_idx, self._frame_features(state, frame_idx, keep=False),
-            [(obj.cond_outputs, obj.non_cond_outputs) for obj in objects], state.num_frames, reverse,
-            rules=state.tracker.rules(self, frame_idx, reverse, objects),
+            frame_idx, features, [(obj.cond_outputs, obj.non_cond_outputs) for obj in objects], state.num_frames,
+            reverse, rules=state.tracker.rules(self, frame_idx, reverse, objects),
         )
         outputs, masks = self._frame_outputs(state, step)
         for obj, output in zip(objects, outputs):
             obj.non_cond_outputs[frame_idx] = output
+
+        def make_conditioning(row: int) -> None:
+            obj = objects[row]
+            output = obj.non_cond_outputs.pop(frame_idx)
+            self._encode_pending_memory(state, frame_idx, output, features)
+            obj.cond_outputs[frame_idx] = output
+
+        state.tracker.after_step(StepOutcome(
+            frame_idx, objects, outputs, step.candidates, lambda logits: self._video_size(state, logits),
+            make_conditioning,
+        ))
         return masks
 
-    def _encode_pending_memory(self, state: InferenceState, frame_idx: int, output: FrameOutput) -> None:
-        """Encode the memory of a prompted frame from its (possibly corrected) low-res mask."""
+    def _encode_pending_memory(
+        self, state: InferenceState, frame_idx: int, output: FrameOutput, features: Optional[FrameFeatures] = None
+    ) -> None:
+        """Encode the memory of a prompted frame from its (possibly corrected) low-res mask
+        (binarised, as a click's), on the frame's ``features`` (default: computed or cached)."""
         high_res = F.interpolate(
             output.pred_masks.to(state.device), size=(self.image_size, self.image_size),
             mode="bilinear", align_corners=False,
         )
-        features = self._frame_features(state, frame_idx)
+        features = self._frame_features(state, frame_idx) if features is None else features
         memory = self._encode_new_memory(features, high_res, output.object_score_logits, is_mask_from_pts=True)
         output.maskmem_features = memory.to(torch.bfloat16).to(state.storage_device)
+
+    def _video_size(self, state: InferenceState, logits: torch.Tensor) -> torch.Tensor:
+        """(N, M, h, w) logits -> (N, M, H, W) at the video's size (as outputs are, before the
+        non-overlap rule)."""
+        return F.interpolate(logits.to(state.device).float(), size=(state.video_height, state.video_width),
+                             mode="bilinear", align_corners=False)
 
     def _to_video_resolution(self, state: InferenceState, masks: torch.Tensor) -> torch.Tensor:
         """(N, 1, h, w) logits of all objects -> (N, 1, H, W) at video size (with the non-overlap
         rule if set)."""
         masks = masks.to(state.device)
         if masks.shape[-2:] != (state.video_height, state.video_width):
-            masks = F.interpolate(masks, size=(state.video_height, state.video_width), mode="bilinear", align_corners=False)
+            masks = self._video_size(state, masks)
         if self.non_overlap_masks:
             masks = keep_highest_object(masks)
         return masks
@@ -398,6 +419,7 @@ class SAM2VideoPredictor(SAM2Base):
         if start_frame_idx is None:
             start_frame_idx = min(t for obj in state.objects for t in obj.cond_outputs)
         start_frame_idx = self._check_frame(state, start_frame_idx)
+        state.tracker.start_tracking(state.objects, start_frame_idx, reverse)
         if max_frame_num_to_track is None:
             max_frame_num_to_track = state.num_frames
         if max_frame_num_to_track < 0:

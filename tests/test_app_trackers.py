@@ -73,10 +73,10 @@ def test_compare_runs_the_same_prompts_with_another_tracker(tiny_calls, tracked)
 
 
 def test_unknown_tracker_is_refused_with_the_offered_ones():
-    with pytest.raises(UserError, match="Unknown tracker 'kalman': choose one of sam2, samurai"):
+    with pytest.raises(UserError, match="Unknown tracker 'kalman': choose one of sam2, samurai, dam4sam"):
         ModelMenu.tracker("kalman")
     assert ModelMenu.tracker(None) == "sam2"
-    assert ModelMenu([], False).trackers == [("SAM 2", "sam2"), ("SAMURAI", "samurai")]
+    assert ModelMenu([], False).trackers == [("SAM 2", "sam2"), ("SAMURAI", "samurai"), ("DAM4SAM", "dam4sam")]
 
 
 def test_the_timeline_marks_frames_judged_absent():

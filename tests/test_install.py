@@ -163,7 +163,7 @@ def test_wheel_holds_the_whole_sam2_tree_and_nothing_else(names, metadata):
     assert tree - packaged == set(), "files of sam2/ missing from the wheel (a subpackage or package data?)"
     assert packaged - tree == set(), "files in the wheel that are not in sam2/ or efficient_track_anything/"
     dist_info = f"sam2-{metadata['Version']}.dist-info"
-    assert {n.split("/", 1)[0] for n in names} == {"sam2", "efficient_track_anything", dist_info}
+    assert {n.split("/", 1)[0] for n in names} == {"sam2", "efficient_track_anything", "dam4sam_tracker.py", dist_info}
     for name in NOT_PACKAGED:
         assert not any(n == name or n.startswith(name + "/") for n in names), name
 

@@ -3,10 +3,13 @@
 The golden files in tests/golden/trackers were recorded once from each official fork
 (``python -m oracle.record_trackers``): random SAM 2.1 tiny weights regenerated here from the
 manifest in the file, the clips of ``oracle/occlusion_clips.py`` made from ../shared/data,
-a prompt on frame 0, tracked forward at 512 px in fp32. Ours runs the same scenarios with
-``init_state(..., tracker=NAME)``: every frame's mask must have IoU >= 0.999 with the
-official one. SAM 2's own policy on the same scenarios must not (else the scenario does not
-tell the policies apart).
+a prompt on frame 0, tracked forward at 512 px in fp32. Ours runs the same scenarios the way
+the official code was driven: SAMURAI through the video predictor with
+``init_state(..., tracker="samurai")``, DAM4SAM through its frame-by-frame tracker API
+(``sam2.dam4sam_tracker``). Every frame's mask must have IoU >= 0.999 with the official one;
+SAM 2's own policy on the same scenario must not (else the scenario does not tell the
+policies apart). DAM4SAM's distractor test reads masks through vot-toolkit and OpenCV: what
+they gave on a set of masks is recorded too, and ours must give the same.
 """
 
 import json
@@ -18,8 +21,12 @@ import torch
 from oracle import record_trackers as rt
 from oracle.manifest_weights import digest, informative_weights
 from oracle.paths import SHARED_DATA
-from oracle.run_tracker import track
+from oracle.run_tracker import track, track_frame_by_frame
+from oracle.vot_boxes import masks as vot_masks
 from sam2.build_sam import build_sam2_video_predictor
+from sam2.dam4sam_tracker import DAM4SAMTracker
+from sam2.tracking import Sam2Settings
+from sam2.tracking.dam4sam import box_overlap, largest_part, mask_box
 
 MIN_IOU = 0.999
 
@@ -33,7 +40,7 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def golden_runs(tmp_path_factory):
-    """tracker -> (golden file, predictor on its weights, clip folders)."""
+    """tracker -> (golden file, its checkpoint, clip folders, input size)."""
     workdir = tmp_path_factory.mktemp("trackers")
     clips = rt.make_clips(workdir)
     runs = {}
@@ -47,28 +54,35 @@ def golden_runs(tmp_path_factory):
         assert digest(weights) == str(golden["meta_weights_digest"])
         checkpoint = workdir / f"{name}.pt"
         torch.save({"model": weights}, checkpoint)
-        predictor = build_sam2_video_predictor(
-            rt.OUR_CONFIG, str(checkpoint), device="cpu",
-            hydra_overrides_extra=[f"++model.image_size={int(golden['meta_image_size'])}"],
-        )
-        predictor.fill_hole_area = 0
-        runs[name] = (golden, predictor, clips)
+        runs[name] = (golden, str(checkpoint), clips, int(golden["meta_image_size"]))
     return runs
 
 
-def _scenario_args(scenario: rt.Scenario) -> dict:
-    box = rt.first_box(scenario.clip, rt.NUM_FRAMES)
-    if scenario.prompt == "box":
-        return {"box": box}
-    return {"click": [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]}
+def run_ours(golden_runs, tracker: str, scenario: rt.Scenario, policy: str):
+    """Our masks of ``scenario``, driven as ``tracker``'s official code was, with ``policy``."""
+    golden, checkpoint, clips, image_size = golden_runs[tracker]
+    frames, box = str(clips[scenario.clip]), rt.first_box(scenario.clip, rt.NUM_FRAMES)
+    overrides = [f"++model.image_size={image_size}"]
+    if rt.TRACKERS[tracker].ours_impl == "ours-dam4sam":
+        frame_tracker = DAM4SAMTracker("sam21pp-T", checkpoint, device="cpu", hydra_overrides_extra=overrides)
+        if policy != "dam4sam":
+            frame_tracker.predictor.tracker = Sam2Settings()
+        with torch.inference_mode():
+            return track_frame_by_frame(frame_tracker, frames, box)
+    predictor = build_sam2_video_predictor(rt.OUR_CONFIG, checkpoint, device="cpu", hydra_overrides_extra=overrides)
+    predictor.fill_hole_area = 0
+    prompt = {"box": box} if scenario.prompt == "box" else {"click": [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]}
+    return track(predictor, frames, tracker=policy, **prompt)
 
 
-@pytest.mark.parametrize("scenario", rt.SCENARIOS, ids=lambda s: s.name)
-@pytest.mark.parametrize("tracker", sorted(rt.TRACKERS))
+CASES = [(name, scenario) for name, oracle in sorted(rt.TRACKERS.items()) for scenario in oracle.scenarios]
+
+
+@pytest.mark.parametrize("tracker, scenario", CASES, ids=[f"{t}-{s.name}" for t, s in CASES])
 def test_masks_match_the_official_tracker(golden_runs, tracker, scenario):
-    golden, predictor, clips = golden_runs[tracker]
+    golden = golden_runs[tracker][0]
     expected = rt.golden_masks(golden, scenario.name)
-    frames, logits = track(predictor, str(clips[scenario.clip]), tracker=tracker, **_scenario_args(scenario))
+    frames, logits = run_ours(golden_runs, tracker, scenario, tracker)
     assert frames.tolist() == golden[f"{scenario.name}/frames"].tolist()
     ious = [mask_iou(ours > 0, theirs) for ours, theirs in zip(logits.astype(np.float32), expected)]
     worst = int(np.argmin(ious))
@@ -77,9 +91,19 @@ def test_masks_match_the_official_tracker(golden_runs, tracker, scenario):
 
 @pytest.mark.parametrize("tracker", sorted(rt.TRACKERS))
 def test_sam2_policy_differs_from_the_recording(golden_runs, tracker):
-    golden, predictor, clips = golden_runs[tracker]
-    scenario = next(s for s in rt.SCENARIOS if s.name == "crossing_box")
-    expected = rt.golden_masks(golden, scenario.name)
-    _, logits = track(predictor, str(clips[scenario.clip]), tracker="sam2", **_scenario_args(scenario))
+    scenario = rt.CROSSING_BOX
+    expected = rt.golden_masks(golden_runs[tracker][0], scenario.name)
+    _, logits = run_ours(golden_runs, tracker, scenario, "sam2")
     ious = [mask_iou(ours > 0, theirs) for ours, theirs in zip(logits.astype(np.float32), expected)]
     assert min(ious) < MIN_IOU, f"SAM 2's own policy reproduces {tracker}'s masks: the scenario tests nothing"
+
+
+def test_distractor_boxes_and_parts_match_vot_toolkit(golden_runs):
+    golden = golden_runs["dam4sam"][0]
+    made = vot_masks()
+    boxes = [mask_box(mask) for mask in made]
+    assert np.array_equal(np.array(boxes, dtype=np.float64), golden["vot/boxes"])
+    overlaps = [box_overlap(a, b) for a, b in zip(boxes, boxes[1:] + boxes[:1])]
+    assert np.allclose(overlaps, golden["vot/overlaps"], rtol=0, atol=1e-12)
+    parts = np.stack([largest_part(mask) if mask.any() else mask for mask in made])
+    assert np.array_equal(np.packbits(parts), golden["vot/largest_parts"])

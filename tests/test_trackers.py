@@ -4,13 +4,16 @@ trackers (parity with the official codes: test_tracker_parity.py)."""
 
 import pickle
 
+from conftest import synthetic_frames
+
 import numpy as np
 import pytest
 import torch
 
 from sam2.build_sam import build_sam2, build_sam2_video_predictor
 from sam2.modeling.sam2_base import Candidates
-from sam2.tracking import Sam2Settings, SamuraiSettings, UnknownTrackerError, make_tracker, tracker_settings
+from sam2.tracking import (Dam4samSettings, Sam2Settings, SamuraiSettings, UnknownTrackerError, make_tracker,
+                           tracker_settings)
 from sam2.tracking.motion import EMPTY_BOX, BoxFilter, box_iou, box_of_mask
 
 SAMURAI_KEYS = """  samurai_mode: true
@@ -29,7 +32,7 @@ def test_trackers_by_name_and_settings():
     assert make_tracker("SAMURAI").settings == SamuraiSettings()
     assert make_tracker(SamuraiSettings(kf_score_weight=0.1)).settings.kf_score_weight == 0.1
     assert tracker_settings(Sam2Settings()) == Sam2Settings()
-    with pytest.raises(UnknownTrackerError, match="unknown tracker 'samurail'; known: sam2, samurai"):
+    with pytest.raises(UnknownTrackerError, match="unknown tracker 'samurail'; known: sam2, samurai, dam4sam"):
         make_tracker("samurail")
     with pytest.raises(UnknownTrackerError, match="not the settings of a known tracker"):
         make_tracker({"kf_score_weight": 0.1})
@@ -127,3 +130,72 @@ def test_sessions_of_one_predictor_keep_their_own_tracker(tmp_path):
     assert np.array_equal(copy.objects[0].tracker_state.box_filter.mean, track.box_filter.mean)
     with pytest.raises(UnknownTrackerError):
         predictor.init_state(video, tracker="nope")
+
+
+class _Entry:
+    """A stored frame for memory selection: visible unless ``absent``."""
+
+    def __init__(self, frame: int, absent: bool = False) -> None:
+        self.frame = frame
+        self.pred_masks = torch.full((1, 1, 4, 4), -1.0 if absent else 1.0)
+
+
+class _Model:
+    num_maskmem, max_obj_ptrs_in_encoder = 7, 16
+
+
+def test_dam4sam_memories_follow_its_drm_and_ram_rules():
+    policy = make_tracker("dam4sam")
+    memory = policy.new_object_state()
+    cond = {t: _Entry(t) for t in (0, 30, 40, 50, 57)}
+    non_cond = {t: _Entry(t, absent=t == 55) for t in range(1, 60) if t not in cond}
+    selection = policy._memories(_Model, memory, 60, cond, non_cond, 100, False)
+    drm = [entry.frame for slot, entry in selection.spatial if slot == 0]
+    ram = {entry.frame: slot for slot, entry in selection.spatial if slot > 0}
+    assert drm == [57, 0, 50, 40]  # the latest before the previous frame, the first, then the nearest
+    assert ram == {59: 6, 45: 5, 35: 4}  # previous; a grid of 5 skipping absent 55 and attended DRM 50 and 40
+    distances = [distance for distance, _ in selection.pointers]
+    assert distances[:3] == [3, 60, 10] and 20 in distances  # attended DRM frames, at unsigned distances
+    # then the latest 15 frames but absent 55 and the attended DRM frames (57, 50: theirs above)
+    assert distances[4:] == [d for d in range(1, 16) if d not in (3, 5, 10)]
+    plain = policy._memories(_Model, memory, 20, {0: _Entry(0)}, {t: _Entry(t) for t in range(1, 20)}, 100, False)
+    assert {entry.frame: slot for slot, entry in plain.spatial} == {0: 0, 19: 6, 15: 5, 10: 4, 5: 3}
+
+
+def test_dam4sam_adds_a_distractor_frame_to_the_drm_and_retracking_judges_it_again(tiny_predictor):
+    predictor = tiny_predictor
+    video = np.stack(synthetic_frames(14))
+    eager = Dam4samSettings(drm_min_iou=0.0, drm_area_ratio=(0.0, 1e9), distractor_box_iou=1.0)
+    state = predictor.init_state(video, tracker=eager)
+    predictor.add_new_points_or_box(state, 0, 1, box=[10, 10, 40, 40])
+    list(predictor.propagate_in_video(state))
+    memory = state.objects[0].tracker_state
+    assert memory.added, "no frame judged to have a distractor with every gate open"
+    assert all(b - a > eager.drm_min_gap for a, b in zip(memory.added, memory.added[1:]))
+    for frame in memory.added:
+        output = state.objects[0].cond_outputs[frame]
+        assert frame not in state.objects[0].non_cond_outputs and output.maskmem_features is not None
+    assert predictor.prompted_frames(state) == [0]  # added frames are memory, not prompts
+    assert len(memory.added) >= 2
+    first, later = memory.added[0], memory.added[1:]
+    list(predictor.propagate_in_video(state, start_frame_idx=first, max_frame_num_to_track=0))
+    # A new propagation from `first` judges the frames from there again: the later ones left the DRM.
+    assert not [frame for frame in memory.added if frame > first]
+    assert all(frame not in state.objects[0].cond_outputs for frame in later)
+
+
+def test_a_dam4sam_config_file_chooses_dam4sam_with_its_memory_settings(reference_sam2, tmp_path):
+    official = (reference_sam2.pkg_dir / "sam2" / "configs/sam2.1/sam2.1_hiera_t.yaml").read_text()
+    changes = ("  memory_temporal_stride_for_eval: 5\n  max_cond_frames_in_attn: 4\n"
+               "  add_all_frames_to_correct_as_cond: True\n  non_overlap_masks: false\n")
+    text = official.rstrip("\n").replace("multimask_max_pt_num: 1", "multimask_max_pt_num: 3") + "\n" + changes
+    config = tmp_path / "sam21pp_hiera_t.yaml"
+    config.write_text(text)
+    predictor = build_sam2_video_predictor(str(config), device="cpu")
+    assert predictor.tracker == Dam4samSettings(ram_stride=5, drm_size=4)
+    assert (predictor.multimask_max_pt_num, predictor.add_all_frames_to_correct_as_cond) == (3, True)
+    # The same keys in a file of another name are SAM 2's: its stride is not built here.
+    other = tmp_path / "my_hiera_t.yaml"
+    other.write_text(text)
+    with pytest.raises(ValueError, match="memory_temporal_stride_for_eval = 5"):
+        build_sam2_video_predictor(str(other), device="cpu")

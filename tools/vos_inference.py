@@ -8,8 +8,8 @@ Videos are folders of JPEG frames or video files (``<name>.mp4`` and the other e
 predictor reads; masks then named 00000.png, 00001.png, ...). Output: indexed PNGs in the DAVIS
 layout (the input's palette), or one PNG per object with ``--per_obj_png_file`` (SA-V). A video's
 folder appears when all its masks are written. ``--ray [ADDRESS]`` runs one Ray task per video
-and skips the videos whose folder is there, so a stopped run resumes. ``--tracker samurai`` tracks
-with SAMURAI's rules on the same weights (see sam2.tracking).
+and skips the videos whose folder is there, so a stopped run resumes. ``--tracker samurai`` (or
+``dam4sam``) tracks with that policy's rules on the same weights (see sam2.tracking).
 """
 
 import argparse

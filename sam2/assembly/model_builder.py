@@ -131,12 +131,13 @@ def build_from_files(
     if options.image_size is not None:
         config = with_image_size(config, options.image_size)
     settings = dict(model_class.postprocessing_defaults) if apply_postprocessing else {}
-    tracker_keys = {}
+    tracker_keys, tracker = {}, None
     for chosen in (*file_options, options):  # the file's options, then the overrides
         settings.update(chosen.model_kwargs)
         settings.update(chosen.predictor_kwargs)
         tracker_keys.update(chosen.tracker_keys)
-    tracker = tracker_from_keys(tracker_keys)
+        tracker = chosen.tracker or tracker
+    tracker = tracker_from_keys(tracker_keys) or tracker
     if tracker is not None and getattr(model_class, "tracks_videos", False):
         settings["tracker"] = tracker
     settings.update(kwargs)

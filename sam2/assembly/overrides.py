@@ -16,10 +16,12 @@ class BuildOptions:
     predictor_kwargs: Dict[str, Any] = field(default_factory=dict)
     # SAMURAI's keys (samurai_mode and its settings), turned into the predictor's tracker.
     tracker_keys: Dict[str, Any] = field(default_factory=dict)
+    # The tracker a config file stands for as a whole (DAM4SAM's sam21pp files).
+    tracker: Optional[TrackerSettings] = None
 
 
 # Override keys ("++model.<key>=<value>") and where they go.
-MODEL_OVERRIDES = {"binarize_mask_from_pts_for_mem_enc", "max_cond_frames_in_attn", "num_maskmem"}
+MODEL_OVERRIDES = {"binarize_mask_from_pts_for_mem_enc", "max_cond_frames_in_attn", "num_maskmem", "multimask_max_pt_num"}
 DECODER_OVERRIDES = {
     "dynamic_multimask_via_stability", "dynamic_multimask_stability_delta", "dynamic_multimask_stability_thresh",
 }

@@ -9,15 +9,21 @@ Settings that are run-time options (those ``++model.<key>=...`` overrides also s
 :class:`BuildOptions`.
 
 Covered: SAM 2 and SAM 2.1 with the Hiera trunk (``configs/sam2*/sam2*_hiera_*.yaml`` and
-fine-tunes of them), and SAMURAI's configs of them (its keys choose the predictor's tracker).
+fine-tunes of them), SAMURAI's configs of them (its keys choose the predictor's tracker) and
+DAM4SAM's (``sam21pp_hiera_*.yaml``, ``sam2pp_hiera_*.yaml``: files of that name choose DAM4SAM,
+their memory stride and conditioning-frame count become its settings).
 """
 
 import os
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 from .configs import PRESETS, HieraTrunk, ModelConfig
+from ..tracking import Dam4samSettings
 from .overrides import TRACKER_OVERRIDES, BuildOptions, parse_overrides
+
+# DAM4SAM's config files are named so (sam21pp_hiera_t.yaml, sam2pp_hiera_l.yaml, ...).
+DAM4SAM_FILES = ("sam21pp_", "sam2pp_")
 
 MODEL = "sam2.modeling.sam2_base.SAM2Base"
 TARGETS = {
@@ -64,7 +70,6 @@ BEHAVIOUR = {
     "model.directly_add_no_mem_embed": (False, True),
     "model.multimask_output_in_sam": (False, True),
     "model.multimask_min_pt_num": (1, 0),
-    "model.multimask_max_pt_num": (1, 1),
     "model.multimask_output_for_tracking": (False, True),
     "model.use_multimask_token_for_obj_ptr": (False, True),
     "model.iou_prediction_use_sigmoid": (False, True),
@@ -138,6 +143,7 @@ VERSIONS = {(False, False, False, False): "2.0", (True, True, True, True): "2.1"
 
 # Run-time options, as the matching "++model.<key>=<value>" overrides.
 OPTION_PREFIXES = ("model.binarize_mask_from_pts_for_mem_enc", "model.sam_mask_decoder_extra_args.",
+                   "model.multimask_max_pt_num",
                    "model.fill_hole_area", "model.non_overlap_masks", "model.add_all_frames_to_correct_as_cond",
                    *sorted(f"model.{key}" for key in TRACKER_OVERRIDES))
 
@@ -224,14 +230,26 @@ def _check_settings(values: Dict[str, Any], config: ModelConfig, path: str) -> B
     return parse_overrides(options)
 
 
+def _dam4sam_tracker(values: Dict[str, Any], name: str) -> Optional[Dam4samSettings]:
+    """DAM4SAM's settings when ``name`` is one of its config files (its RAM stride is the
+    memory stride key, which it takes out of ``values``; its DRM size the conditioning-frame count)."""
+    if not name.startswith(DAM4SAM_FILES):
+        return None
+    stride = int(values.pop("model.memory_temporal_stride_for_eval", 1))
+    drm_size = int(values.get("model.max_cond_frames_in_attn", Dam4samSettings.drm_size))
+    return Dam4samSettings(ram_stride=stride, drm_size=drm_size if drm_size > 0 else Dam4samSettings.drm_size)
+
+
 def read_config_file(path: str) -> YamlModel:
     """The model an official-format YAML file describes (named after the file, or after the
     preset it equals), and its run-time options; ConfigFileError names what cannot be built."""
     values = _read_tree(path)
     _check_targets(values, path)
     name = os.path.splitext(os.path.basename(path))[0]
+    tracker = _dam4sam_tracker(values, name)
     config = _model_config(values, name, path)
     options = _check_settings(values, config, path)
+    options.tracker = tracker
     return YamlModel(_as_preset(config), options)
 
 

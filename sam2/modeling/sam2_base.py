@@ -112,7 +112,7 @@ class TrackOutput:
 
     pred_masks (B, 1, 4h, 4w) and pred_masks_high_res (B, 1, S, S) logits; obj_ptr (B, C);
     object_score_logits (B, 1); iou_score (B, 1); maskmem_features (B, C_mem, h, w) when
-    memory was encoded.
+    memory was encoded; candidates, the decoder's masks before the choice (when tracking).
     """
 
     pred_masks: torch.Tensor
@@ -121,6 +121,7 @@ class TrackOutput:
     object_score_logits: torch.Tensor
     iou_score: torch.Tensor
     maskmem_features: Optional[torch.Tensor] = None
+    candidates: Optional[Candidates] = None
 
 
 class SAM2Base(nn.Module):
@@ -145,6 +146,7 @@ class SAM2Base(nn.Module):
         max_cond_frames_in_attn: int = -1, dynamic_multimask_via_stability: bool = False,
         dynamic_multimask_stability_delta: float = 0.05, dynamic_multimask_stability_thresh: float = 0.98,
         use_high_res_features: bool = True, spatial_perceiver: Optional[SpatialPerceiver] = None,
+        multimask_max_pt_num: int = 1,
     ) -> None:
         super().__init__()
         hidden_dim = memory_attention.d_model
@@ -163,9 +165,8 @@ class SAM2Base(nn.Module):
         self.sigmoid_bias_for_mem_enc = sigmoid_bias_for_mem_enc
         self.binarize_mask_from_pts_for_mem_enc = binarize_mask_from_pts_for_mem_enc
         self.max_cond_frames_in_attn = max_cond_frames_in_attn
-        # Multimask output is used while a frame has at most one click.
-        self.multimask_output_in_sam = True
-        self.multimask_max_pt_num = 1
+        # Multimask output is used while a frame has at most this many clicks (official: 1).
+        self.multimask_output_in_sam, self.multimask_max_pt_num = True, multimask_max_pt_num
 
         self.maskmem_tpos_enc = nn.Parameter(torch.zeros(num_maskmem, 1, 1, mem_dim))
         self.no_mem_embed = nn.Parameter(torch.zeros(1, 1, hidden_dim))
@@ -481,5 +482,6 @@ class SAM2Base(nn.Module):
         )
         memory = self._encode_new_memory(features, heads.high_res_masks, heads.object_score_logits, is_mask_from_pts=False)
         return TrackOutput(
-            heads.low_res_masks, heads.high_res_masks, heads.obj_ptr, heads.object_score_logits, heads.iou_score, memory
+            heads.low_res_masks, heads.high_res_masks, heads.obj_ptr, heads.object_score_logits, heads.iou_score, memory,
+            heads.candidates,
         )

@@ -1,4 +1,4 @@
-"""Tracking policies on SAM 2's weights, chosen per session: SAM 2's own and SAMURAI's.
+"""Tracking policies on SAM 2's weights, chosen per session: SAM 2's own, SAMURAI's and DAM4SAM's.
 
 ``make_tracker("samurai")`` or ``make_tracker(SamuraiSettings(kf_score_weight=0.15))`` gives
 a policy; ``SAM2VideoPredictor.init_state(video, tracker=...)`` takes either.
@@ -6,15 +6,17 @@ a policy; ``SAM2VideoPredictor.init_state(video, tracker=...)`` takes either.
 
 from typing import Dict, Tuple, Type, Union
 
+from .dam4sam import Dam4samPolicy, Dam4samSettings
 from .policy import Sam2Settings, TrackingPolicy
 from .samurai import SamuraiPolicy, SamuraiSettings
 
-TrackerSettings = Union[Sam2Settings, SamuraiSettings]
+TrackerSettings = Union[Sam2Settings, SamuraiSettings, Dam4samSettings]
 TrackerChoice = Union[str, TrackerSettings, TrackingPolicy]
 
 _POLICIES: Dict[str, Tuple[type, Type[TrackingPolicy]]] = {
     Sam2Settings.name: (Sam2Settings, TrackingPolicy),
     SamuraiSettings.name: (SamuraiSettings, SamuraiPolicy),
+    Dam4samSettings.name: (Dam4samSettings, Dam4samPolicy),
 }
 TRACKER_NAMES = tuple(_POLICIES)
 
@@ -45,6 +47,6 @@ def make_tracker(choice: TrackerChoice = "sam2") -> TrackingPolicy:
 
 
 __all__ = [
-    "TRACKER_NAMES", "Sam2Settings", "SamuraiSettings", "TrackerChoice", "TrackerSettings", "TrackingPolicy",
+    "TRACKER_NAMES", "Dam4samSettings", "Sam2Settings", "SamuraiSettings", "TrackerChoice", "TrackerSettings", "TrackingPolicy",
     "UnknownTrackerError", "make_tracker", "tracker_settings",
 ]

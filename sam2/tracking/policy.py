@@ -8,9 +8,11 @@ SAM 2's own behaviour.
 """
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
-from ..modeling.sam2_base import DEFAULT_RULES, SAM2Base, StepRules
+import torch
+
+from ..modeling.sam2_base import DEFAULT_RULES, Candidates, SAM2Base, StepRules
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,22 @@ class Sam2Settings:
 
     name: ClassVar[str] = "sam2"
     title: ClassVar[str] = "SAM 2"
+
+
+@dataclass
+class StepOutcome:
+    """A tracking step of B objects, for a policy to learn from: the frame, the objects
+    (ObjectState) and their stored outputs (FrameOutput), the decoder's candidates, and two
+    services of the predictor: ``video_masks`` turns (B, M, h, w) logits into (B, M, H, W) at
+    the video's size as outputs are, and ``make_conditioning(row)`` makes that object's output
+    on this frame a conditioning frame (its memory encoded again from its mask, as a prompt's)."""
+
+    frame_idx: int
+    objects: Sequence[Any]
+    outputs: Sequence[Any]
+    candidates: Candidates
+    video_masks: Callable[[torch.Tensor], torch.Tensor]
+    make_conditioning: Callable[[int], None]
 
 
 class TrackingPolicy:
@@ -43,6 +61,12 @@ class TrackingPolicy:
         """The rules of one step that segments ``objects`` (ObjectState, in batch order) on
         ``frame_idx``."""
         return DEFAULT_RULES
+
+    def start_tracking(self, objects: Sequence, start: int, reverse: bool) -> None:
+        """A propagation starts at ``start`` (after the prompts' memories are encoded)."""
+
+    def after_step(self, outcome: StepOutcome) -> None:
+        """A tracking step is done and stored (SAM 2's own policy learns nothing from it)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.settings!r})"
