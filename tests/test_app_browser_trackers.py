@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from app_server import running_app
-from browser import click_frame, page, track_and_watch, wait_text  # noqa: F401
+from browser import click_frame, page, track_and_watch, wait_for_notice as wait_notice, wait_text  # noqa: F401
 from test_app_browser_models import choose, screenshot, square_clip
 
 
@@ -29,9 +29,8 @@ def test_track_with_sam2_compare_with_samurai_then_export_samurai(page, tmp_path
         wait_text(page, "#compare-text", "mean IoU per object")
         text = page.locator("#compare-text").inner_text()
         assert re.search(r"(\S.*) vs \1 \+ SAMURAI: mean IoU per object", text), text
-        page.wait_for_selector("#compare-table table")
-        rows = page.locator("#compare-table tbody tr").count()
-        assert rows == 9, rows  # the mean, then frames 0-7
+        page.wait_for_selector("#compare-table [role=grid]")
+        assert page.get_attribute("#compare-table [role=grid]", "aria-rowcount") == "10", "a header, the mean, 8 frames"
         page.wait_for_function("() => { const v = document.querySelector('#compare-video video');"
                                " return v && v.readyState >= 1; }")
         page.evaluate("() => document.querySelector('#compare').scrollIntoView({block: 'start'})")
@@ -40,7 +39,10 @@ def test_track_with_sam2_compare_with_samurai_then_export_samurai(page, tmp_path
         page.evaluate("() => window.scrollTo(0, 0)")
         choose(page, "#tracker-choice", "SAMURAI")
         wait_text(page, "#model-status", "tracker: SAMURAI")
+        wait_notice(page, "The prompts were given to the new tracker")
         track_and_watch(page)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        screenshot(page, "tracked-samurai.png")
         page.click("#export")
         page.wait_for_function("() => document.querySelectorAll('#downloads a').length >= 4")
         names = sorted(Path(href).name for href in page.eval_on_selector_all("#downloads a", "els => els.map(e => e.href)"))

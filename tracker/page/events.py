@@ -8,7 +8,7 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -326,7 +326,9 @@ class PageEvents:
             view = opening.switch_model(self.calls, session, model)
             # Once per change: the size menu can send the same choice twice.
             if session.model != before and session.prompted_frames():
-                gr.Info("The prompts were given to the new model: press Track to track again.")
+                changed = ("tracker" if replace(before, tracker=session.model.tracker) == session.model
+                           else "model")
+                gr.Info(f"The prompts were given to the new {changed}: press Track to track again.")
             return (*self._viewer(view), self._status(model, session), session)
 
     @page_handler
