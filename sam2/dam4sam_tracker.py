@@ -10,27 +10,28 @@ Weights: ``checkpoint`` (a file), else the model's file in ``checkpoints/``, els
 """
 
 import os
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .assembly.hub import HubCheckpoint, download, hub_checkpoint
 from .build_sam import build_sam2_video_predictor
 from .frames.source import IMAGE_MEAN, IMAGE_STD, FrameSource
 from .sam2_image_predictor import SAM2ImagePredictor
 
-# tracker name -> (config, checkpoint file, hub model id)
-TRACKER_MODELS: Dict[str, Tuple[str, str, str]] = {
-    "sam21pp-T": ("sam2.1_hiera_t", "sam2.1_hiera_tiny.pt", "facebook/sam2.1-hiera-tiny"),
-    "sam21pp-S": ("sam2.1_hiera_s", "sam2.1_hiera_small.pt", "facebook/sam2.1-hiera-small"),
-    "sam21pp-B": ("sam2.1_hiera_b+", "sam2.1_hiera_base_plus.pt", "facebook/sam2.1-hiera-base-plus"),
-    "sam21pp-L": ("sam2.1_hiera_l", "sam2.1_hiera_large.pt", "facebook/sam2.1-hiera-large"),
-    "sam2pp-T": ("sam2_hiera_t", "sam2_hiera_tiny.pt", "facebook/sam2-hiera-tiny"),
-    "sam2pp-S": ("sam2_hiera_s", "sam2_hiera_small.pt", "facebook/sam2-hiera-small"),
-    "sam2pp-B": ("sam2_hiera_b+", "sam2_hiera_base_plus.pt", "facebook/sam2-hiera-base-plus"),
-    "sam2pp-L": ("sam2_hiera_l", "sam2_hiera_large.pt", "facebook/sam2-hiera-large"),
+# tracker name -> the Hub model whose weights and config it runs (DAM4SAM adds no weights)
+TRACKER_MODELS: Dict[str, str] = {
+    "sam21pp-T": "facebook/sam2.1-hiera-tiny",
+    "sam21pp-S": "facebook/sam2.1-hiera-small",
+    "sam21pp-B": "facebook/sam2.1-hiera-base-plus",
+    "sam21pp-L": "facebook/sam2.1-hiera-large",
+    "sam2pp-T": "facebook/sam2-hiera-tiny",
+    "sam2pp-S": "facebook/sam2-hiera-small",
+    "sam2pp-B": "facebook/sam2-hiera-base-plus",
+    "sam2pp-L": "facebook/sam2-hiera-large",
 }
 _MEAN = torch.tensor(IMAGE_MEAN).view(3, 1, 1)
 _STD = torch.tensor(IMAGE_STD).view(3, 1, 1)
@@ -77,16 +78,11 @@ class StreamedFrames(FrameSource):
         return (resized - _MEAN) / _STD
 
 
-def _find_checkpoint(name: str, checkpoint: Optional[str]) -> str:
+def _find_checkpoint(hub: HubCheckpoint, checkpoint: Optional[str]) -> str:
     if checkpoint is not None:
         return checkpoint
-    _, filename, model_id = TRACKER_MODELS[name]
-    local = os.path.join("checkpoints", filename)
-    if os.path.isfile(local):
-        return local
-    from huggingface_hub import hf_hub_download
-
-    return hf_hub_download(repo_id=model_id, filename=filename)
+    local = os.path.join("checkpoints", hub.local_name)
+    return local if os.path.isfile(local) else download(hub)
 
 
 class DAM4SAMTracker:
@@ -96,9 +92,9 @@ class DAM4SAMTracker:
                  hydra_overrides_extra: Sequence[str] = ()) -> None:
         if tracker_name not in TRACKER_MODELS:
             raise ValueError(f"unknown tracker {tracker_name!r}; known: {', '.join(TRACKER_MODELS)}")
-        config = TRACKER_MODELS[tracker_name][0]
+        hub = hub_checkpoint(TRACKER_MODELS[tracker_name])
         self.predictor = build_sam2_video_predictor(
-            config, _find_checkpoint(tracker_name, checkpoint), device=device,
+            hub.config, _find_checkpoint(hub, checkpoint), device=device,
             hydra_overrides_extra=list(hydra_overrides_extra), tracker="dam4sam",
         )
         # DAM4SAM's code turns hole filling off.

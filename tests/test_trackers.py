@@ -199,3 +199,20 @@ def test_a_dam4sam_config_file_chooses_dam4sam_with_its_memory_settings(referenc
     other.write_text(text)
     with pytest.raises(ValueError, match="memory_temporal_stride_for_eval = 5"):
         build_sam2_video_predictor(str(other), device="cpu")
+
+
+def test_dam4sam_tracker_names_find_their_weights_in_checkpoints_or_on_the_hub(tmp_path, monkeypatch):
+    from sam2 import dam4sam_tracker as frame_api
+    from sam2.assembly.hub import hub_checkpoint
+
+    hubs = {name: hub_checkpoint(model_id) for name, model_id in frame_api.TRACKER_MODELS.items()}
+    assert hubs["sam21pp-L"].local_name == "sam2.1_hiera_large.pt" and hubs["sam2pp-T"].config.endswith("sam2_hiera_t.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(frame_api, "download", lambda hub: f"hub:{hub.filename}")
+    assert frame_api._find_checkpoint(hubs["sam21pp-T"], None) == "hub:sam2.1_hiera_tiny.pt"
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "sam2.1_hiera_tiny.pt").touch()
+    assert frame_api._find_checkpoint(hubs["sam21pp-T"], None) == "checkpoints/sam2.1_hiera_tiny.pt"
+    assert frame_api._find_checkpoint(hubs["sam21pp-T"], "mine.pt") == "mine.pt"
+    with pytest.raises(ValueError, match="unknown tracker 'sam21pp-XL'"):
+        frame_api.DAM4SAMTracker("sam21pp-XL")

@@ -69,8 +69,9 @@ def parse_overrides(overrides: Iterable[str]) -> BuildOptions:
 
 def tracker_from_keys(keys: Dict[str, Any]) -> Optional[TrackerSettings]:
     """The tracker SAMURAI's keys ask for: SAMURAI with the given settings (the others at
-    its code's defaults) when samurai_mode is true, SAM 2's own when it is false; None without keys. Settings without samurai_mode are
-    an error (SAMURAI's code ignores them then, which is never what a config means)."""
+    its code's defaults) when samurai_mode is true, SAM 2's own when it is false; None without
+    keys. Settings without samurai_mode are an error (SAMURAI's code ignores them then, which
+    is never what a config means)."""
     if not keys:
         return None
     settings = {key: value for key, value in keys.items() if key != SAMURAI_MODE}

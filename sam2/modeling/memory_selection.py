@@ -1,7 +1,7 @@
 """Which stored frames a tracking step attends to (spatial memories and object pointers)."""
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, NamedTuple, Optional, Protocol, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 import torch
 
@@ -62,10 +62,12 @@ def closest_conditioning_frames(
 def select_memories(
     frame_idx: int, cond_outputs: Mapping[int, MemoryEntry], non_cond_outputs: Mapping[int, MemoryEntry],
     num_frames: int, num_maskmem: int, max_obj_ptrs: int, max_cond_frames: int = -1, reverse: bool = False,
-    signed_pointer_distance: bool = True,
+    signed_pointer_distance: bool = True, recent_frames: Optional[Sequence[int]] = None,
 ) -> MemorySelection:
     """Choose the memories for tracking ``frame_idx`` (only pointers of conditioning frames
-    not in the future of the tracking direction are used)."""
+    not in the future of the tracking direction are used). The spatial memories besides the
+    conditioning frames are ``recent_frames`` (at most num_maskmem - 1, nearest last, slots
+    counted down from the nearest; default: the num_maskmem - 1 frames just before)."""
     kept, dropped = closest_conditioning_frames(frame_idx, cond_outputs, max_cond_frames)
     step = -1 if reverse else 1
 
@@ -73,9 +75,11 @@ def select_memories(
         entry = non_cond_outputs.get(t)
         return dropped.get(t) if entry is None else entry
 
+    if recent_frames is None:
+        recent_frames = [frame_idx - (num_maskmem - slot) * step for slot in range(1, num_maskmem)]
     spatial: List[Tuple[int, MemoryEntry]] = [(0, entry) for entry in kept.values()]
-    for slot in range(1, num_maskmem):
-        entry = stored(frame_idx - (num_maskmem - slot) * step)
+    for slot, t in enumerate(recent_frames, start=num_maskmem - len(recent_frames)):
+        entry = stored(t)
         if entry is not None:
             spatial.append((slot, entry))
 

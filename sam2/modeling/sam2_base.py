@@ -334,14 +334,14 @@ class SAM2Base(nn.Module):
 
     def default_memories(
         self, frame_idx: int, cond_outputs: Mapping[int, MemoryEntry], non_cond_outputs: Mapping[int, MemoryEntry],
-        num_frames: int, reverse: bool,
+        num_frames: int, reverse: bool, recent_frames: Optional[Sequence[int]] = None,
     ) -> MemorySelection:
         """SAM 2's memories for tracking ``frame_idx``: the conditioning frames and the frames
-        just before it (see :func:`select_memories`)."""
+        just before it, or ``recent_frames`` (see :func:`select_memories`)."""
         return select_memories(
             frame_idx, cond_outputs, non_cond_outputs, num_frames, self.num_maskmem,
             self.max_obj_ptrs_in_encoder, self.max_cond_frames_in_attn, reverse,
-            signed_pointer_distance=self.temporal_obj_ptr_encoding,
+            signed_pointer_distance=self.temporal_obj_ptr_encoding, recent_frames=recent_frames,
         )
 
     def _attend_to_memories(

@@ -13,10 +13,8 @@ Facts of the official code this follows (github.com/yangchris11/samurai): the fi
 started from the first kept mask with one candidate choice (a click; a box prompt makes none, so
 then the first tracked frame), a steady frame is one whose kept mask's predicted IoU is above
 ``stable_ious_threshold``, a steady count of zero restarts the filter; the two frames at the
-start of the video are memory only as the previous frame. ``memory_bank_kf_score_threshold`` is
-read but, as in the official code (which looks the motion score up under a name it never
-stores), not applied. The official code keeps one filter on the model, for one object and one
-direction; here each object has its own, and it restarts when a step is not the next frame
+start of the video are memory only as the previous frame. The official code keeps one filter
+on the model, for one object and one direction; here each object has its own, and it restarts when a step is not the next frame
 of the one before in the same direction (a new propagation elsewhere or the other way).
 """
 
@@ -25,7 +23,7 @@ from typing import Callable, ClassVar, Dict, List, Mapping, Optional, Sequence
 
 import torch
 
-from ..modeling.memory_selection import MemoryEntry, MemorySelection, closest_conditioning_frames
+from ..modeling.memory_selection import MemoryEntry
 from ..modeling.sam2_base import Candidates, SAM2Base, StepRules
 from .motion import BoxFilter, box_iou, box_of_mask
 from .policy import TrackingPolicy
@@ -167,16 +165,8 @@ class SamuraiPolicy(TrackingPolicy):
                     and (motion is None or motion > settings.memory_bank_kf_score_threshold)
                 )
 
-            default = model.default_memories(t, cond_outputs, non_cond_outputs, num_frames, backwards)
-            kept, dropped = closest_conditioning_frames(t, cond_outputs, model.max_cond_frames_in_attn)
             frames = reliable_recent_frames(t, non_cond_outputs, num_frames, backwards, model.num_maskmem - 1, reliable)
-            spatial = [(0, entry) for entry in kept.values()]
-            first_slot = model.num_maskmem - len(frames)
-            for slot, frame in enumerate(frames, start=first_slot):
-                entry = non_cond_outputs.get(frame, dropped.get(frame))
-                if entry is not None:
-                    spatial.append((slot, entry))
-            return MemorySelection(spatial, default.pointers)
+            return model.default_memories(t, cond_outputs, non_cond_outputs, num_frames, backwards, frames)
 
         return StepRules(
             presence_threshold=settings.min_obj_score_logits, choose=_Choice(settings, frame_idx, tracks), select=select
