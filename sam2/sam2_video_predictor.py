@@ -325,10 +325,12 @@ class SAM2VideoPredictor(SAM2Base):
         """Track ``objects`` on a frame from their memories, store the results (and let the
         session's tracker learn from them), return their (N, 1, h, w) mask logits."""
         features = self._frame_features(state, frame_idx, keep=False)
-        step = self.track_objects(
-            frame_idx, features, [(obj.cond_outputs, obj.non_cond_outputs) for obj in objects], state.num_frames,
-            reverse, rules=state.tracker.rules(self, frame_idx, reverse, objects),
-        )
+        step = state.tracker.track(self, frame_idx, features, objects, state.num_frames, reverse, state.storage_device)
+        if step is None:
+            step = self.track_objects(
+                frame_idx, features, [(obj.cond_outputs, obj.non_cond_outputs) for obj in objects], state.num_frames,
+                reverse, rules=state.tracker.rules(self, frame_idx, reverse, objects),
+            )
         outputs, masks = self._frame_outputs(state, step)
         for obj, output in zip(objects, outputs):
             obj.non_cond_outputs[frame_idx] = output
@@ -413,7 +415,11 @@ class SAM2VideoPredictor(SAM2Base):
         self, inference_state: InferenceState, start_frame_idx: Optional[int] = None,
         max_frame_num_to_track: Optional[int] = None, reverse: bool = False,
     ) -> Iterator[Tuple[int, List[Any], torch.Tensor]]:
-        """Track all objects frame by frame; yields (frame_idx, obj_ids, (N, 1, H, W) logits)."""
+        """Track all objects frame by frame; yields (frame_idx, obj_ids, (N, 1, H, W) logits).
+
+        A tracker that revises earlier frames when the run ends (SAM2Long: the best pathway's
+        lineage) has those frames yielded once more, in tracking order, after the last one;
+        a run stopped early keeps the masks already yielded."""
         state = inference_state
         self.propagate_in_video_preflight(state)
         if start_frame_idx is None:
@@ -432,6 +438,20 @@ class SAM2VideoPredictor(SAM2Base):
             order = range(start_frame_idx, end + 1)
         obj_ids = state.obj_ids
         order = list(order)
+        finished = False
+        try:
+            yield from self._propagate(state, order, reverse)
+            finished = True
+        finally:
+            revisions = state.tracker.end_tracking(state.objects, finished)
+        revised = self._install_revisions(state, revisions)
+        for frame_idx in (t for t in order if t in revised):
+            yield frame_idx, obj_ids, self._consolidated_video_masks(state, frame_idx, is_cond=False)
+
+    def _propagate(self, state: InferenceState, order: List[int], reverse: bool
+                   ) -> Iterator[Tuple[int, List[Any], torch.Tensor]]:
+        """The frames of ``order`` tracked one after another, as propagate_in_video yields them."""
+        obj_ids = state.obj_ids
         with frame_prefetcher(self.device) as prefetch:
             for position, frame_idx in enumerate(order):
                 if position + 1 < len(order):
@@ -448,6 +468,23 @@ class SAM2VideoPredictor(SAM2Base):
                 if self.device.type == "cpu" and (position + 1) % state.memory_policy.frames_between_trims == 0:
                     cpu_allocator.release_free_memory()
                 yield frame_idx, obj_ids, self._to_video_resolution(state, torch.cat(per_object, dim=0))
+
+    def _install_revisions(self, state: InferenceState, revisions) -> set:
+        """Store a tracker's revised outputs (object row -> frame -> FrameOutput) as the objects'
+        tracked outputs, holes filled as tracked masks are; returns the frames revised."""
+        frames = set()
+        for row, outputs in revisions.items():
+            obj = state.objects[row]
+            for frame_idx, output in outputs.items():
+                masks = output.pred_masks
+                if self.fill_hole_area > 0:
+                    masks = fill_holes_in_mask_scores(masks.to(state.device), self.fill_hole_area).to(state.storage_device)
+                obj.non_cond_outputs[frame_idx] = FrameOutput(
+                    pred_masks=masks, obj_ptr=output.obj_ptr, object_score_logits=output.object_score_logits,
+                    maskmem_features=output.maskmem_features, iou_score=output.iou_score,
+                )
+                frames.add(frame_idx)
+        return frames
 
     # ---------------------------------------------------------------- editing
     @torch.inference_mode()

@@ -105,3 +105,29 @@ def test_plain_calls_and_autograd_leave_no_cache(step):
     with torch.inference_mode():
         attention.cross_attention_keys(memory, memory_pos, LAYOUT, NUM_POINTERS)
     assert all(entry.attention_keys is None for row in frames for entry in row)
+
+
+@torch.no_grad()
+def test_key_weights_scale_each_tokens_key_input(step):
+    """SAM2Long's key weights: a factor per token on memory + encoding before the projection;
+    all ones give the cached keys, and the output moves with the factors."""
+    attention, _, memory, memory_pos, stored = step
+    spatial = memory.shape[1] - NUM_POINTERS
+    plain = attention.cross_attention_keys(memory, memory_pos, LAYOUT, NUM_POINTERS, stored)
+    ones = attention.scaled_keys(memory, memory_pos, LAYOUT, NUM_POINTERS, torch.ones(memory.shape[:2]))
+    for cached, scaled in zip(plain, ones):
+        assert torch.allclose(cached, scaled, atol=1e-5)
+    scale = torch.linspace(0.95, 1.05, memory.shape[1]).repeat(2, 1)
+    keys = attention.scaled_keys(memory, memory_pos, LAYOUT, NUM_POINTERS, scale)
+    for layer, layer_keys in zip(attention.layers, keys):
+        projection = layer.cross_attn_image.rotated_projection
+        expected = projection(scale[..., None] * (memory + memory_pos), "k_proj", LAYOUT, num_unrotated=NUM_POINTERS)
+        assert torch.allclose(layer_keys, expected)
+        pointer_inputs = scale[:, spatial:, None] * (memory + memory_pos)[:, spatial:]
+        assert torch.allclose(layer_keys[:, spatial:], layer.cross_attn_image.k_proj(pointer_inputs), atol=1e-6)
+    curr = torch.randn(2, GRID[0] * GRID[1], attention.d_model)
+    unweighted = attention(curr, torch.zeros_like(curr), memory, memory_pos, GRID, NUM_POINTERS)
+    weighted = attention(curr, torch.zeros_like(curr), memory, memory_pos, GRID, NUM_POINTERS, key_scale=scale)
+    assert torch.allclose(unweighted, attention(curr, torch.zeros_like(curr), memory, memory_pos, GRID, NUM_POINTERS,
+                                                key_scale=torch.ones(memory.shape[:2])), atol=1e-5)
+    assert not torch.allclose(unweighted, weighted, atol=1e-4)

@@ -101,16 +101,21 @@ class MemoryAttention(nn.Module):
         self, curr: torch.Tensor, curr_pos: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor,
         grid_hw: Optional[Tuple[int, int]] = None, num_obj_ptr_tokens: int = 0,
         stored: Optional[StoredMemories] = None, memory_layout: Optional[RotaryLayout] = None,
+        key_scale: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """curr/curr_pos (B, HW, C): current features and their encoding; memory/memory_pos
         (B, M, C_mem), whose last ``num_obj_ptr_tokens`` tokens are object pointers -> (B, HW, C).
         ``grid_hw`` defaults to a square grid of HW tokens; ``memory_layout`` (how each stored
-        frame's tokens are rotated) to that grid; ``stored`` lets keys come from caches."""
+        frame's tokens are rotated) to that grid; ``stored`` lets keys come from caches;
+        ``key_scale`` (B, M) multiplies each token's key input (memory + memory_pos)."""
         if grid_hw is None:
             side = math.isqrt(curr.shape[1])
             grid_hw = (side, side)
         layout = RotaryLayout(grid_hw) if memory_layout is None else memory_layout
-        keys = self.cross_attention_keys(memory, memory_pos, layout, num_obj_ptr_tokens, stored)
+        if key_scale is None:
+            keys = self.cross_attention_keys(memory, memory_pos, layout, num_obj_ptr_tokens, stored)
+        else:
+            keys = self.scaled_keys(memory, memory_pos, layout, num_obj_ptr_tokens, key_scale)
         values = to_autocast_dtype(memory)  # cast once, not in every layer's value projection
         key_bias = None
         if self.pooling is not None and self.pooling.applies(memory.shape[1] - num_obj_ptr_tokens, grid_hw):
@@ -152,6 +157,19 @@ class MemoryAttention(nn.Module):
                 out[:, pointers] = layer.pointer_keys(memory[:, pointers] + memory_pos[:, pointers])
             keys.append(out)
         return keys
+
+    def scaled_keys(
+        self, memory: torch.Tensor, memory_pos: torch.Tensor, layout: RotaryLayout, num_obj_ptr_tokens: int,
+        key_scale: torch.Tensor,
+    ) -> List[torch.Tensor]:
+        """Each layer's rotated keys (B, M, C) of ``key_scale`` (B, M) times memory + memory_pos
+        (B, M, C_mem), projected whole (no cache: the factors change from step to step)."""
+        dtype = autocast_dtype(memory.device.type, memory.dtype)
+        inputs = key_scale[..., None].to(memory.dtype) * (memory + memory_pos)
+        return [
+            layer.cross_attn_image.rotated_projection(inputs, "k_proj", layout, num_unrotated=num_obj_ptr_tokens).to(dtype)
+            for layer in self.layers
+        ]
 
     def _feature_keys(
         self, memory: torch.Tensor, spans: Sequence[slice], layout: RotaryLayout, dtype: torch.dtype,

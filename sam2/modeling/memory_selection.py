@@ -31,13 +31,24 @@ class MemoryEntry(Protocol):
 
 
 @dataclass
+class KeyWeights:
+    """Factors on the attention keys of a selection's memories (their inputs are scaled before
+    the key projection): spatial (S,) one per stored frame, pointers (P,) one per pointer."""
+
+    spatial: torch.Tensor
+    pointers: torch.Tensor
+
+
+@dataclass
 class MemorySelection:
     """spatial: (temporal slot, entry) pairs, slot 0 for conditioning frames and
     1..num_maskmem-1 for recent frames (larger = closer); pointers: (signed or absolute
-    frame distance, entry) pairs."""
+    frame distance, entry) pairs; key_weights: how strongly each memory's keys count (None:
+    all alike)."""
 
     spatial: List[Tuple[int, MemoryEntry]]
     pointers: List[Tuple[int, MemoryEntry]]
+    key_weights: Optional[KeyWeights] = None
 
 
 def closest_conditioning_frames(

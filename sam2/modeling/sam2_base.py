@@ -61,12 +61,14 @@ class FrameFeatures:
 class Candidates:
     """The decoder's M candidate masks for B objects: low_res (B, M, 4h, 4w) and high_res
     (B, M, S, S) logits (absent objects already at NO_OBJ_SCORE), iou_pred (B, M) and
-    object_score_logits (B, 1)."""
+    object_score_logits (B, 1); obj_ptr (B, M, C) each candidate's object pointer, when the
+    step's rules ask for them."""
 
     low_res: torch.Tensor
     high_res: torch.Tensor
     iou_pred: torch.Tensor
     object_score_logits: torch.Tensor
+    obj_ptr: Optional[torch.Tensor] = None
 
 
 # Chooses one of several candidate masks per object: Candidates -> (B,) indices.
@@ -80,12 +82,14 @@ MemoryChoice = Callable[[int, int, Mapping[int, MemoryEntry], Mapping[int, Memor
 class StepRules:
     """What a tracking policy decides in a step (the defaults are SAM 2's own rules): the
     object-score logit above which an object counts as present (its mask and pointer),
-    which candidate mask is kept (None: the highest predicted IoU) and which stored frames
-    an object attends to (None: :func:`select_memories`)."""
+    which candidate mask is kept (None: the highest predicted IoU), which stored frames
+    an object attends to (None: :func:`select_memories`) and whether the candidates carry
+    each one's object pointer."""
 
     presence_threshold: float = 0.0
     choose: Optional[CandidateChoice] = None
     select: Optional[MemoryChoice] = None
+    candidate_pointers: bool = False
 
 
 DEFAULT_RULES = StepRules()
@@ -252,6 +256,9 @@ class SAM2Base(nn.Module):
         low_res = torch.where(is_present[:, None, None], decoded.masks, NO_OBJ_SCORE).float()
         high_res = F.interpolate(low_res, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
         candidates = Candidates(low_res, high_res, decoded.iou_pred, decoded.object_score_logits)
+        if rules.candidate_pointers:
+            tokens = decoded.sam_tokens.expand(-1, low_res.shape[1], -1)
+            candidates.obj_ptr = self._gate_pointer(self.obj_ptr_proj(tokens), is_present.float()[:, None])
 
         token = decoded.sam_tokens[:, 0]
         low_best, high_best, iou_score = low_res, high_res, decoded.iou_pred[:, :1]
@@ -344,6 +351,23 @@ class SAM2Base(nn.Module):
             signed_pointer_distance=self.temporal_obj_ptr_encoding, recent_frames=recent_frames,
         )
 
+    def fuse_with_memories(
+        self, features: FrameFeatures, selections: Sequence[MemorySelection], num_frames: int
+    ) -> torch.Tensor:
+        """Fuse the frame's (1, C, h, w) features with each of B selections of memories ->
+        (B, C, h, w). Selections that share a layout (same slots and pointer distances) go
+        through memory attention together."""
+        groups: Dict[Tuple, List[int]] = {}
+        for index, selection in enumerate(selections):
+            layout = (tuple(slot for slot, _ in selection.spatial), tuple(d for d, _ in selection.pointers))
+            groups.setdefault(layout, []).append(index)
+        fused: List[Optional[torch.Tensor]] = [None] * len(selections)
+        for members in groups.values():
+            group_features = self._attend_to_memories(features, [selections[i] for i in members], num_frames)
+            for row, index in enumerate(members):
+                fused[index] = group_features[row : row + 1]
+        return torch.cat(fused)
+
     def _attend_to_memories(
         self, features: FrameFeatures, selections: Sequence[MemorySelection], num_frames: int
     ) -> torch.Tensor:
@@ -365,6 +389,13 @@ class SAM2Base(nn.Module):
         memory = torch.cat([self._memory_tokens(selection, device) for selection in selections])
         dtype = torch.promote_types(features.vision.dtype, memory.dtype)
         memory, memory_pos = memory.to(dtype), torch.cat(positions, dim=1).to(dtype)
+        layout_of_frames = self.memory_layout(height, width)
+        key_scale = None
+        if any(selection.key_weights is not None for selection in selections):
+            key_scale = torch.stack([
+                self._token_weights(selection, layout_of_frames.group_tokens, channels // self.mem_dim, memory.shape[1])
+                for selection in selections
+            ]).to(device)
         fused = self.memory_attention(
             curr=features.vision.flatten(2).transpose(1, 2),
             curr_pos=features.vision_pos.flatten(2).transpose(1, 2),
@@ -372,7 +403,8 @@ class SAM2Base(nn.Module):
             memory_pos=memory_pos,
             grid_hw=(height, width),
             num_obj_ptr_tokens=num_ptr_tokens,
-            memory_layout=self.memory_layout(height, width),
+            memory_layout=layout_of_frames,
+            key_scale=key_scale,
             stored=StoredMemories(
                 frames=[[entry for _, entry in selection.spatial] for selection in selections],
                 encodings=[slot for slot, _ in layout.spatial],
@@ -380,6 +412,16 @@ class SAM2Base(nn.Module):
             ),
         )
         return fused.transpose(1, 2).reshape(len(selections), channels, height, width)
+
+    @staticmethod
+    def _token_weights(selection: MemorySelection, frame_tokens: int, pointer_tokens: int, total: int) -> torch.Tensor:
+        """(M,) key factor of each memory token of a selection (1 without key weights)."""
+        if selection.key_weights is None:
+            return torch.ones(total)
+        weights = selection.key_weights
+        return torch.cat([
+            weights.spatial.float().repeat_interleave(frame_tokens), weights.pointers.float().repeat_interleave(pointer_tokens)
+        ])
 
     def _memory_tokens(self, selection: MemorySelection, device: torch.device) -> torch.Tensor:
         """(1, M, C_mem) tokens of one object: its spatial memories, then its pointers."""
@@ -467,18 +509,9 @@ class SAM2Base(nn.Module):
             self._select_memories(row, frame_idx, cond, other, num_frames, reverse, rules)
             for row, (cond, other) in enumerate(banks)
         ]
-        groups: Dict[Tuple, List[int]] = {}
-        for index, selection in enumerate(selections):
-            layout = (tuple(slot for slot, _ in selection.spatial), tuple(d for d, _ in selection.pointers))
-            groups.setdefault(layout, []).append(index)
-        fused: List[Optional[torch.Tensor]] = [None] * len(banks)
-        for members in groups.values():
-            group_features = self._attend_to_memories(features, [selections[i] for i in members], num_frames)
-            for row, index in enumerate(members):
-                fused[index] = group_features[row : row + 1]
         heads = self._forward_sam_heads(
-            torch.cat(fused), high_res_features=features.high_res, multimask_output=self._use_multimask(None),
-            rules=rules,
+            self.fuse_with_memories(features, selections, num_frames), high_res_features=features.high_res,
+            multimask_output=self._use_multimask(None), rules=rules,
         )
         memory = self._encode_new_memory(features, heads.high_res_masks, heads.object_score_logits, is_mask_from_pts=False)
         return TrackOutput(

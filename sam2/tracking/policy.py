@@ -8,11 +8,15 @@ SAM 2's own behaviour.
 """
 
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Dict, Optional, Sequence
 
 import torch
 
-from ..modeling.sam2_base import DEFAULT_RULES, Candidates, SAM2Base, StepRules
+from ..modeling.sam2_base import DEFAULT_RULES, Candidates, FrameFeatures, SAM2Base, StepRules, TrackOutput
+from ..session.frame_outputs import FrameOutput
+
+# Outputs a policy revises when a propagation ends: object row -> frame -> its new output.
+Revisions = Dict[int, Dict[int, FrameOutput]]
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class Sam2Settings:
 @dataclass
 class StepOutcome:
     """A tracking step of B objects, for a policy to learn from: the frame, the objects
-    (ObjectState) and their stored outputs (FrameOutput), the decoder's candidates, and two
+    (ObjectState) and their stored outputs (FrameOutput), the decoder's candidates (None when the policy ran the step itself), and two
     services of the predictor: ``video_masks`` turns (B, M, h, w) logits into (B, M, H, W) at
     the video's size as outputs are, and ``make_conditioning(row)`` makes that object's output
     on this frame a conditioning frame (its memory encoded again from its mask, as a prompt's)."""
@@ -34,7 +38,7 @@ class StepOutcome:
     frame_idx: int
     objects: Sequence[Any]
     outputs: Sequence[Any]
-    candidates: Candidates
+    candidates: Optional[Candidates]
     video_masks: Callable[[torch.Tensor], torch.Tensor]
     make_conditioning: Callable[[int], None]
 
@@ -64,6 +68,20 @@ class TrackingPolicy:
 
     def start_tracking(self, objects: Sequence, start: int, reverse: bool) -> None:
         """A propagation starts at ``start`` (after the prompts' memories are encoded)."""
+
+    def track(
+        self, model: SAM2Base, frame_idx: int, features: FrameFeatures, objects: Sequence, num_frames: int,
+        reverse: bool, storage_device: torch.device,
+    ) -> Optional[TrackOutput]:
+        """Run a tracking step of ``objects`` on the frame's ``features`` itself, returning each
+        object's output with its memory features (bfloat16 on ``storage_device``); None lets the
+        model track them with :meth:`rules`."""
+        return None
+
+    def end_tracking(self, objects: Sequence, finished: bool) -> Revisions:
+        """A propagation ended (``finished``: it reached its last frame, else it was stopped);
+        returns the outputs it revises (SAM 2's own policy revises none)."""
+        return {}
 
     def after_step(self, outcome: StepOutcome) -> None:
         """A tracking step is done and stored (SAM 2's own policy learns nothing from it)."""
