@@ -16,7 +16,9 @@ The fixes (DESIGN.md section 6), never applied to ours:
 * EdgeTAM: its timm backbone is built with ``pretrained=False`` (it would download weights);
 * EfficientTAM: its video predictor builder replaces ``hydra_overrides_extra`` with its own
   list on a machine without CUDA, so the config composer it imported is wrapped to add the
-  run's overrides back; ``compile_image_encoder`` is turned off (its configs turn it on).
+  run's overrides back; ``compile_image_encoder`` is turned off (its configs turn it on);
+* SAM2Long: its memory attention splits the memory into frames of a fixed 4096 tokens (a
+  1024-pixel input); ``frame_tokens_follow_image_size`` makes that the run's count.
 """
 
 from __future__ import annotations
@@ -72,6 +74,17 @@ def cast_memory_to_fp32(model) -> None:
         return original(*args, **kwargs)
 
     attention.forward = forward
+
+
+def frame_tokens_follow_image_size(image_size: int, stride: int = 16) -> None:
+    """Re-execute SAM2Long's memory attention module with its tokens per memory frame (a
+    literal 4096) set to ``(image_size / stride) ** 2``, before its model is built."""
+    module = importlib.import_module("sam2.modeling.memory_attention")
+    source = Path(module.__file__).read_text()
+    if source.count("4096") != 2:
+        raise RuntimeError("SAM2Long's memory attention changed: expected two 4096 literals")
+    tokens = (image_size // stride) ** 2
+    exec(compile(source.replace("4096", str(tokens)), module.__file__, "exec"), module.__dict__)
 
 
 def rescale_image_predictor_feats(predictor, image_size: int) -> None:

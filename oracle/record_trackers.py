@@ -59,25 +59,43 @@ class TrackerOracle:
         return self.impl or self.name
 
 
+# run_tracker.py's flag of each SAM2Long setting.
+SAM2LONG_FLAGS = {"num_pathway": "--pathways", "iou_thre": "--iou-threshold", "uncertainty": "--uncertainty"}
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """A clip and the prompt on its frame 0 (a box around the tracked disc, or a click in it)."""
+    """A clip and the prompt on its frame 0 (a box around the tracked disc, or a click in it);
+    ``sam2long`` holds SAM2Long settings other than its defaults, as (name, value) pairs, and
+    ``pathway_log`` records its pathways on every frame, not only the output."""
 
     name: str
     clip: str
     prompt: str  # "box" or "click"
+    sam2long: tuple = ()
+    pathway_log: bool = False
 
     def prompt_args(self) -> list:
         box = first_box(self.clip, NUM_FRAMES)
+        settings = [arg for key, value in self.sam2long for arg in (SAM2LONG_FLAGS[key], str(value))]
+        settings += ["--pathway-log"] if self.pathway_log else []
         if self.prompt == "box":
-            return ["--box", *map(str, box)]
-        return ["--click", str((box[0] + box[2]) / 2), str((box[1] + box[3]) / 2)]
+            return ["--box", *map(str, box), *settings]
+        return ["--click", str((box[0] + box[2]) / 2), str((box[1] + box[3]) / 2), *settings]
 
 
 EXIT_REENTER_BOX = Scenario("exit_reenter_box", "exit_reenter", "box")
 CROSSING_BOX = Scenario("crossing_box", "crossing", "box")
 CROSSING_CLICK = Scenario("crossing_click", "crossing", "click")
 SCENARIOS = (EXIT_REENTER_BOX, CROSSING_BOX, CROSSING_CLICK)
+# With random weights every object score is about 8, far from SAM2Long's uncertainty of 2, so
+# its pathways stay copies of one another; at uncertainty 10 every frame is uncertain, the
+# pathways keep distinct candidates, and an IoU gate of 0.52 lies between the candidates'
+# predicted IoUs (about 0.51 and 0.54), so some of each lineage's frames are not memory. The
+# best pathway still keeps the best mask on every frame, so the others are recorded too.
+DIVERSE = (("uncertainty", 10.0), ("iou_thre", 0.52))
+CROSSING_BOX_DIVERSE = Scenario("crossing_box_diverse", "crossing", "box", DIVERSE, pathway_log=True)
+EXIT_REENTER_BOX_DIVERSE = Scenario("exit_reenter_box_diverse", "exit_reenter", "box", DIVERSE, pathway_log=True)
 
 TRACKERS = {
     "samurai": TrackerOracle("samurai", "configs/samurai/sam2.1_hiera_t.yaml", reference_env.SAMURAI_COMMIT,
@@ -85,6 +103,9 @@ TRACKERS = {
     # DAM4SAM through its frame-by-frame tracker, which starts from a box.
     "dam4sam": TrackerOracle("dam4sam", "sam21pp_hiera_t.yaml", reference_env.DAM4SAM_COMMIT,
                              (EXIT_REENTER_BOX, CROSSING_BOX), ours_impl="ours-dam4sam"),
+    # SAM2Long with its documented settings (3 pathways, IoU gate 0.1, uncertainty 2).
+    "sam2long": TrackerOracle("sam2long", OUR_CONFIG, reference_env.SAM2LONG_COMMIT,
+                              (CROSSING_BOX, CROSSING_CLICK, CROSSING_BOX_DIVERSE, EXIT_REENTER_BOX_DIVERSE)),
 }
 
 
@@ -152,6 +173,7 @@ def record(trackers, workdir: Path) -> None:
             "meta_weights_digest": np.array(digest(weights)),
             "meta_recorded_with_torch": np.array(torch.__version__),
             "meta_scenarios": np.array(json.dumps([s.name for s in tracker.scenarios])),
+            "meta_scenario_settings": np.array(json.dumps({s.name: dict(s.sam2long) for s in tracker.scenarios})),
         }
         for clip, folder in clips.items():
             arrays[f"{clip}/pixels_sha256"] = np.array(pixels_digest(folder))
@@ -164,6 +186,12 @@ def record(trackers, workdir: Path) -> None:
             arrays[f"{scenario.name}/frames"] = recording["frames"]
             arrays[f"{scenario.name}/shape"] = np.array(masks.shape)
             arrays[f"{scenario.name}/mask_bits"] = np.packbits(masks)
+            if scenario.pathway_log:
+                arrays[f"{scenario.name}/pathway_frames"] = recording["pathway_frames"]
+                arrays[f"{scenario.name}/pathway_shape"] = np.array(recording["pathway_masks"].shape)
+                arrays[f"{scenario.name}/pathway_mask_bits"] = np.packbits(recording["pathway_masks"])
+                arrays[f"{scenario.name}/pathway_ious"] = recording["pathway_ious"]
+                arrays[f"{scenario.name}/pathway_scores"] = recording["pathway_scores"]
             print(f"{name} {scenario.name}: {len(masks)} frames, mask fraction {masks.mean():.3f}", file=sys.stderr)
         np.savez_compressed(golden_file(name), **arrays)
         print(f"wrote {golden_file(name)} ({golden_file(name).stat().st_size // 1024} KiB)", file=sys.stderr)

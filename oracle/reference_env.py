@@ -19,7 +19,10 @@ The oracles (:data:`ORACLES`):
 * ``samurai``: SAMURAI's ``sam2`` fork (``sam2/sam2`` of its repository, from a local git
   mirror at a pinned commit, plus scipy and loguru); only the golden-file recorder uses it;
 * ``dam4sam``: DAM4SAM's tracker and its ``sam2`` fork (from a local git mirror at a pinned
-  commit, plus vot-toolkit's region code); only the golden-file recorder uses it.
+  commit, plus vot-toolkit's region code); only the golden-file recorder uses it;
+* ``sam2long``: SAM2Long's ``sam2`` fork (from a local git mirror at a pinned commit; its
+  code is CC BY-NC, so it is only run, never read into ours); only the golden-file recorder
+  uses it.
 
 Where ``<root>`` comes from, first match wins:
 
@@ -123,6 +126,8 @@ SAMURAI_COMMIT = "76ba195984892b0d1e3db5d9c9f90bb62175680a"
 SAMURAI_GIT_DIR = Path(os.environ.get("SAMURAI_GIT_DIR", REPO.parent / ".mirror" / "yangchris11+samurai" / "repo"))
 DAM4SAM_COMMIT = "9c954504b39ebca4c412f207be0787c26bfac85a"
 DAM4SAM_GIT_DIR = Path(os.environ.get("DAM4SAM_GIT_DIR", REPO.parent / ".mirror" / "jovanavidenovic+DAM4SAM" / "repo"))
+SAM2LONG_COMMIT = "7193b77fa0c8827e0520ab281acd2cf394ab898e"
+SAM2LONG_GIT_DIR = Path(os.environ.get("SAM2LONG_GIT_DIR", REPO.parent / ".mirror" / "Mark12Ding+SAM2Long" / "repo"))
 
 REFERENCE = OracleSpec(
     name="reference",
@@ -171,7 +176,14 @@ DAM4SAM = OracleSpec(
                       "cachetools==8.0.2", "dominate==2.9.1", "matplotlib==3.11.2", "pyparsing==3.3.3",
                       "cycler==0.12.1", "kiwisolver==1.5.1", "six==1.17.0"),
 )
-ORACLES = {spec.name: spec for spec in (REFERENCE, EDGETAM, EFFICIENTTAM, SAMURAI, DAM4SAM)}
+SAM2LONG = OracleSpec(
+    name="sam2long",
+    env_var="SAM2LONG_ORACLE_DIR",
+    source=GitSource(SAM2LONG_GIT_DIR, SAM2LONG_COMMIT, "sam2"),
+    required=("pkg/sam2/sam2_video_predictor.py", "pkg/sam2/configs/sam2.1/sam2.1_hiera_t.yaml", *_DEPS_REQUIRED),
+    default_root=CACHE / "oracles" / "sam2long",
+)
+ORACLES = {spec.name: spec for spec in (REFERENCE, EDGETAM, EFFICIENTTAM, SAMURAI, DAM4SAM, SAM2LONG)}
 
 # The reference's names, as callers have always used them.
 ENV_VAR = REFERENCE.env_var

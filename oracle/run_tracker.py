@@ -9,7 +9,10 @@ Run in a subprocess; PYTHONPATH decides which ``sam2`` package is imported:
 * ``--impl samurai`` runs SAMURAI's fork (its policy is switched on by its config file);
 * ``--impl dam4sam`` runs DAM4SAM's frame-by-frame tracker (``dam4sam_tracker.DAM4SAMTracker``:
   ``initialize`` on frame 0 with the box as (x, y, w, h), then ``track`` per frame), and
-  ``--impl ours-dam4sam`` ours of the same API (``sam2.dam4sam_tracker``).
+  ``--impl ours-dam4sam`` ours of the same API (``sam2.dam4sam_tracker``);
+* ``--impl sam2long`` runs SAM2Long's fork: its settings are written into the state after
+  ``init_state`` (``--pathways``, ``--iou-threshold``, ``--uncertainty``) and its
+  ``propagate_in_video`` returns the masks of the best pathway once the video is done.
 
 The video predictors use the official API: ``build_sam2_video_predictor``, ``init_state``,
 ``add_new_points_or_box`` (a box, or one click with ``--click``) on frame 0 for object 1,
@@ -31,7 +34,7 @@ import torch
 
 from oracle import implementations
 
-IMPLEMENTATIONS = ("ours", "samurai", "dam4sam", "ours-dam4sam")
+IMPLEMENTATIONS = ("ours", "samurai", "dam4sam", "ours-dam4sam", "sam2long")
 FRAME_TRACKERS = ("dam4sam", "ours-dam4sam")
 
 
@@ -41,26 +44,77 @@ def build(args):
 
     if args.impl == "ours":
         return build_sam2_video_predictor(args.config, args.checkpoint, device="cpu", hydra_overrides_extra=overrides)
+    if args.impl == "sam2long":
+        implementations.frame_tokens_follow_image_size(args.image_size)
     predictor = build_sam2_video_predictor(args.config, args.checkpoint, device="cpu", hydra_overrides_extra=overrides)
     implementations.cast_memory_to_fp32(predictor)
     return predictor
 
 
-def track(predictor, frames: str, box=None, click=None, tracker=None):
+def track(predictor, frames: str, box=None, click=None, tracker=None, state_settings=None, pathways=None):
     """Prompt object 1 on frame 0 with ``box`` or ``click`` and track forward (a session with
-    ``tracker`` when given: ours only) -> (frame indices, (frames, H, W) float16 logits)."""
+    ``tracker`` when given: ours only; ``state_settings`` written into the state: SAM2Long's)
+    -> (frame indices, (frames, H, W) float16 logits). A ``pathways`` list gets SAM2Long's
+    pathways of every frame from the second tracked one on (see ``pathway_record``)."""
     with torch.inference_mode():
         state = predictor.init_state(frames) if tracker is None else predictor.init_state(frames, tracker=tracker)
+        for key, value in (state_settings or {}).items():
+            state[key] = value
+        if pathways is not None and not state_settings:
+            log_our_pathways(state, pathways)
         if box is not None:
             predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, box=np.array(box, dtype=np.float32))
         else:
             predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, points=np.array([click], np.float32),
                                             labels=np.array([1], np.int32))
-        indices, logits = [], []
+        if state_settings:
+            _, masks = predictor.propagate_in_video(state)
+            if pathways is not None:
+                pathways += official_pathways(state)
+            frames_done = range(len(masks))
+            return np.array(frames_done), np.stack([m[0, 0].float().cpu().numpy().astype(np.float16) for m in masks])
+        latest = {}  # a frame yielded again (SAM2Long's revised lineage) keeps its last masks
         for frame_idx, _, masks in predictor.propagate_in_video(state):
-            indices.append(frame_idx)
-            logits.append(masks[0, 0].float().cpu().numpy().astype(np.float16))
-    return np.array(indices), np.stack(logits)
+            latest[frame_idx] = masks[0, 0].float().cpu().numpy().astype(np.float16)
+    indices = sorted(latest)
+    return np.array(indices), np.stack([latest[i] for i in indices])
+
+
+def pathway_record(frame_idx: int, masks, ious, scores) -> tuple:
+    """One frame's SAM2Long pathways, in their order there (best first): (frame index,
+    (P, h, w) bool low-resolution masks, (P,) predicted IoUs, (P,) running scores)."""
+    return frame_idx, np.stack([np.asarray(m) > 0 for m in masks]), np.array(ious, np.float64), np.array(scores)
+
+
+def official_pathways(state) -> list:
+    """SAM2Long's pathways per frame as its state keeps them (a last axis of P columns)."""
+    records = []
+    for frame_idx, out in sorted(state["output_dict"]["non_cond_frame_outputs"].items()):
+        masks = out["pred_masks"]
+        if masks.shape[-1] < 2:  # the first tracked frame: one column
+            continue
+        columns = range(masks.shape[-1])
+        records.append(pathway_record(
+            frame_idx, [masks[0, 0, ..., k].float().numpy() for k in columns],
+            [float(out["ious"].flatten()[k]) for k in columns], list(out["acc_score"])))
+    return records
+
+
+def log_our_pathways(state, records: list) -> None:
+    """Append our first object's pathways to ``records`` after each tracking step."""
+    policy = state.tracker
+    step = policy.track
+
+    def logged(*args, **kwargs):
+        out = step(*args, **kwargs)
+        paths = state.objects[0].tracker_state.pathways
+        if len({id(p.tip) for p in paths}) > 1 or paths[0].tip.parent is not None:
+            records.append(pathway_record(
+                paths[0].tip.frame_idx, [p.tip.output.pred_masks[0, 0].float().numpy() for p in paths],
+                [float(p.tip.output.iou_score) for p in paths], [p.score for p in paths]))
+        return out
+
+    policy.track = logged
 
 
 def dam4sam_on_cpu(checkpoint: str, image_size: int):
@@ -118,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--click", type=float, nargs=2, help="x y of one include click on frame 0")
     parser.add_argument("--tracker", default="sam2", help="ours only: the session's tracker")
     parser.add_argument("--image-size", type=int, default=512)
+    parser.add_argument("--pathways", type=int, default=3, help="SAM2Long's num_pathway (both sides)")
+    parser.add_argument("--iou-threshold", type=float, default=0.1, help="SAM2Long's iou_thre (both sides)")
+    parser.add_argument("--uncertainty", type=float, default=2.0, help="SAM2Long's uncertainty (both sides)")
+    parser.add_argument("--pathway-log", action="store_true", help="SAM2Long: also record every frame's pathways")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if (args.box is None) == (args.click is None):
@@ -139,9 +197,26 @@ def main(argv: list[str] | None = None) -> int:
     else:
         predictor = build(args)
         predictor.fill_hole_area = 0
-        frames, logits = track(predictor, args.frames, args.box, args.click, args.tracker if args.impl == "ours" else None)
+        settings = None
+        if args.impl == "sam2long":
+            settings = {"num_pathway": args.pathways, "iou_thre": args.iou_threshold, "uncertainty": args.uncertainty}
+        tracker = None
+        if args.impl == "ours":
+            tracker = args.tracker
+            if tracker == "sam2long":
+                from sam2.tracking import Sam2LongSettings
+
+                tracker = Sam2LongSettings(args.pathways, args.iou_threshold, args.uncertainty)
+        pathways = [] if args.pathway_log else None
+        frames, logits = track(predictor, args.frames, args.box, args.click, tracker, settings, pathways)
+    logs = {}
+    if args.pathway_log:
+        logs = {"pathway_frames": np.array([r[0] for r in pathways]),
+                "pathway_masks": np.stack([r[1] for r in pathways]),
+                "pathway_ious": np.stack([r[2] for r in pathways]),
+                "pathway_scores": np.stack([r[3] for r in pathways])}
     np.savez_compressed(
-        args.out, frames=frames, logits=logits,
+        args.out, frames=frames, logits=logits, **logs,
         meta_impl=np.array(args.impl), meta_tracker=np.array(args.tracker),
         meta_package_dir=np.array(str(Path(sys.modules["sam2"].__file__).resolve().parent)),
     )

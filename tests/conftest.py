@@ -123,3 +123,28 @@ def reference_sam2():
     if found is None:
         pytest.skip(f"reference sam2 unavailable: {reference_env.last_failure_reason}")
     return found
+
+
+@pytest.fixture()
+def sam2long_revises_frames_2_to_4(monkeypatch):
+    """SAM2Long steered so that a 6-frame run from frame 0 ends on another lineage: frame 2
+    keeps three different masks of pathway 0 and shows mask 2; each pathway then goes on
+    alone, and on frame 5 the one that kept mask 0 on frame 2 is best (frames 2-4 change)."""
+    from sam2.tracking import sam2long
+
+    track = sam2long.Sam2LongPolicy.track
+
+    def track_frame(self, model, frame_idx, *args):
+        steer.frame = frame_idx
+        return track(self, model, frame_idx, *args)
+
+    def steer(scores, iou_pred, logits, settings):
+        best = [int(row.argmax()) for row in iou_pred]
+        if steer.frame == 2:
+            return [sam2long.Candidate(0, j, scores[0], 0.5) for j in (2, 0, 1)]
+        if steer.frame == 5:
+            return [sam2long.Candidate(p, best[p], 1.0 - k, 0.5) for k, p in enumerate((1, 0, 2))]
+        return [sam2long.Candidate(p, best[p], scores[p], 0.5) for p in range(len(scores))]
+
+    monkeypatch.setattr(sam2long, "surviving_candidates", steer)
+    monkeypatch.setattr(sam2long.Sam2LongPolicy, "track", track_frame)

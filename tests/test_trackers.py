@@ -32,7 +32,7 @@ def test_trackers_by_name_and_settings():
     assert make_tracker("SAMURAI").settings == SamuraiSettings()
     assert make_tracker(SamuraiSettings(kf_score_weight=0.1)).settings.kf_score_weight == 0.1
     assert tracker_settings(Sam2Settings()) == Sam2Settings()
-    with pytest.raises(UnknownTrackerError, match="unknown tracker 'samurail'; known: sam2, samurai, dam4sam"):
+    with pytest.raises(UnknownTrackerError, match="unknown tracker 'samurail'; known: sam2, samurai, dam4sam, sam2long"):
         make_tracker("samurail")
     with pytest.raises(UnknownTrackerError, match="not the settings of a known tracker"):
         make_tracker({"kf_score_weight": 0.1})

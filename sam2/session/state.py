@@ -164,5 +164,12 @@ class InferenceState:
             raise KeyError(key)
         return getattr(self, key)
 
+    def __setitem__(self, key: str, value: Any) -> None:
+        """Only SAM2Long's settings are written, as its scripts write them after init_state
+        (``state["num_pathway"] = 3``): the session then tracks with SAM2Long."""
+        from ..tracking.sam2long import with_state_setting
+
+        self.tracker = with_state_setting(self.tracker, key, value)
+
     def __contains__(self, key: str) -> bool:
         return not key.startswith("_") and hasattr(self, key)

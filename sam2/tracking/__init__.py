@@ -1,4 +1,5 @@
-"""Tracking policies on SAM 2's weights, chosen per session: SAM 2's own, SAMURAI's and DAM4SAM's.
+"""Tracking policies on SAM 2's weights, chosen per session: SAM 2's own, SAMURAI's, DAM4SAM's
+and SAM2Long's.
 
 ``make_tracker("samurai")`` or ``make_tracker(SamuraiSettings(kf_score_weight=0.15))`` gives
 a policy; ``SAM2VideoPredictor.init_state(video, tracker=...)`` takes either.
@@ -8,15 +9,17 @@ from typing import Dict, Tuple, Type, Union
 
 from .dam4sam import Dam4samPolicy, Dam4samSettings
 from .policy import Sam2Settings, TrackingPolicy
+from .sam2long import Sam2LongPolicy, Sam2LongSettings
 from .samurai import SamuraiPolicy, SamuraiSettings
 
-TrackerSettings = Union[Sam2Settings, SamuraiSettings, Dam4samSettings]
+TrackerSettings = Union[Sam2Settings, SamuraiSettings, Dam4samSettings, Sam2LongSettings]
 TrackerChoice = Union[str, TrackerSettings, TrackingPolicy]
 
 _POLICIES: Dict[str, Tuple[type, Type[TrackingPolicy]]] = {
     Sam2Settings.name: (Sam2Settings, TrackingPolicy),
     SamuraiSettings.name: (SamuraiSettings, SamuraiPolicy),
     Dam4samSettings.name: (Dam4samSettings, Dam4samPolicy),
+    Sam2LongSettings.name: (Sam2LongSettings, Sam2LongPolicy),
 }
 TRACKER_NAMES = tuple(_POLICIES)
 
@@ -47,6 +50,6 @@ def make_tracker(choice: TrackerChoice = "sam2") -> TrackingPolicy:
 
 
 __all__ = [
-    "TRACKER_NAMES", "Dam4samSettings", "Sam2Settings", "SamuraiSettings", "TrackerChoice", "TrackerSettings", "TrackingPolicy",
+    "TRACKER_NAMES", "Dam4samSettings", "Sam2LongSettings", "Sam2Settings", "SamuraiSettings", "TrackerChoice", "TrackerSettings", "TrackingPolicy",
     "UnknownTrackerError", "make_tracker", "tracker_settings",
 ]
