@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import synthetic_frames
 from tracker.actions import exporting, opening, prompting, tracking
@@ -36,6 +37,26 @@ def test_a_samurai_session_tracks_with_its_rules_and_names_its_exports(tiny_call
         names = [os.path.basename(path) for path in files.as_list()]
         assert names[0] == "square_f0-5_samurai_overlay.mp4", names
         assert all("_f0-5_samurai_" in name for name in names), names
+    finally:
+        session.close()
+
+
+def test_a_sam2long_track_ends_on_its_best_lineage_in_the_page(tiny_calls, video, sam2long_revises_frames_2_to_4):
+    model = ModelChoice(tiny_calls.engines.default_model_id, tracker="sam2long")
+    session = opening.open_video(tiny_calls, video, model)
+    try:
+        prompting.click(tiny_calls, session, 20, 20, prompting.INCLUDE)
+        updates = list(tracking.track(tiny_calls, session))
+        last = updates[-1]
+        assert (last.done, last.total, last.percent, last.revised) == (6, 6, 100, 3)
+        assert [u.frame_idx for u in updates[:-1]] == [0, 1, 2, 3, 4, 5]  # revised frames are no steps
+        stored = session.state.objects[0].non_cond_outputs[2].pred_masks
+        logits = torch.nn.functional.interpolate(stored, size=(session.video.height, session.video.width),
+                                                 mode="bilinear", align_corners=False)[0, 0]
+        shown = session.masks.unpacked(2)[session.state.obj_ids[0]]
+        assert np.array_equal(shown, (logits > 0).numpy())
+        names = [os.path.basename(path) for path in exporting.export_all(session, ()).as_list()]
+        assert names[0] == "square_f0-5_sam2long_overlay.mp4", names
     finally:
         session.close()
 
@@ -73,10 +94,11 @@ def test_compare_runs_the_same_prompts_with_another_tracker(tiny_calls, tracked)
 
 
 def test_unknown_tracker_is_refused_with_the_offered_ones():
-    with pytest.raises(UserError, match="Unknown tracker 'kalman': choose one of sam2, samurai, dam4sam"):
+    with pytest.raises(UserError, match="Unknown tracker 'kalman': choose one of sam2, samurai, dam4sam, sam2long"):
         ModelMenu.tracker("kalman")
     assert ModelMenu.tracker(None) == "sam2"
-    assert ModelMenu([], False).trackers == [("SAM 2", "sam2"), ("SAMURAI", "samurai"), ("DAM4SAM", "dam4sam")]
+    assert ModelMenu([], False).trackers == [("SAM 2", "sam2"), ("SAMURAI", "samurai"), ("DAM4SAM", "dam4sam"),
+                                               ("SAM2Long", "sam2long")]
 
 
 def test_the_timeline_marks_frames_judged_absent():

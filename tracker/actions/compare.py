@@ -145,6 +145,8 @@ def _track(calls: ModelCalls, session: Session, model: ModelChoice, state, their
                 state = event.state
                 continue
             theirs.put(event.frame_idx, event.masks)
+            if event.revised:
+                continue
             done += 1
             yield f"Compare: {name} tracked frame {event.frame_idx} ({done} of {total})"
         if stop.requested:

@@ -42,6 +42,7 @@ class TrackUpdate:
     frames_per_second: Optional[float]  # steps per second; None until measured over a few
     view: Optional[FrameView]
     piece: Optional[Path] = None  # the overlay video's next piece, when one is due
+    revised: int = 0  # frames whose masks the tracker replaced when its run ended (SAM2Long)
 
     @property
     def seconds_left(self) -> Optional[float]:
@@ -107,16 +108,19 @@ def track(calls: ModelCalls, session: Session, stream: bool = False) -> Iterator
     stop.clear()
     counter, speed = FrameCounter(runs), SpeedMeter()
     pieces = overlay_stream(session) if stream else None
-    began, viewed, frame_idx = time.monotonic(), 0.0, None
+    began, viewed, frame_idx, revised = time.monotonic(), 0.0, None, set()
     for run in runs:
         for event in calls.track(session.model, session.state, run, stop):
             if isinstance(event, TrackDone):
                 session.adopt(event.state)
                 continue
             frame_idx = event.frame_idx
+            session.masks.put(frame_idx, event.masks)
+            if event.revised:  # the run's results revised at its end: no step of the model
+                revised.add(event.frame_idx)
+                continue
             counter.add(frame_idx)
             speed.add(counter.steps)
-            session.masks.put(frame_idx, event.masks)
             view = None
             if time.monotonic() - viewed >= VIEW_INTERVAL_SECONDS:
                 view, viewed = show(session, frame_idx), time.monotonic()
@@ -129,7 +133,7 @@ def track(calls: ModelCalls, session: Session, stream: bool = False) -> Iterator
         session.last_track = TrackSpeed(session.model, counter.steps, seconds)
         yield TrackUpdate(frame_idx, counter.done, counter.total, counter.percent, counter.steps_left,
                           counter.steps / max(seconds, 1e-6), show(session, frame_idx),
-                          pieces.flush() if pieces else None)
+                          pieces.flush() if pieces else None, len(revised))
     if not stop.requested:
         session.dirty_from = None
 

@@ -107,10 +107,12 @@ class TrackRun:
 
 @dataclass(frozen=True)
 class TrackedFrame:
-    """The masks of every object on one tracked frame."""
+    """The masks of every object on one tracked frame; ``revised``: a frame of the call given
+    again once its run ended (a tracker that revises its results at the end: SAM2Long)."""
 
     frame_idx: int
     masks: FrameMasks
+    revised: bool = False
 
 
 @dataclass
@@ -217,6 +219,7 @@ class ModelCalls:
         self._wake(engine, state)
         frames = engine.predictor.propagate_in_video(
             state, start_frame_idx=run.start, max_frame_num_to_track=run.count - 1, reverse=run.reverse)
+        given = set()
         try:
             while not stop.requested:
                 with engine.compute():
@@ -224,7 +227,8 @@ class ModelCalls:
                 if item is None:
                     break
                 frame_idx, obj_ids, logits = item
-                yield TrackedFrame(frame_idx, packed_from_logits(obj_ids, logits))
+                yield TrackedFrame(frame_idx, packed_from_logits(obj_ids, logits), frame_idx in given)
+                given.add(frame_idx)
         finally:
             frames.close()  # ends the predictor's frame reader, also when the caller abandons us
         yield TrackDone(self._rest(engine, state))

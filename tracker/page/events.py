@@ -392,6 +392,9 @@ class PageEvents:
                 return
             stopped = "Stopped (what was tracked is kept)" if session.files.stop.requested else "Done"
             text = f"{stopped}: {last.done} of {plural(last.total, 'frame')} tracked in {opening.window_text(session)}."
+            if last.revised:
+                text += (f" The best of the tracker's hypotheses over the whole run changed "
+                         f"{plural(last.revised, 'frame')} at the end.")
             status = self._status(session.model, session)
             yield *SKIP_VIEWER, f"{text} Writing the overlay video...", gr.skip(), status, session
             video = tracking.overlay_video(session)

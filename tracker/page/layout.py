@@ -181,7 +181,8 @@ def _results(options: PageOptions) -> dict:
                                   label="Input size (smaller: faster, coarser)", visible=len(options.sizes) > 1,
                                   elem_id="size-choice")
         tracker_choice = gr.Dropdown(options.trackers, value=options.trackers[0][1], label="Tracker",
-                                     info="SAMURAI: motion-aware; DAM4SAM: remembers look-alikes (same weights)",
+                                     info="SAMURAI: motion-aware; DAM4SAM: remembers look-alikes; SAM2Long: 3 hypotheses, "
+                                          "best path at the end (same weights)",
                                      elem_id="tracker-choice")
     with gr.Row():
         track_button = gr.Button("Track", variant="primary", elem_id="track")
