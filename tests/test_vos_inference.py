@@ -10,6 +10,7 @@ from PIL import Image
 from conftest import synthetic_frames
 from oracle.paths import REPO
 from sam2.assembly.random_weights import save_random_checkpoint
+from sam2.tracking import Sam2LongSettings
 from tracker.media.video_io import write_mp4
 from vos.evaluation import evaluate
 from vos.mask_files import VideoMasks, davis_palette
@@ -199,3 +200,49 @@ def test_the_tracker_flag_tracks_with_that_policy_here_and_in_ray_tasks(dataset,
                           "--input_mask_dir", ".", "--output_mask_dir", ".", "--tracker", "kalman"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "invalid choice: 'kalman'" in bad.stderr
+
+
+
+def test_sam2long_flags_choose_it_with_those_settings(dataset, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vos_tool", REPO / "tools" / "vos_inference.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    common = ["--base_video_dir", ".", "--input_mask_dir", ".", "--output_mask_dir", "."]
+    chosen = tool.chosen_tracker(tool.parse_args([*common, "--num_pathway", "2", "--iou_thre", "0.3"]))
+    assert chosen == Sam2LongSettings(num_pathway=2, iou_thre=0.3)
+    assert tool.chosen_tracker(tool.parse_args([*common, "--tracker", "samurai"])) == "samurai"
+    with pytest.raises(SystemExit, match="SAM2Long's settings, not samurai's"):
+        tool.chosen_tracker(tool.parse_args([*common, "--tracker", "samurai", "--uncertainty", "1"]))
+    with pytest.raises(SystemExit, match="num_pathway must be"):
+        tool.chosen_tracker(tool.parse_args([*common, "--num_pathway", "0"]))
+    run_tool(dataset, "davis", tmp_path / "out", "--num_pathway", "2", "--uncertainty", "100")
+    masks = VideoMasks(tmp_path / "out", "clip", False)
+    assert all(masks.has_frame(f"{index:05d}") for index in range(FRAMES))
+
+
+@pytest.mark.parametrize("later", [False, True])
+def test_frames_revised_when_the_run_ends_are_written_over_and_counted_once(
+        dataset, tmp_path, later, sam2long_revises_frames_2_to_4, monkeypatch):
+    from sam2.build_sam import build_sam2_video_predictor
+    from vos.inference import VosOptions, segment_video, video_input
+
+    root, checkpoint = dataset
+    predictor = build_sam2_video_predictor("test_tiny", checkpoint, device="cpu", apply_postprocessing=False,
+                                           tracker="sam2long")
+    calls, written = [], []
+    video = video_input(root / "videos", "jpegs", open_video=None)
+    original = VideoMasks.write
+
+    def write(self, frame, masks, *args):
+        written.append(frame)
+        return original(self, frame, masks, *args)
+
+    monkeypatch.setattr(VideoMasks, "write", write)
+    options = VosOptions(track_object_appearing_later_in_video=later)
+    frames = segment_video(predictor, video, root / "davis" / "first", tmp_path, options, lambda *call: calls.append(call))
+    steps = FRAMES * (2 if later else 1)
+    assert frames == FRAMES and calls[-1] == (steps, steps) and all(done <= total for done, total in calls)
+    if not later:  # objects tracked together: frames 2-4 written again, last
+        assert written == [f"{i:05d}" for i in [*range(FRAMES), 2, 3, 4]]

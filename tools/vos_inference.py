@@ -9,7 +9,9 @@ predictor reads; masks then named 00000.png, 00001.png, ...). Output: indexed PN
 layout (the input's palette), or one PNG per object with ``--per_obj_png_file`` (SA-V). A video's
 folder appears when all its masks are written. ``--ray [ADDRESS]`` runs one Ray task per video
 and skips the videos whose folder is there, so a stopped run resumes. ``--tracker samurai`` (or
-``dam4sam``) tracks with that policy's rules on the same weights (see sam2.tracking).
+``dam4sam``, ``sam2long``) tracks with that policy's rules on the same weights (see
+sam2.tracking); SAM2Long's own flags (``--num_pathway 3 --iou_thre 0.1 --uncertainty 2``)
+choose SAM2Long with those settings.
 """
 
 import argparse
@@ -21,7 +23,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from sam2.runtime.attention import configure_from_environment  # noqa: E402
-from sam2.tracking import TRACKER_NAMES  # noqa: E402
+from sam2.tracking import TRACKER_NAMES, Sam2LongSettings  # noqa: E402
 from vos.inference import VosOptions, video_names  # noqa: E402
 from vos.job import ModelSpec, VosJob  # noqa: E402
 
@@ -43,6 +45,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--use_vos_optimized_video_predictor", action="store_true", help="torch.compile the model")
     parser.add_argument("--tracker", choices=TRACKER_NAMES, default=None,
                         help="tracking policy on the same weights (default: the config's; SAM 2's own)")
+    long = parser.add_argument_group("SAM2Long", "its settings, under its own flag names (any of them: --tracker sam2long)")
+    long.add_argument("--num_pathway", type=int, help="hypotheses kept per object (default 3)")
+    long.add_argument("--iou_thre", type=float, help="predicted IoU a frame needs to be memory (default 0.1)")
+    long.add_argument("--uncertainty", type=float, help="|object score| at or below which a frame is uncertain (default 2)")
     ray = parser.add_argument_group("Ray", "one task per video on a Ray cluster; complete videos are skipped")
     ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                      help='cluster address ("auto": the cluster of this machine); alone: a local Ray instance')
@@ -92,15 +98,30 @@ def run_on_cluster(job: VosJob, names, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def chosen_tracker(args: argparse.Namespace):
+    """--tracker, or SAM2Long's settings when any of its flags is given."""
+    given = {name: getattr(args, name) for name in ("num_pathway", "iou_thre", "uncertainty")
+             if getattr(args, name) is not None}
+    if not given:
+        return args.tracker
+    if args.tracker not in (None, "sam2long"):
+        raise SystemExit(f"--{', --'.join(given)}: SAM2Long's settings, not {args.tracker}'s (use --tracker sam2long)")
+    try:
+        return Sam2LongSettings(**given)
+    except ValueError as error:
+        raise SystemExit(f"SAM2Long's settings: {error}")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    tracker = chosen_tracker(args)
     configure_from_environment()
     options = VosOptions(args.score_thresh, args.use_all_masks, args.per_obj_png_file,
                          args.track_object_appearing_later_in_video)
     checkpoint = Path(args.sam2_checkpoint)  # absolute: Ray workers run in folders of their own
     model = ModelSpec(args.sam2_cfg, str(checkpoint.resolve()) if checkpoint.is_file() else args.sam2_checkpoint,
                       args.apply_postprocessing,
-                      args.use_vos_optimized_video_predictor, args.tracker)
+                      args.use_vos_optimized_video_predictor, tracker)
     job = VosJob(model, Path(args.base_video_dir).resolve(), Path(args.input_mask_dir).resolve(),
                  Path(args.output_mask_dir).resolve(), options)
     names = video_names(job.base_video_dir, args.video_list_file and Path(args.video_list_file))

@@ -111,7 +111,8 @@ Progress = Callable[[int, int], None]
 def track_together(predictor, state, video: VideoInput, inputs: VideoMasks, options: VosOptions,
                    progress: Progress) -> Iterator[Tuple[int, Masks]]:
     """(frame index, object masks) as each frame is tracked, all objects in one session: the
-    caller writes them as they come, so memory does not grow with the video."""
+    caller writes them as they come, so memory does not grow with the video (a tracker that
+    revises frames when its run ends, SAM2Long, gives those frames again: written over)."""
     if options.use_all_masks:
         prompted = [i for i, frame in enumerate(video.frames) if inputs.has_frame(frame)]
         if not prompted:
@@ -127,9 +128,11 @@ def track_together(predictor, state, video: VideoInput, inputs: VideoMasks, opti
                                f"{video.frames[frame_idx]} but not on the first input frame; {LATER_OBJECTS_ADVICE}")
         for obj, mask in masks.items():
             predictor.add_new_mask(state, frame_idx, obj, mask)
-    for done, (frame_idx, obj_ids, logits) in enumerate(predictor.propagate_in_video(state), start=1):
+    done = set()
+    for frame_idx, obj_ids, logits in predictor.propagate_in_video(state):
         yield frame_idx, {obj: _threshold(logits[i], options.score_thresh) for i, obj in enumerate(obj_ids)}
-        progress(done, len(video.frames) - min(prompted))
+        done.add(frame_idx)
+        progress(len(done), len(video.frames) - min(prompted))
 
 
 def track_each_object(predictor, state, video: VideoInput, inputs: VideoMasks, options: VosOptions,
@@ -150,8 +153,8 @@ def track_each_object(predictor, state, video: VideoInput, inputs: VideoMasks, o
         for frame_idx, mask in given[obj].items():
             predictor.add_new_mask(state, frame_idx, obj, mask)
         for frame_idx, _, frame_logits in predictor.propagate_in_video(state, start_frame_idx=min(given[obj])):
-            logits[frame_idx][obj] = frame_logits[0].cpu()
-            tracked += 1
+            tracked += frame_idx not in logits or obj not in logits[frame_idx]
+            logits[frame_idx][obj] = frame_logits[0].cpu()  # a frame given again (SAM2Long) is revised
             progress(tracked, to_track)
     shape = (1, state["video_height"], state["video_width"])
     for frame_idx in range(len(video.frames)):
@@ -172,9 +175,9 @@ def segment_video(predictor, video: VideoInput, input_root: Path, output_root: P
     first_input = next((frame for frame in video.frames if inputs.has_frame(frame)), None)
     palette = inputs.read(first_input)[1] if first_input is not None else None
     shape = (state["video_height"], state["video_width"])
-    written = 0
+    written = set()
     for frame_idx, masks in track(predictor, state, video, inputs, options, progress):
         outputs.folder.mkdir(parents=True, exist_ok=True)  # not before the inputs are known good
         outputs.write(video.frames[frame_idx], masks, shape, palette or davis_palette())
-        written += 1
-    return written
+        written.add(frame_idx)
+    return len(written)

@@ -7,13 +7,14 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 
 from sam2.build_sam import build_sam2_video_predictor
 from sam2.frames.video_file import VideoFileSource
 from sam2.runtime.cpu_allocator import release_free_memory
+from sam2.tracking import TrackerSettings
 
 from .inference import Progress, VosOptions, segment_video, video_input
 from .staging import Attempt, StagedVideo
@@ -25,14 +26,15 @@ INPUT_ERRORS = (RuntimeError, FileNotFoundError, ValueError)
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What ``build_sam2_video_predictor`` is given; ``tracker`` (a sam2.tracking name) replaces
-    the config's (None: the config's, SAM 2's own unless it has SAMURAI's keys)."""
+    """What ``build_sam2_video_predictor`` is given; ``tracker`` (a sam2.tracking name or
+    settings) replaces the config's (None: the config's, SAM 2's own unless it has SAMURAI's
+    keys)."""
 
     config: str
     checkpoint: str
     apply_postprocessing: bool = False
     vos_optimized: bool = False
-    tracker: Optional[str] = None
+    tracker: Optional[Union[str, TrackerSettings]] = None
 
     def build(self, overrides: Tuple[str, ...]):
         chosen = {} if self.tracker is None else {"tracker": self.tracker}
