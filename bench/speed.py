@@ -4,6 +4,7 @@
     python -m bench.speed --objects 2 --precisions bf16 --repeats 3
     python -m bench.speed --model edgetam --objects 2 --precisions fp32
     python -m bench.speed --tracker samurai --impls ours --objects 1 2  # a policy's cost beside SAM 2's
+    python -m bench.speed --tracker sam2long --pathways 1 3 --uncertainty 2 100 --impls ours --objects 1
     ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
         python -m bench.speed --objects 2 --precisions fp32     # this CPU as an AVX2-only one
 
@@ -21,7 +22,11 @@ With --repeats N every run is repeated N times, in rounds that alternate the two
 and the median is reported (timings on shared machines drift by 10% and more); the peaks
 are measured before and after, and the higher one is used. With --tracker NAME ... ours also
 runs with each tracking policy (sam2.tracking) on the same weights, and a table gives each
-policy's seconds per frame beside SAM 2's own (and how far its masks part from SAM 2's).
+policy's seconds per frame beside SAM 2's own (and how far its masks part from SAM 2's);
+SAM2Long runs once per --pathways count and --uncertainty, and its cost per pathway is the slope
+between the fewest and the most pathways (pathways that keep the same candidates are run once,
+so at its own uncertainty of 2 a model sure of the object costs little more than SAM 2; at an
+uncertainty above every object score each pathway keeps a different mask: the full cost).
 """
 
 import argparse
@@ -47,7 +52,7 @@ from oracle.metrics import min_iou
 from oracle.paths import REPO, SHARED_DATA
 from sam2.assembly.configs import config_name, get_config
 from sam2.runtime.attention_choice import cpu_model
-from sam2.tracking import TRACKER_NAMES
+from sam2.tracking import TRACKER_NAMES, tracker_settings
 
 WORKER = Path(__file__).with_name("speed_worker.py")
 YARDSTICK = "sam2.1_hiera_t"
@@ -247,12 +252,45 @@ def report_yardstick(results: Dict[Run, RunResult], objects: List[int], precisio
                   f"{yardstick.seconds_per_frame / ours.seconds_per_frame:.2f}x |")
 
 
+def tracker_runs(trackers: List[str], pathways: List[int], uncertainties: List[float]) -> List[str]:
+    """The tracker of each run: SAM2Long once per pathway count and uncertainty ("sam2long:3:2")."""
+    long_runs = [f"sam2long:{count}:{value:g}" for value in uncertainties for count in pathways]
+    return [spec for name in trackers for spec in (long_runs if name == "sam2long" else [name])]
+
+
+def tracker_title(spec: str) -> str:
+    name, *settings = spec.split(":")
+    title = tracker_settings(name).title
+    if not settings:
+        return title
+    return f"{title} ({settings[0]} pathway{'s' if settings[0] != '1' else ''}, uncertainty {settings[1]})"
+
+
+def report_pathway_cost(results: Dict[Run, RunResult], objects: List[int], precisions: List[str], model: str,
+                        specs: List[str]) -> None:
+    """SAM2Long's seconds per frame for each added pathway (the slope from fewest to most), per
+    uncertainty."""
+    runs = [spec.split(":")[1:] for spec in specs if spec.startswith("sam2long:")]
+    for value in dict.fromkeys(value for _, value in runs):
+        counts = sorted(int(count) for count, other in runs if other == value)
+        if len(counts) < 2:
+            continue
+        for count, precision in itertools.product(objects, precisions):
+            base = results.get(Run("ours", precision, count, model))
+            low = results.get(Run("ours", precision, count, model, f"sam2long:{counts[0]}:{value}"))
+            high = results.get(Run("ours", precision, count, model, f"sam2long:{counts[-1]}:{value}"))
+            if base and low and high:
+                slope = (high.seconds_per_frame - low.seconds_per_frame) / (counts[-1] - counts[0])
+                print(f"SAM2Long, uncertainty {value}, {count} object(s), {precision}: {slope:.3f} s per frame "
+                      f"for each pathway ({slope / base.seconds_per_frame:.2f}x SAM 2's frame)")
+
+
 def report_trackers(results: Dict[Run, RunResult], objects: List[int], precisions: List[str], model: str,
                     trackers: List[str]) -> None:
     """Ours ``model`` with each tracking policy against SAM 2's own policy on the same weights."""
     print(f"\nours {model}: each tracker's seconds per tracked frame beside SAM 2's own "
           "(cost ratio; lowest mask IoU with SAM 2's masks)")
-    print("| objects | precision | SAM 2 | " + " | ".join(trackers) + " |")
+    print("| objects | precision | SAM 2 | " + " | ".join(map(tracker_title, trackers)) + " |")
     print("|---|---|---|" + "---|" * len(trackers))
     for count, precision in itertools.product(objects, precisions):
         base = results.get(Run("ours", precision, count, model))
@@ -282,9 +320,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="rounds of every run; the median is reported")
     parser.add_argument("--tracker", nargs="+", default=[], choices=[t for t in TRACKER_NAMES if t != "sam2"],
                         help="also run ours with these tracking policies, beside SAM 2's own")
+    parser.add_argument("--pathways", type=int, nargs="+", default=[3],
+                        help="SAM2Long's pathway counts to run (two or more give its cost per pathway)")
+    parser.add_argument("--uncertainty", type=float, nargs="+", default=[2.0],
+                        help="SAM2Long's uncertainty values to run (above every object score: pathways always part)")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if min(args.pathways) < 1:
+        parser.error("--pathways must be at least 1")
 
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
           f"kernels for {torch.backends.cpu.get_cpu_capability()}{isa_limits()}")
@@ -311,8 +355,9 @@ def main() -> None:
 
     runs = [Run(impl, precision, count, model)
             for count, precision, impl in itertools.product(args.objects, precisions, impls)]
+    trackers = tracker_runs(args.tracker, args.pathways, args.uncertainty)
     runs += [Run("ours", precision, count, model, tracker)
-             for count, precision, tracker in itertools.product(args.objects, precisions, args.tracker)]
+             for count, precision, tracker in itertools.product(args.objects, precisions, trackers)]
     if model != YARDSTICK:
         checkpoints[YARDSTICK] = random_checkpoint(YARDSTICK)
         runs += [Run("ours", precision, count) for count, precision in itertools.product(args.objects, precisions)]
@@ -350,8 +395,9 @@ def main() -> None:
     print(f"{share_precision} matmul peak after the runs: {after / 1e12:.2f} TFLOP/s; the shares use {peak / 1e12:.2f}")
     report({run: res for run, res in results.items() if run.tracker == "sam2"}, args.objects, precisions,
            share_precision, peak, model)
-    if args.tracker:
-        report_trackers(results, args.objects, precisions, model, args.tracker)
+    if trackers:
+        report_trackers(results, args.objects, precisions, model, trackers)
+        report_pathway_cost(results, args.objects, precisions, model, trackers)
     if model != YARDSTICK:
         report_yardstick(results, args.objects, precisions, model)
     print_attention_choices(results)

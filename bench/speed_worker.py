@@ -147,8 +147,13 @@ def timed_sessions(predictor, frames: str, groups: List[List[int]]) -> Tuple[np.
         state = predictor.init_state(frames)
         prompt(predictor, state, objects)
         synchronize(predictor.device)
-        seconds, session_masks = [], []
+        seconds, session_masks, position = [], [], {}
         for frame_idx, elapsed, frame_masks in propagate(predictor, state):
+            if frame_idx in position:  # yielded again when the run ended (SAM2Long's best lineage)
+                session_masks[position[frame_idx]] = frame_masks
+                seconds[-1] += elapsed
+                continue
+            position[frame_idx] = len(session_masks)
             if frame_idx > 0:  # frame 0 holds the clicks: returned, not tracked
                 seconds.append(elapsed)
             session_masks.append(frame_masks)
@@ -192,7 +197,7 @@ def measure(
         for objects in groups:
             state = predictor.init_state(frames)
             prompt(predictor, state, objects)
-            tracked = sum(1 for frame_idx, _, _ in propagate(predictor, state) if frame_idx > 0)
+            tracked = len({frame_idx for frame_idx, _, _ in propagate(predictor, state) if frame_idx > 0})
     result["dense_flops_per_frame"] = (counter.get_total_flops() - attention.seen_by_counter) / tracked
     result["attention_flops_per_frame"] = attention.flops / tracked
     return result, attention
@@ -205,8 +210,13 @@ def build(args) -> Tuple[object, "implementations.Implementation"]:
     options = dict(device=args.device, hydra_overrides_extra=overrides)
     if args.vos_optimized:  # not every official builder knows the flag (EdgeTAM's does not)
         options["vos_optimized"] = True
-    if args.tracker:  # ours only: the sessions' tracking policy
-        options["tracker"] = args.tracker
+    if args.tracker:  # ours only: the sessions' tracking policy ("sam2long:3:2": 3 pathways, uncertainty 2)
+        name, *settings = args.tracker.split(":")
+        options["tracker"] = name
+        if settings:
+            from sam2.tracking import Sam2LongSettings
+
+            options["tracker"] = Sam2LongSettings(num_pathway=int(settings[0]), uncertainty=float(settings[1]))
     predictor = implementation.build_video_predictor(args.config, args.checkpoint, **options)
     # Parameters that ask for gradients make the FLOP counter's module hooks fail on views of
     # them (EdgeTAM's perceiver expands its latents); nothing here needs gradients.

@@ -176,3 +176,20 @@ def test_pathways_work_with_the_lighter_models(family):
     frames = [frame_idx for frame_idx, _, masks in predictor.propagate_in_video(state)]
     assert frames[:5] == [0, 1, 2, 3, 4] and set(frames[5:]) <= {1, 2, 3}
     assert all(state.objects[0].non_cond_outputs[t].maskmem_features is not None for t in range(1, 5))
+
+
+def test_pathways_with_one_history_are_run_once(tiny_predictor, monkeypatch):
+    """While every pathway keeps the same candidate (the model is sure), they are one branch:
+    one row per object in memory attention and the decoder, not num_pathway."""
+    predictor = tiny_predictor
+    rows = []
+    fuse = predictor.fuse_with_memories
+    monkeypatch.setattr(predictor, "fuse_with_memories",
+                        lambda features, selections, *args: rows.append(len(selections)) or fuse(features, selections, *args))
+    sure = _track(predictor, np.stack(synthetic_frames(6)), Sam2LongSettings(uncertainty=0.0))
+    list(predictor.propagate_in_video(sure))
+    assert rows == [2] * 5
+    rows.clear()
+    unsure = _track(predictor, np.stack(synthetic_frames(6)), Sam2LongSettings(uncertainty=100.0))
+    list(predictor.propagate_in_video(unsure))
+    assert rows[0] == 2 and max(rows) == 6  # three distinct hypotheses per object once they part

@@ -23,6 +23,9 @@ Training-Free Memory Tree", arXiv 2410.16268) and the facts of its code, in our 
 
 The official code tracks one object forward from a single prompted frame; here each object
 of a session has its own pathways, in either direction, and every conditioning frame counts.
+The official code also runs every pathway even when several hold the same history (as all do
+while the model is sure of the object); here those are one branch, run once, with the same
+results.
 """
 
 import math
@@ -209,53 +212,64 @@ class Sam2LongPolicy(TrackingPolicy):
         self, model: SAM2Base, frame_idx: int, features: FrameFeatures, objects: Sequence, num_frames: int,
         reverse: bool, storage_device: torch.device,
     ) -> TrackOutput:
+        """Pathways that share their newest branch share their whole history (a branch is kept
+        once per parent and mask): they are run once, and the candidates they keep in common
+        become one branch again. While the model is sure of the object, all pathways are one."""
         pathways = [obj.tracker_state.pathways or [Pathway(None)] for obj in objects]
-        selections = [
-            lineage_memories(model, frame_idx, obj.cond_outputs, pathway.tip, num_frames, reverse, self.settings.iou_thre)
-            for obj, paths in zip(objects, pathways) for pathway in paths
-        ]
+        tips: List[Optional[Branch]] = []  # the distinct newest branches: a batch row each
+        selections: List[MemorySelection] = []
+        rows_of_paths: List[List[int]] = []  # each object's pathways' batch rows
+        for obj, paths in zip(objects, pathways):
+            row_of_tip: Dict[int, int] = {}
+            for pathway in paths:
+                if id(pathway.tip) not in row_of_tip:
+                    row_of_tip[id(pathway.tip)] = len(tips)
+                    tips.append(pathway.tip)
+                    selections.append(lineage_memories(
+                        model, frame_idx, obj.cond_outputs, pathway.tip, num_frames, reverse, self.settings.iou_thre))
+            rows_of_paths.append([row_of_tip[id(pathway.tip)] for pathway in paths])
         heads = model._forward_sam_heads(
             model.fuse_with_memories(features, selections, num_frames), high_res_features=features.high_res,
             multimask_output=True, rules=self.rules_of_step,
         )
         candidates = heads.candidates
-        chosen: List[Tuple[int, Candidate]] = []  # (batch row of the candidate's pathway, candidate)
-        kept_per_object: List[List[Candidate]] = []
-        first_row = 0
-        for paths in pathways:
-            if paths[0].tip is None:  # first tracked frame: SAM 2's best mask
-                kept = [Candidate(0, int(candidates.iou_pred[first_row].argmax()), 0.0, 0.0)]
-            else:
-                rows = slice(first_row, first_row + len(paths))
-                kept = surviving_candidates(
-                    [p.score for p in paths], candidates.iou_pred[rows], candidates.object_score_logits[rows], self.settings
-                )
-            kept_per_object.append(kept)
-            chosen += [(first_row + c.pathway, c) for c in kept]
-            first_row += len(paths)
-        outputs = self._kept_outputs(model, features, candidates, chosen, storage_device)
+        kept_per_object = [
+            self._survivors(paths, torch.tensor(rows), candidates) for paths, rows in zip(pathways, rows_of_paths)
+        ]
+        picks = list(dict.fromkeys(
+            (rows[c.pathway], c.mask) for rows, kept in zip(rows_of_paths, kept_per_object) for c in kept
+        ))  # distinct (batch row, mask) kept, in order
+        outputs = self._kept_outputs(model, features, candidates, picks, storage_device)
+        branches = {pick: Branch(frame_idx, output, tips[pick[0]]) for pick, output in zip(picks, outputs)}
 
-        best_positions, position = [], 0
-        for obj, paths, kept in zip(objects, pathways, kept_per_object):
+        best_picks = []
+        for obj, paths, rows, kept in zip(objects, pathways, rows_of_paths, kept_per_object):
             state: Sam2LongObject = obj.tracker_state
-            branches = [Branch(frame_idx, outputs[position + k], paths[c.pathway].tip) for k, c in enumerate(kept)]
-            if paths[0].tip is None:
-                state.pathways = [Pathway(branches[0]) for _ in range(self.settings.num_pathway)]
+            kept_branches = [branches[(rows[c.pathway], c.mask)] for c in kept]
+            if paths[0].tip is None:  # the first tracked frame starts every pathway
+                state.pathways = [Pathway(kept_branches[0]) for _ in range(self.settings.num_pathway)]
             else:
-                state.pathways = [Pathway(branch, c.score) for branch, c in zip(branches, kept)]
-            state.shown[frame_idx] = branches[0].output.pred_masks
-            best_positions.append(position)
-            position += len(kept)
-        return self._step_output(candidates, chosen, outputs, best_positions)
+                state.pathways = [Pathway(branch, c.score) for branch, c in zip(kept_branches, kept)]
+            state.shown[frame_idx] = kept_branches[0].output.pred_masks
+            best_picks.append((rows[kept[0].pathway], kept[0].mask))
+        return self._step_output(candidates, best_picks, [branches[pick].output for pick in best_picks])
+
+    def _survivors(self, paths: List[Pathway], rows: torch.Tensor, candidates: Candidates) -> List[Candidate]:
+        """The candidates an object's pathways keep; ``rows`` (P,) their batch rows."""
+        if paths[0].tip is None:  # first tracked frame: SAM 2's best mask
+            return [Candidate(0, int(candidates.iou_pred[rows[0]].argmax()), 0.0, 0.0)]
+        return surviving_candidates(
+            [p.score for p in paths], candidates.iou_pred[rows], candidates.object_score_logits[rows], self.settings
+        )
 
     @staticmethod
     def _kept_outputs(
-        model: SAM2Base, features: FrameFeatures, candidates: Candidates, chosen: List[Tuple[int, "Candidate"]],
+        model: SAM2Base, features: FrameFeatures, candidates: Candidates, picks: List[Tuple[int, int]],
         storage_device: torch.device,
     ) -> List[FrameOutput]:
-        """The outputs of the chosen candidates, their memories encoded together."""
-        rows = torch.tensor([row for row, _ in chosen])
-        masks = torch.tensor([c.mask for _, c in chosen])
+        """The outputs of the kept (batch row, mask) candidates, their memories encoded together."""
+        rows = torch.tensor([row for row, _ in picks])
+        masks = torch.tensor([mask for _, mask in picks])
         object_scores = candidates.object_score_logits[rows]
         memory = model._encode_new_memory(
             features, candidates.high_res[rows, masks].unsqueeze(1), object_scores, is_mask_from_pts=False
@@ -263,19 +277,16 @@ class Sam2LongPolicy(TrackingPolicy):
         low_res = candidates.low_res[rows, masks].unsqueeze(1).to(storage_device)
         return [
             FrameOutput(
-                pred_masks=low_res[k : k + 1].clone(), obj_ptr=candidates.obj_ptr[row, c.mask][None].clone(),
+                pred_masks=low_res[k : k + 1].clone(), obj_ptr=candidates.obj_ptr[row, mask][None].clone(),
                 object_score_logits=object_scores[k : k + 1].clone(), maskmem_features=memory[k : k + 1].clone(),
-                iou_score=candidates.iou_pred[row, c.mask].reshape(1, 1).clone(),
+                iou_score=candidates.iou_pred[row, mask].reshape(1, 1).clone(),
             )
-            for k, (row, c) in enumerate(chosen)
+            for k, (row, mask) in enumerate(picks)
         ]
 
     @staticmethod
-    def _step_output(candidates: Candidates, chosen, outputs: List[FrameOutput], best_rows: List[int]) -> TrackOutput:
-        """The step's output: each object's best kept candidate."""
-        rows = torch.tensor([chosen[k][0] for k in best_rows])
-        masks = torch.tensor([chosen[k][1].mask for k in best_rows])
-        best = [outputs[k] for k in best_rows]
+    def _step_output(candidates: Candidates, picks: List[Tuple[int, int]], best: List[FrameOutput]) -> TrackOutput:
+        """The step's output: each object's best kept candidate, its (batch row, mask) and output."""
 
         def joined(name: str) -> torch.Tensor:  # one object's tensors are shared, not copied
             tensors = [getattr(output, name) for output in best]
@@ -283,7 +294,7 @@ class Sam2LongPolicy(TrackingPolicy):
 
         return TrackOutput(
             pred_masks=joined("pred_masks"),
-            pred_masks_high_res=candidates.high_res[rows, masks].unsqueeze(1),
+            pred_masks_high_res=candidates.high_res[[row for row, _ in picks], [mask for _, mask in picks]].unsqueeze(1),
             obj_ptr=joined("obj_ptr"), object_score_logits=joined("object_score_logits"),
             iou_score=joined("iou_score"), maskmem_features=joined("maskmem_features"),
         )
