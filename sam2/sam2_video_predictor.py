@@ -19,7 +19,7 @@ from .runtime.memory_policy import DEFAULT_MEMORY_POLICY, MemoryPolicy
 from .session.frame_outputs import FrameOutput, SpillingOutputs
 from .session.state import InferenceState, ObjectState
 from .tracking import TrackerChoice, make_tracker
-from .tracking.policy import StepOutcome
+from .tracking.policy import Revisions, StepOutcome
 
 # Mask logits used as a prompt are clamped to this range.
 PREVIOUS_MASK_CLAMP = 32.0
@@ -469,7 +469,7 @@ class SAM2VideoPredictor(SAM2Base):
                     cpu_allocator.release_free_memory()
                 yield frame_idx, obj_ids, self._to_video_resolution(state, torch.cat(per_object, dim=0))
 
-    def _install_revisions(self, state: InferenceState, revisions) -> set:
+    def _install_revisions(self, state: InferenceState, revisions: Revisions) -> set:
         """Store a tracker's revised outputs (object row -> frame -> FrameOutput) as the objects'
         tracked outputs, holes filled as tracked masks are; returns the frames revised."""
         frames = set()

@@ -205,6 +205,9 @@ def test_the_tracker_flag_tracks_with_that_policy_here_and_in_ray_tasks(dataset,
 
 def test_sam2long_flags_choose_it_with_those_settings(dataset, tmp_path):
     import importlib.util
+    import pickle
+
+    from vos.job import ModelSpec
 
     spec = importlib.util.spec_from_file_location("vos_tool", REPO / "tools" / "vos_inference.py")
     tool = importlib.util.module_from_spec(spec)
@@ -212,6 +215,8 @@ def test_sam2long_flags_choose_it_with_those_settings(dataset, tmp_path):
     common = ["--base_video_dir", ".", "--input_mask_dir", ".", "--output_mask_dir", "."]
     chosen = tool.chosen_tracker(tool.parse_args([*common, "--num_pathway", "2", "--iou_thre", "0.3"]))
     assert chosen == Sam2LongSettings(num_pathway=2, iou_thre=0.3)
+    spec = pickle.loads(pickle.dumps(ModelSpec("test_tiny", dataset[1], tracker=chosen)))  # as Ray sends it
+    assert spec.build(()).tracker == chosen
     assert tool.chosen_tracker(tool.parse_args([*common, "--tracker", "samurai"])) == "samurai"
     with pytest.raises(SystemExit, match="SAM2Long's settings, not samurai's"):
         tool.chosen_tracker(tool.parse_args([*common, "--tracker", "samurai", "--uncertainty", "1"]))
