@@ -27,7 +27,7 @@ PACKAGE = REPO / "sam2"
 # EfficientTAM's official import paths, packaged with sam2 (they import only sam2).
 SHIM = REPO / "efficient_track_anything"
 NOT_PACKAGED = ("tests", "bench", "oracle", "tracker", "app.py")
-EXTRAS = ("app", "dev")
+EXTRAS = ("app", "dev", "text")
 # Top-level modules that sam2/ imports -> the distribution that provides them.
 IMPORT_TO_DIST = {
     "torch": "torch",
@@ -41,8 +41,9 @@ IMPORT_TO_DIST = {
     "yaml": "pyyaml",
 }
 # Imported only for an option that says so (as in the official package), not dependencies:
-# pycocotools for the automatic mask generator's output_mode="coco_rle".
-OPTIONAL_IMPORTS = {"pycocotools"}
+# pycocotools for the automatic mask generator's output_mode="coco_rle"; transformers for
+# finding objects by text (sam2.text_boxes; the "text" extra).
+OPTIONAL_IMPORTS = {"pycocotools", "transformers"}
 # Left out of the copy the wheel is built from: version control, caches, weights, outputs.
 COPY_IGNORE = shutil.ignore_patterns(
     ".git", ".cache", "__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "build", "dist", "*.egg-info",
@@ -190,6 +191,8 @@ def test_dependencies_and_extras_match_the_requirements_files(requires, metadata
     assert set(metadata.get_all("Provides-Extra") or []) >= set(EXTRAS)
     core, app, dev = _core(requires), _extra(requires, "app"), _extra(requires, "dev")
     assert set(app) >= {"gradio", "imageio-ffmpeg"} and not set(app) & set(core)
+    text = _extra(requires, "text")
+    assert set(text) == {"transformers"} and text["transformers"].specifier == app["transformers"].specifier
     assert set(dev) >= {"pytest", "playwright", "setuptools", "sam2"}
     assert dev["sam2"].extras == {"app"}, "the dev extra pulls in the app extra (tests cover the app)"
 
