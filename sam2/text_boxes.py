@@ -107,6 +107,8 @@ class TextDetector:
     def _unavailable(model_id: str, error: Exception) -> str:
         if os.path.isdir(model_id):
             return f"the folder {model_id} does not hold a zero-shot object detector ({type(error).__name__}: {error})"
+        if os.path.isabs(model_id) or model_id.startswith((".", "~")):
+            return f"there is no folder {model_id} (a text detector is a Hugging Face model id or a saved folder)"
         return (f"the text detector {model_id} is not downloaded and could not be fetched from the Hugging Face Hub "
                 f"({type(error).__name__}). Download it where there is a network (huggingface-cli download "
                 f"{model_id}) or give the folder of a saved detector")

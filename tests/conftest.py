@@ -39,14 +39,17 @@ def tiny_engine():
     return Engine.wrap(predictor.eval(), "test_tiny")
 
 
-def model_calls_for(engine, budget=None):
-    """The app's model calls over ``engine`` as the only model (settings from a test environment)."""
+def model_calls_for(engine, budget=None, detectors=None, environ=None):
+    """The app's model calls over ``engine`` as the only model (settings from a test environment
+    plus ``environ``; ``detectors`` loads the text detector, default the real loader)."""
     from tracker.model.calls import GpuBudget, ModelCalls
     from tracker.model.loading import EngineCache
     from tracker.settings import AppSettings
 
-    settings = AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", "SAM2_MODEL": "facebook/sam2.1-hiera-tiny"})
-    return ModelCalls(EngineCache(settings, loaded=engine), budget or GpuBudget())
+    settings = AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", "SAM2_MODEL": "facebook/sam2.1-hiera-tiny",
+                                             **(environ or {})})
+    options = {} if detectors is None else {"detectors": detectors}
+    return ModelCalls(EngineCache(settings, loaded=engine), budget or GpuBudget(), **options)
 
 
 @pytest.fixture(scope="module")

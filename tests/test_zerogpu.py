@@ -11,7 +11,7 @@ import pytest
 
 from conftest import model_calls_for, synthetic_frames
 from sam2.runtime.memory_policy import MemoryPolicy
-from tracker.actions import opening, prompting, roster, showing, tracking
+from tracker.actions import finding, opening, prompting, roster, showing, tracking
 from tracker.actions.compare import compare
 from tracker.errors import ModelCallFailed
 from tracker.page.events import page_handler
@@ -213,3 +213,29 @@ def test_stop_reaches_the_worker_and_keeps_what_was_tracked(monkeypatch, tiny_en
     assert 2 <= len(tracked) < 10 and tracked == list(range(len(tracked))) and session.dirty_from == 0
     assert sorted(session.state.objects[0].frames_tracked) == tracked, "the worker's state came back"
     session.close()
+
+
+def find_and_keep(calls, video):
+    """Find "dog, ball" on frame 0 and keep the first two boxes; returns the session, the frame
+    with the offer drawn and the offer's labels."""
+    session = opening.open_video(calls, video)
+    view, labels = finding.find(calls, session, "dog, ball", 0.0)
+    finding.accept(calls, session, labels[:2])
+    return session, view.image, labels
+
+
+def test_find_by_text_under_zero_gpu_equals_in_process(monkeypatch, tiny_engine, video, tmp_path):
+    """The detector runs in the worker on the frame the app sends; the found boxes come back."""
+    pytest.importorskip("transformers")
+    from text_detector import save_tiny_grounding_dino
+
+    environ = {"SAM2_TEXT_DETECTOR": str(save_tiny_grounding_dino(tmp_path / "detector"))}
+    local, local_image, local_labels = find_and_keep(model_calls_for(tiny_engine, environ=environ), video)
+    with zero_gpu(monkeypatch) as spaces:
+        remote, remote_image, remote_labels = find_and_keep(model_calls_for(tiny_engine, environ=environ), video)
+        names = [call.function for call in spaces.CALLS]
+    assert names == ["_open_video", "_find_text", "_edit_prompts", "_edit_prompts"]
+    assert local_labels == remote_labels and len(local_labels) > 2 and np.array_equal(local_image, remote_image)
+    assert local.masks.packed(0) == remote.masks.packed(0) and len(remote.masks.packed(0)) == 2
+    local.close()
+    remote.close()

@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 import torch
 
 from sam2.models import checked_image_size
+from sam2.text_boxes import DEFAULT_DETECTOR
 
 REPO = Path(__file__).resolve().parents[1]
 # The model a server starts with when SAM2_MODEL does not say (hub ids, see tracker.model.catalogue):
@@ -76,7 +77,8 @@ class AppSettings:
     GPU_DEFAULT_MODEL), SAM2_CHECKPOINT + SAM2_CONFIG (a local file instead), SAM2_DEVICE,
     SAM2_CHECKPOINTS_DIR, SAM2_HOST or GRADIO_SERVER_NAME (default 127.0.0.1: local only),
     SAM2_PORT, GRADIO_SERVER_PORT or PORT (default 7860), SAM2_IMAGE_SIZE (the sessions' default
-    model input size; see tracker.model.engine.default_image_size), and the limits of :class:`Limits`:
+    model input size; see tracker.model.engine.default_image_size), SAM2_TEXT_DETECTOR ("Find by
+    text": a transformers zero-shot object detector's hub id or folder), and the limits of :class:`Limits`:
     SAM2_MAX_UPLOAD_MB, SAM2_MAX_FRAMES, SAM2_MAX_SIDE, SAM2_MAX_OBJECTS, SAM2_MAX_POINTS,
     SAM2_MAX_JOBS, SAM2_QUEUE_SIZE, SAM2_SESSION_TTL.
     """
@@ -92,6 +94,8 @@ class AppSettings:
     image_size: Optional[int] = None
     # Seeded random weights instead of the model's own (to try the app without any download).
     random_weights: bool = False
+    # The open-vocabulary detector of "Find by text" (a hub id or a saved folder).
+    text_detector: str = DEFAULT_DETECTOR
 
     @classmethod
     def argument_parser(cls, environ=None) -> argparse.ArgumentParser:
@@ -119,6 +123,9 @@ class AppSettings:
                             help="try the app without weights: seeded random weights of the model's config, "
                                  "nothing downloaded; every feature works, the masks mean nothing "
                                  "(SAM2_RANDOM_WEIGHTS=1)")
+        parser.add_argument("--text-detector", default=env.get("SAM2_TEXT_DETECTOR") or DEFAULT_DETECTOR,
+                            help="the detector of 'Find by text': a transformers zero-shot object detector's hub id "
+                                 f"or folder (SAM2_TEXT_DETECTOR; default {DEFAULT_DETECTOR}, downloaded on first use)")
         for spec in fields(Limits):
             variable = f"SAM2_{spec.name.upper()}"
             # A string default goes through type=, so a bad environment value is a clean usage error.
@@ -141,4 +148,4 @@ class AppSettings:
             model_id = GPU_DEFAULT_MODEL if args.device.startswith("cuda") else CPU_DEFAULT_MODEL
         limits = Limits(**{spec.name: getattr(args, spec.name) for spec in fields(Limits)})
         return cls(model_id, args.checkpoint, args.config, args.device, Path(args.checkpoints_dir), args.host,
-                   args.port, limits, args.image_size, args.random_weights)
+                   args.port, limits, args.image_size, args.random_weights, args.text_detector)

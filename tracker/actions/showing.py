@@ -12,7 +12,7 @@ from typing import Tuple
 import numpy as np
 
 from ..media.object_list import ObjectEntry, ObjectList
-from ..media.overlay import draw_masks, draw_prompts
+from ..media.overlay import draw_found, draw_masks, draw_prompts
 from ..media.timeline import TimelineRow, draw_timeline, frame_at
 from ..sessions.session import Session
 
@@ -54,9 +54,14 @@ def _with_prompts(session: Session, frame_idx: int, overlay: np.ndarray) -> Fram
 
 
 def show(session: Session, frame_idx) -> FrameView:
-    """The frame with every object's mask and the current object's prompts; clicks go there."""
+    """The frame with every object's mask, the current object's prompts and the boxes "Find by
+    text" offers there; clicks go there."""
     frame_idx = session.check_frame(frame_idx)
-    return _with_prompts(session, frame_idx, masks_on(session, frame_idx))
+    overlay = masks_on(session, frame_idx)
+    findings = session.findings
+    if findings is not None and findings.frame_idx == frame_idx:
+        overlay = draw_found(overlay, [(proposal.label, proposal.box) for proposal in findings.proposals])
+    return _with_prompts(session, frame_idx, overlay)
 
 
 def frames_to_play(session: Session) -> range:

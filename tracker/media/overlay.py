@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ..model.prompts import Click
-from .palette import NEGATIVE_POINT, POSITIVE_POINT, object_color
+from .palette import FOUND_BOX, NEGATIVE_POINT, POSITIVE_POINT, object_color
 
 MASK_OPACITY = 0.5
 LEGEND_OPACITY = 0.6
@@ -47,6 +47,22 @@ def draw_prompts(frame: np.ndarray, clicks: Iterable[Click], box: Optional[Tuple
         center = (int(round(click.x)), int(round(click.y)))
         cv2.circle(out, center, radius + 2, (255, 255, 255), -1)
         cv2.circle(out, center, radius, POSITIVE_POINT if click.positive else NEGATIVE_POINT, -1)
+    return out
+
+
+def draw_found(frame: np.ndarray, found: Sequence[Tuple[str, Tuple[float, float, float, float]]]) -> np.ndarray:
+    """A copy of the frame with each found (label, box): a yellow box, its label above it."""
+    out = frame.copy()
+    height, width = frame.shape[:2]
+    scale = max(0.35, min(height, width) / 1000)
+    thickness = max(1, _marker_radius(frame) // 2)
+    for label, box in found:
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        cv2.rectangle(out, (x0, y0), (x1, y1), FOUND_BOX, thickness)
+        (text_width, text_height), baseline = cv2.getTextSize(label, FONT, scale, 1)
+        top = max(0, y0 - text_height - baseline - 2)
+        cv2.rectangle(out, (x0, top), (min(width - 1, x0 + text_width + 4), top + text_height + baseline + 2), FOUND_BOX, -1)
+        cv2.putText(out, label, (x0 + 2, top + text_height + 1), FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
     return out
 
 

@@ -10,6 +10,8 @@ OBJECT_COLORS: Tuple[Tuple[int, int, int], ...] = (
 )
 POSITIVE_POINT = (40, 220, 60)
 NEGATIVE_POINT = (235, 40, 40)
+# Boxes that "Find by text" offers (not yet objects).
+FOUND_BOX = (250, 210, 40)
 
 
 def object_color(obj_id: int) -> Tuple[int, int, int]:

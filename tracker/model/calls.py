@@ -9,11 +9,14 @@ another process (on the model's device otherwise, so that cached image features 
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 from sam2.frames.source import FrameSource
 from sam2.sam2_video_predictor import InferenceState
 from sam2.state_storage import rest, wake
+from sam2.text_boxes import FoundBox, TextDetectorError, load_detector
 
 from ..errors import UserError
 from .engine import Engine
@@ -32,6 +35,7 @@ class GpuBudget:
 
     open_seconds: int = 30
     prompt_seconds: int = 20
+    find_seconds: int = 30
     track_overhead_seconds: float = 10.0
     track_seconds_per_frame: float = 0.05
     track_seconds_per_frame_and_object: float = 0.1
@@ -146,12 +150,16 @@ class StopSignal:
 class ModelCalls:
     """The app's model calls over the shared models of ``engines``."""
 
-    def __init__(self, engines: EngineCache, budget: GpuBudget = GpuBudget()) -> None:
+    def __init__(self, engines: EngineCache, budget: GpuBudget = GpuBudget(),
+                 detectors: Callable[[str, str], object] = load_detector) -> None:
         self.engines = engines
         self.budget = budget
+        # (detector id, device) -> a loaded text detector (an object with find(frame, phrases, threshold)).
+        self.detectors = detectors
         self.crosses_processes = zero_gpu_active()
         self.open_video = on_gpu(self._open_video, duration=budget.open_seconds)
         self.edit_prompts = on_gpu(self._edit_prompts, duration=budget.prompt_seconds)
+        self.find_text = on_gpu(self._find_text, duration=budget.find_seconds)
         self.track = on_gpu(self._track, duration=self._track_duration)
 
     def engine(self, model: Optional[ModelChoice] = None) -> Engine:
@@ -209,6 +217,16 @@ class ModelCalls:
                     predictor.remove_object(state, edit.obj_id, need_output=False)
                     removed = True
         return PromptResult(self._rest(engine, state), edit.frame_idx, masks, removed)
+
+    def _find_text(self, model: ModelChoice, frame: np.ndarray, phrases: Sequence[str],
+                   threshold: float) -> List[FoundBox]:
+        """The things named by ``phrases`` on an (H, W, 3) RGB frame, best first, found by the
+        text detector on the model's device."""
+        device = str(self.engine(model).predictor.device)
+        try:
+            return self.detectors(self.engines.settings.text_detector, device).find(frame, phrases, threshold)
+        except TextDetectorError as error:
+            raise UserError(f"Find by text: {error}.") from error
 
     def _track_duration(self, model: ModelChoice, state: InferenceState, run: TrackRun, stop: StopSignal) -> int:
         return self.budget.track_seconds(run.count, len(state.obj_ids))

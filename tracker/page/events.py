@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import gradio as gr
 
-from ..actions import exporting, opening, prompting, roster, showing, tracking
+from ..actions import exporting, finding, opening, prompting, roster, showing, tracking
 from ..actions.compare import Comparison, compare
 from ..actions.showing import FrameView
 from ..errors import ModelCallFailed, SessionClosed, UserError
@@ -87,7 +87,10 @@ NO_OBJECTS = (gr.update(choices=ObjectRoster().labels(), value=ObjectRoster().la
 # What a session's results and side panels show, emptied (progress line, overlay video,
 # downloads, mask editor, uploaded mask, Compare's text, video and table): after a new video
 # or Reset all nothing of the old work is left on the page.
-NO_RESULTS = ("", None, None, None, None, "", None, gr.update(value=None, visible=False))
+NO_RESULTS = ("", None, None, None, None, "", None, gr.update(value=None, visible=False),
+              gr.update(choices=[], value=[], visible=False), gr.update(visible=False))
+# The offer of "Find by text" withdrawn (its list and button hidden).
+NO_FINDINGS = (gr.update(choices=[], value=[], visible=False), gr.update(visible=False))
 
 
 def _window_fields(session: Session, unit: str):
@@ -285,6 +288,23 @@ class PageEvents:
         return self._on_session(session, action)
 
     @page_handler
+    def find_text(self, session: Optional[Session], text, threshold):
+        """-> viewer (the found boxes drawn), the offer (all checked), its button, session."""
+        with _open(session).in_use():
+            with session.view.choosing_frame():
+                view, labels = finding.find(self.calls, session, text, threshold)
+            return (*self._viewer(view), gr.update(choices=labels, value=labels, visible=True),
+                    gr.update(visible=True), session)
+
+    @page_handler
+    def accept_found(self, session: Optional[Session], labels):
+        """-> viewer, objects, the offer withdrawn, session."""
+        with _open(session).in_use():
+            with session.view.choosing_frame():
+                view = finding.accept(self.calls, session, labels or [])
+            return (*self._viewer(view), *_objects(session), *NO_FINDINGS, session)
+
+    @page_handler
     def undo(self, session: Optional[Session]):
         return self._on_session(session, functools.partial(prompting.undo, self.calls))
 
@@ -454,7 +474,7 @@ class Wiring:
     def results(self) -> list:
         page = self.page
         return [page.progress, page.final_video, page.export_files, page.mask_editor, page.mask_upload,
-                page.compare_text, page.compare_video, page.compare_table]
+                page.compare_text, page.compare_video, page.compare_table, page.found_choice, page.accept_button]
 
 
 def wire(page: Page, events: PageEvents, output_root: Path) -> None:
@@ -516,6 +536,13 @@ def _wire_prompts_and_objects(w: Wiring) -> None:
     w.on(page.object_name.submit, events.rename_object, [page.object_name], with_objects, api_name="rename_object",
          **w.shown)
     w.on(page.remove_button.click, events.remove_object, [], with_objects, api_name="remove_object", **w.heavy)
+    found = [page.found_choice, page.accept_button]
+    w.on(page.find_button.click, events.find_text, [page.find_text, page.find_threshold], [*viewer, *found],
+         api_name="find_text", **w.heavy)
+    w.on(page.find_text.submit, events.find_text, [page.find_text, page.find_threshold], [*viewer, *found],
+         api_name=False, **w.heavy)
+    w.on(page.accept_button.click, events.accept_found, [page.found_choice], [*with_objects, *found],
+         api_name="accept_found", **w.heavy)
 
 
 def _wire_models_and_results(w: Wiring) -> None:

@@ -20,6 +20,9 @@ PAGE_CSS = """
 #frame-view img { max-height: 72vh; width: auto; max-width: 100%; }
 """
 
+FIND_NOTE = "Phrases separated by commas; the boxes found on the shown frame are offered to keep or drop."
+FIND_THRESHOLD = 0.3
+
 INTRO = """## SAM 2 video tracker
 **1.** Upload a video or pick an example. **2.** Click the object (green includes, red excludes;
 or a box, or a mask). **3.** Press **Track**. Correct any frame and track again; download the results."""
@@ -42,6 +45,8 @@ class PageOptions:
     session_ttl: float = 3600
     # (title, name) of each tracker; the first is the default.
     trackers: List[Tuple[str, str]] = field(default_factory=lambda: [("SAM 2", "sam2")])
+    # Under "Find by text": how to use it, or how to install what it needs.
+    find_note: str = FIND_NOTE
 
 
 @dataclass
@@ -77,6 +82,11 @@ class Page:
     paint_button: gr.Button
     use_painted_button: gr.Button
     mask_upload: gr.File
+    find_text: gr.Textbox
+    find_threshold: gr.Slider
+    find_button: gr.Button
+    found_choice: gr.CheckboxGroup
+    accept_button: gr.Button
     model_choice: gr.Dropdown
     size_choice: gr.Dropdown
     tracker_choice: gr.Dropdown
@@ -140,6 +150,24 @@ def _viewer() -> dict:
     return dict(frame_view=frame_view, prev_button=prev_button, frame_slider=frame_slider, next_button=next_button,
                 play_button=play_button, pause_button=pause_button, object_list=object_list, timeline=timeline,
                 activity=activity)
+
+
+def _find_by_text(options: PageOptions) -> dict:
+    """Type what to find; the boxes found on the shown frame are offered; the kept ones become
+    objects named by their phrases."""
+    with gr.Accordion("Find by text: name the objects instead of clicking them", open=True, elem_id="find"):
+        with gr.Row(equal_height=True):
+            find_text = gr.Textbox(label="Find by text", placeholder="e.g. dog, ball", info=options.find_note,
+                                   scale=3, elem_id="find-text")
+            find_threshold = gr.Slider(0.05, 0.95, value=FIND_THRESHOLD, step=0.05, label="Least score",
+                                       scale=1, min_width=140, elem_id="find-threshold")
+            find_button = gr.Button("Find", size="sm", scale=0, min_width=80, elem_id="find-button")
+        found_choice = gr.CheckboxGroup([], label="Found on this frame: uncheck the ones to drop", visible=False,
+                                        elem_id="found-choice")
+        accept_button = gr.Button("Add the checked as objects", size="sm", variant="primary", visible=False,
+                                  elem_id="accept-found")
+    return dict(find_text=find_text, find_threshold=find_threshold, find_button=find_button,
+                found_choice=found_choice, accept_button=accept_button)
 
 
 def _prompts_and_objects() -> dict:
@@ -225,6 +253,7 @@ def build_page(options: PageOptions) -> Page:
             parts = _video(options)
             parts.update(_viewer())
             parts.update(_prompts_and_objects())
+            parts.update(_find_by_text(options))
         with gr.Column(scale=2):
             parts.update(_results(options))
     with gr.Row(visible=False):  # the click as an API call (x, y in video pixels), for scripts

@@ -1,5 +1,6 @@
 """The app put together: the shared models, the page, its events and its per-tab sessions."""
 
+import importlib.util
 from pathlib import Path
 from typing import Callable
 
@@ -9,7 +10,7 @@ from ..model.calls import ModelCalls
 from ..model.loading import EngineCache, ModelUnavailable
 from ..settings import AppSettings
 from .events import PageEvents, wire
-from .layout import PageOptions, build_page
+from .layout import FIND_NOTE, PageOptions, build_page
 from .model_menu import model_menu
 
 EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets").glob("*.mp4"))
@@ -25,7 +26,8 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
     events = PageEvents(ModelCalls(engines), limits, menu)
     configured = settings.model_id if any(m.model_id == settings.model_id for m in menu.models) else None
     options = PageOptions(model_note, menu.choices, configured, menu.sizes, menu.default_size,
-                          menu.compare_labels, menu.default_compare, EXAMPLES, limits.session_ttl, menu.trackers)
+                          menu.compare_labels, menu.default_compare, EXAMPLES, limits.session_ttl, menu.trackers,
+                          find_note(settings))
     # Gradio deletes uploads older than a session may idle; a session keeps its own link to its video.
     delete_cache = (min(limits.session_ttl, 600), limits.session_ttl)
     with gr.Blocks(title="SAM 2 video tracker", delete_cache=delete_cache) as demo:
@@ -33,6 +35,13 @@ def build_ui(settings: AppSettings, engines: EngineCache) -> gr.Blocks:
         wire(page, events, Path(demo.GRADIO_CACHE))
         demo.unload(tab_closer(demo))
     return demo
+
+
+def find_note(settings: AppSettings) -> str:
+    """What the page says under "Find by text": how to use it, or what it needs."""
+    if importlib.util.find_spec("transformers") is None:
+        return "Needs the transformers package: pip install transformers (then restart the app)."
+    return f"{FIND_NOTE} Detector: {settings.text_detector}."
 
 
 def tab_closer(demo: gr.Blocks) -> Callable[[gr.Request], None]:

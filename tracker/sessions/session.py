@@ -29,6 +29,7 @@ from ..model.mask_store import MaskStore
 from ..model.packed_mask import PackedMask
 from ..model.prompts import FramePrompts, frame_prompts, mask_prompted, prompted_frames
 from ..settings import Limits
+from .findings import Findings
 from .window import FrameWindow, describe, first_window
 
 
@@ -262,6 +263,8 @@ class Session:
     dirty_from: Optional[int] = None
     # The speed of the last Track (None: none yet on the session's model).
     last_track: Optional[TrackSpeed] = None
+    # What the last "Find by text" offered (None: nothing on offer).
+    findings: Optional[Findings] = None
     closed: bool = field(default=False, init=False)
     _users: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
