@@ -121,3 +121,44 @@ def test_the_app_loads_the_configured_detector_with_the_real_loader(tiny_engine,
     with pytest.raises(UserError, match="Find by text: there is no folder .*nothing"):
         missing.find_text(ModelChoice(missing.engines.default_model_id), frame, ["dog"], 0.3)
     assert os.path.isdir(folder)
+
+
+def test_a_box_is_new_when_no_object_covers_it():
+    masks = {1: np.zeros((48, 64), bool), 2: np.zeros((48, 64), bool)}
+    masks[1][6:30, 6:30] = True  # the dog's mask: box (6, 6, 30, 30)
+    found = [FoundBox("dog", 0.9, (7.0, 5.0, 31.0, 29.0)),  # the tracked dog (IoU 0.85)
+             FoundBox("ball", 0.8, (36.0, 8.0, 58.0, 40.0)),  # nothing there: new
+             FoundBox("ball", 0.7, (37.0, 9.0, 58.0, 40.0)),  # the new ball again
+             FoundBox("dog", 0.5, (20.0, 20.0, 44.0, 44.0))]  # overlaps the dog a little (IoU 0.14): new
+    assert finding.new_things(found, masks) == [found[1], found[3]]
+    assert finding.mask_box(masks[2]) is None and finding.box_iou((0, 0, 2, 2), (1, 1, 3, 3)) == pytest.approx(1 / 7)
+
+
+def test_look_again_needs_a_query_and_a_whole_number(session):
+    finding.set_look_every(session, 3)
+    assert finding.look_every(session) == 0  # nothing was looked for yet
+    finding.find(session.calls, session, "ball", 0.5)
+    assert finding.look_every(session) == 3
+    for bad in (-1, "two"):
+        with pytest.raises(UserError, match="Look again every"):
+            finding.set_look_every(session, bad)
+    finding.set_look_every(session, None)
+    assert finding.look_every(session) == 0
+
+
+def test_tracking_looks_again_and_tracks_what_it_finds_from_there(session, detector, monkeypatch):
+    from tracker.media.timeline import FOUND_COLOR, ROW_HEIGHT
+
+    monkeypatch.setattr(tracking, "VIEW_INTERVAL_SECONDS", 0.0)
+    looked = []
+    monkeypatch.setattr(finding, "new_things", lambda found, masks: [] if looked else looked.append(1) or found[:1])
+    prompting.click(session.calls, session, 20, 20, prompting.INCLUDE)
+    finding.find(session.calls, session, "ball", 0.5)  # offered, not kept: Track looks again for it
+    finding.set_look_every(session, 2)
+    updates = list(tracking.track(session.calls, session))
+    assert len(detector.asked) == 1 + 2  # the Find, then after frames 0-1 and 2-3 (not after the last, 4-5)
+    assert updates[-1].found == 1 and session.objects.ids == [1, 2] and session.objects.name(2) == "ball"
+    assert session.found_at == {2: 1} and session.prompts(2, 1).box == FOUND[1].box
+    assert sorted(session.masks.areas(2)) == [1, 2, 3, 4, 5]  # tracked from where it was found
+    row = showing.timeline(session)[0][ROW_HEIGHT + 1]  # the top of object 2's row
+    assert np.all(row == FOUND_COLOR, axis=-1).any()

@@ -1,13 +1,17 @@
 """Find by text: the things that phrases name, found on the shown frame and offered as boxes;
-the boxes the user keeps become objects named by their phrases, each prompted with its box."""
+the boxes the user keeps become objects named by their phrases, each prompted with its box.
+While tracking, the last query can be looked for again every N frames: a box that no tracked
+object's mask covers becomes a new object there (see :func:`new_things`)."""
 
-from typing import List, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
-from sam2.text_boxes import parse_phrases
+import numpy as np
+
+from sam2.text_boxes import FoundBox, parse_phrases
 
 from ..errors import UserError
 from ..model.calls import ModelCalls, PromptEdit
-from ..sessions.findings import Findings, Proposal
+from ..sessions.findings import Findings, Proposal, TextQuery
 from ..sessions.session import Session
 from .showing import FrameView, show
 
@@ -24,9 +28,11 @@ def find(calls: ModelCalls, session: Session, text: str, threshold: float) -> Tu
         raise UserError(f"The threshold must be between 0 and 1, not {threshold:g}.")
     frame_idx = session.view.shown_frame
     found = calls.find_text(session.model, session.frames.read_rgb(frame_idx), phrases, threshold)
+    session.last_query = TextQuery(tuple(phrases), threshold)  # what Track looks for again
     if not found:
         raise UserError(f"Nothing found for {', '.join(repr(p) for p in phrases)} on frame {frame_idx} with a score "
-                        f"of {threshold:.2f} or more: lower the threshold, or try other words.")
+                        f"of {threshold:.2f} or more: lower the threshold, try other words, or let Track look "
+                        "again every few frames.")
     proposals = tuple(Proposal(number, f.phrase, f.score, f.box) for number, f in enumerate(found, start=1))
     session.findings = Findings(frame_idx, proposals)
     view = show(session, frame_idx)
@@ -54,9 +60,7 @@ def accept(calls: ModelCalls, session: Session, labels: Sequence[str]) -> FrameV
             session.add_object()
         obj_id = session.objects.current
         session.objects.rename(obj_id, proposal.phrase)
-        result = calls.edit_prompts(session.model, session.state, PromptEdit(obj_id, findings.frame_idx, box=proposal.box))
-        session.adopt(result.state)
-        session.masks.put(findings.frame_idx, result.masks)
+        _prompt_with_box(calls, session, obj_id, findings.frame_idx, proposal.box)
     session.mark_dirty(findings.frame_idx)
     session.findings = None
     return show(session, findings.frame_idx)
@@ -66,3 +70,79 @@ def drop_findings(session: Session) -> FrameView:
     """Forget the offer (its boxes leave the frame)."""
     session.findings = None
     return show(session, session.view.shown_frame)
+
+
+def _prompt_with_box(calls: ModelCalls, session: Session, obj_id: int, frame_idx: int,
+                     box: Tuple[float, float, float, float]) -> None:
+    """Prompt ``obj_id`` with ``box`` on the frame, show its mask there, note where it was found."""
+    result = calls.edit_prompts(session.model, session.state, PromptEdit(obj_id, frame_idx, box=box))
+    session.adopt(result.state)
+    session.masks.put(frame_idx, result.masks)
+    session.found_at[obj_id] = frame_idx
+
+
+# A found box is a thing already tracked when its IoU with that object's mask box reaches this.
+NEW_THING_IOU = 0.5
+
+
+def mask_box(mask: np.ndarray) -> Optional[Tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) around an (H, W) bool mask, in pixel edges (None: empty)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def new_things(found: Sequence[FoundBox], masks: Mapping[int, np.ndarray]) -> List[FoundBox]:
+    """The found boxes that are no tracked object (``masks``: each object's mask on the frame):
+    a box is new when its IoU with every object's mask box, and with every new box kept before
+    it (best first), is below NEW_THING_IOU (Grounded-SAM-2's continuous mode compares masks the
+    same way; boxes need no extra model call)."""
+    taken = [box for box in (mask_box(mask) for mask in masks.values()) if box is not None]
+    fresh = []
+    for candidate in found:
+        if all(box_iou(candidate.box, box) < NEW_THING_IOU for box in taken):
+            fresh.append(candidate)
+            taken.append(candidate.box)
+    return fresh
+
+
+def set_look_every(session: Session, every) -> None:
+    """How often Track looks for the last query again: every ``every`` frames (0: never)."""
+    try:
+        every = int(every or 0)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"'Look again every' takes a whole number of frames, not {every!r}.") from error
+    if every < 0:
+        raise UserError("'Look again every' takes a number of frames, 0 to turn it off.")
+    session.look_every = every
+
+
+def look_every(session: Session) -> int:
+    """Every how many frames Track looks again (0: not at all, or nothing was looked for yet)."""
+    return session.look_every if session.last_query is not None else 0
+
+
+def look_again(calls: ModelCalls, session: Session, frame_idx: int) -> List[int]:
+    """Look for the last query's things on a tracked frame; each new one (see :func:`new_things`)
+    becomes an object named by its phrase, prompted with its box there, while objects fit.
+    Returns the new objects' ids."""
+    query = session.last_query
+    found = calls.find_text(session.model, session.frames.read_rgb(frame_idx), query.phrases, query.threshold)
+    fresh = new_things(found, session.masks.unpacked(frame_idx))
+    added = []
+    for thing in fresh[: session.limits.max_objects - len(session.objects.ids)]:
+        session.add_object()
+        obj_id = session.objects.current
+        session.objects.rename(obj_id, thing.phrase)
+        _prompt_with_box(calls, session, obj_id, frame_idx, thing.box)
+        added.append(obj_id)
+    return added

@@ -36,7 +36,7 @@ def timeline(session: Session) -> Tuple[np.ndarray, ObjectList]:
     """Where each object has a mask in the window (the shown frame marked), and the object list
     that names the timeline's rows."""
     window, objects = session.window, session.objects
-    rows = [TimelineRow(obj_id, session.masks.areas(obj_id)) for obj_id in objects.ids]
+    rows = [TimelineRow(obj_id, session.masks.areas(obj_id), session.found_at.get(obj_id)) for obj_id in objects.ids]
     entries = [ObjectEntry(row.obj_id, objects.label(row.obj_id),
                            sum(1 for frame, area in row.areas.items() if area > 0 and frame in window),
                            row.obj_id == objects.current,

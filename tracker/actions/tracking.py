@@ -15,6 +15,7 @@ from ..media.video_io import AudioClip, write_mp4
 from ..model.calls import ModelCalls, TrackDone
 from ..sessions.session import Session, TrackSpeed
 from ..wording import plural
+from . import finding
 from .showing import FrameView, masks_on, show
 from .track_plan import track_runs
 from .track_progress import FrameCounter, SpeedMeter
@@ -43,6 +44,7 @@ class TrackUpdate:
     view: Optional[FrameView]
     piece: Optional[Path] = None  # the overlay video's next piece, when one is due
     revised: int = 0  # frames whose masks the tracker replaced when its run ended (SAM2Long)
+    found: int = 0  # objects that looking again by text added while tracking
 
     @property
     def seconds_left(self) -> Optional[float]:
@@ -101,15 +103,21 @@ def overlay_stream(session: Session) -> OverlayStream:
 def track(calls: ModelCalls, session: Session, stream: bool = False) -> Iterator[TrackUpdate]:
     """Track every object over the window, one update per frame (the viewer's frame at most
     every ``VIEW_INTERVAL_SECONDS``; with ``stream``, the overlay video's pieces as they are
-    due). Stops within a frame when asked; what was tracked is kept."""
+    due). Stops within a frame when asked; what was tracked is kept. With "look again every N
+    frames" (Find by text), forward runs stop every N frames to look for the last query's
+    things: new ones become objects, tracked from there on."""
     per_call = calls.frames_per_track_call(len(session.state.obj_ids))
     runs = track_runs(session.state, session.window, session.dirty_from, per_call)
+    every = finding.look_every(session)
+    if every:
+        runs = [piece for run in runs for piece in ([run] if run.reverse else run.chunks(every))]
+    found = []
     stop = session.files.stop
     stop.clear()
     counter, speed = FrameCounter(runs), SpeedMeter()
     pieces = overlay_stream(session) if stream else None
     began, viewed, frame_idx, revised = time.monotonic(), 0.0, None, set()
-    for run in runs:
+    for position, run in enumerate(runs):
         for event in calls.track(session.model, session.state, run, stop):
             if isinstance(event, TrackDone):
                 session.adopt(event.state)
@@ -128,12 +136,15 @@ def track(calls: ModelCalls, session: Session, stream: bool = False) -> Iterator
                               speed.frames_per_second, view, pieces.add(frame_idx) if pieces else None)
         if stop.requested:
             break
+        last = run.frames[-1]
+        if every and not run.reverse and last < session.window.last and position + 1 < len(runs):
+            found += finding.look_again(calls, session, last)
     if frame_idx is not None:
         seconds = time.monotonic() - began
         session.last_track = TrackSpeed(session.model, counter.steps, seconds)
         yield TrackUpdate(frame_idx, counter.done, counter.total, counter.percent, counter.steps_left,
                           counter.steps / max(seconds, 1e-6), show(session, frame_idx),
-                          pieces.flush() if pieces else None, len(revised))
+                          pieces.flush() if pieces else None, len(revised), len(found))
     if not stop.requested:
         session.dirty_from = None
 

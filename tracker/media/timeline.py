@@ -7,7 +7,8 @@ the image's columns: frame offset ``i`` of ``n`` starts at column ``i * width //
 frames than columns a column covers several frames (present if present in any, area = max);
 with fewer, a frame covers several columns. A tracked frame where the object was judged absent
 (an empty mask) gets a short red dash on its row, so losing the object (and finding it again)
-shows apart from frames not tracked yet.
+shows apart from frames not tracked yet. An object found by text gets a yellow mark at the top
+of its row on the frame where it was found.
 """
 
 import math
@@ -30,6 +31,8 @@ ROW_TINT = 0.22  # how much of its object's colour a row's background takes
 MARKER_COLOR = (255, 255, 255)
 ABSENT_COLOR = (235, 87, 87)  # the dash of a frame where the object was judged absent
 ABSENT_DASH_HEIGHT = 4  # px, centred in the row
+FOUND_COLOR = (250, 210, 40)  # the mark of the frame where "Find by text" found the object
+FOUND_MARK_HEIGHT = 6  # px, from the top of the row
 TEXT_COLOR = (170, 170, 170)
 AXIS_TEXT_SCALE = 0.35
 
@@ -37,10 +40,11 @@ AXIS_TEXT_SCALE = 0.35
 @dataclass(frozen=True)
 class TimelineRow:
     """One object's row: ``areas`` maps tracked frame index -> mask area in px (0: judged absent
-    there; missing: no mask yet)."""
+    there; missing: no mask yet); ``found_at``: the frame where it was found by text."""
 
     obj_id: int
     areas: Mapping[int, int]
+    found_at: Optional[int] = None
 
 
 def _window(first_frame: int, last_frame: int, width: int) -> int:
@@ -158,6 +162,9 @@ def draw_timeline(rows: Sequence[TimelineRow], first_frame: int, last_frame: int
         absent = _column_absent(row.areas, first_frame, n_frames, width) & (column_areas <= 0)
         middle = track.shape[0] // 2
         track[middle - ABSENT_DASH_HEIGHT // 2: middle + ABSENT_DASH_HEIGHT // 2, absent] = ABSENT_COLOR
+        if row.found_at is not None and first_frame <= row.found_at <= last_frame:
+            x, span = _frame_x(row.found_at - first_frame, n_frames, width)
+            track[:FOUND_MARK_HEIGHT, max(0, x - 1):x + max(3, span)] = FOUND_COLOR
     if shown_frame is not None and first_frame <= shown_frame <= last_frame:
         x, span = _frame_x(shown_frame - first_frame, n_frames, width)
         image[:n_rows * row_height + 3, x:x + min(2, span)] = MARKER_COLOR

@@ -297,6 +297,12 @@ class PageEvents:
                     gr.update(visible=True), session)
 
     @page_handler
+    def set_look_every(self, session: Optional[Session], every):
+        """-> session: how often Track looks for the last Find's things again."""
+        finding.set_look_every(_open(session), every)
+        return session
+
+    @page_handler
     def accept_found(self, session: Optional[Session], labels):
         """-> viewer, objects, the offer withdrawn, session."""
         with _open(session).in_use():
@@ -412,6 +418,8 @@ class PageEvents:
                 return
             stopped = "Stopped (what was tracked is kept)" if session.files.stop.requested else "Done"
             text = f"{stopped}: {last.done} of {plural(last.total, 'frame')} tracked in {opening.window_text(session)}."
+            if last.found:
+                text += f" Find by text added {plural(last.found, 'new object')} while tracking."
             if last.revised:
                 text += (f" The best of the tracker's hypotheses over the whole run changed "
                          f"{plural(last.revised, 'frame')} at the end.")
@@ -543,6 +551,7 @@ def _wire_prompts_and_objects(w: Wiring) -> None:
          api_name=False, **w.heavy)
     w.on(page.accept_button.click, events.accept_found, [page.found_choice], [*with_objects, *found],
          api_name="accept_found", **w.heavy)
+    w.on(page.find_every.input, events.set_look_every, [page.find_every], [], api_name="look_again_every", **w.shown)
 
 
 def _wire_models_and_results(w: Wiring) -> None:

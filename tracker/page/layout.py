@@ -85,6 +85,7 @@ class Page:
     find_text: gr.Textbox
     find_threshold: gr.Slider
     find_button: gr.Button
+    find_every: gr.Number
     found_choice: gr.CheckboxGroup
     accept_button: gr.Button
     model_choice: gr.Dropdown
@@ -162,11 +163,13 @@ def _find_by_text(options: PageOptions) -> dict:
             find_threshold = gr.Slider(0.05, 0.95, value=FIND_THRESHOLD, step=0.05, label="Least score",
                                        scale=1, min_width=140, elem_id="find-threshold")
             find_button = gr.Button("Find", size="sm", scale=0, min_width=80, elem_id="find-button")
+        find_every = gr.Number(0, precision=0, minimum=0, label="While tracking, look again every N frames "
+                               "(0: off): things no object covers become new objects", elem_id="find-every")
         found_choice = gr.CheckboxGroup([], label="Found on this frame: uncheck the ones to drop", visible=False,
                                         elem_id="found-choice")
         accept_button = gr.Button("Add the checked as objects", size="sm", variant="primary", visible=False,
                                   elem_id="accept-found")
-    return dict(find_text=find_text, find_threshold=find_threshold, find_button=find_button,
+    return dict(find_text=find_text, find_threshold=find_threshold, find_button=find_button, find_every=find_every,
                 found_choice=found_choice, accept_button=accept_button)
 
 

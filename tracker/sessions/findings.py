@@ -29,3 +29,11 @@ class Findings:
     def chosen(self, labels: Sequence[str]) -> List[Proposal]:
         wanted = set(labels)
         return [proposal for proposal in self.proposals if proposal.label in wanted]
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    """What the last Find looked for: its phrases and least score (Track looks again with it)."""
+
+    phrases: Tuple[str, ...]
+    threshold: float

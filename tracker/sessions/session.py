@@ -29,7 +29,7 @@ from ..model.mask_store import MaskStore
 from ..model.packed_mask import PackedMask
 from ..model.prompts import FramePrompts, frame_prompts, mask_prompted, prompted_frames
 from ..settings import Limits
-from .findings import Findings
+from .findings import Findings, TextQuery
 from .window import FrameWindow, describe, first_window
 
 
@@ -263,8 +263,13 @@ class Session:
     dirty_from: Optional[int] = None
     # The speed of the last Track (None: none yet on the session's model).
     last_track: Optional[TrackSpeed] = None
-    # What the last "Find by text" offered (None: nothing on offer).
+    # What the last "Find by text" offered (None: nothing on offer) and looked for.
     findings: Optional[Findings] = None
+    last_query: Optional[TextQuery] = None
+    # Track looks for the last query's things every this many frames (0: never); objects found
+    # by text -> the frame they were found on.
+    look_every: int = 0
+    found_at: Dict[int, int] = field(default_factory=dict)
     closed: bool = field(default=False, init=False)
     _users: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -299,6 +304,7 @@ class Session:
         self.adopt(state)
         self.masks.forget_object(obj_id)
         self.objects.remove(obj_id)
+        self.found_at.pop(obj_id, None)
 
     def reset_objects(self, state: InferenceState) -> None:
         """Start again with object 1, with the model's emptied state: no prompts, masks or
@@ -306,6 +312,7 @@ class Session:
         self.adopt(state)
         self.masks.clear()
         self.objects.reset()
+        self.found_at.clear()
         self.view.painted_frame = None
         self.dirty_from = None
 
