@@ -158,8 +158,8 @@ def _fake_install(root, spec):
 
 def test_each_oracle_has_its_own_folder_and_variable(tmp_path, monkeypatch):
     specs = reference_env.ORACLES
-    assert set(specs) == {"reference", "edgetam", "efficienttam", "samurai", "dam4sam"}
-    assert len({s.env_var for s in specs.values()}) == len({s.default_root for s in specs.values()}) == 5
+    assert set(specs) == {"reference", "edgetam", "efficienttam", "samurai", "dam4sam", "sam2long"}
+    assert len({s.env_var for s in specs.values()}) == len({s.default_root for s in specs.values()}) == 6
     assert reference_env.find_or_install_reference.__defaults__ == (None, True)
     assert reference_env.ENV_VAR == "SAM2_REFERENCE_DIR" and reference_env.ReferenceEnv is reference_env.OracleEnv
 
