@@ -14,6 +14,7 @@ PUBLIC_MODULES = {
     "sam2", "sam2.build_sam", "sam2.sam2_video_predictor", "sam2.sam2_image_predictor", "sam2.automatic_mask_generator",
     "sam2.prompts", "sam2.models", "sam2.runtime.attention", "sam2.runtime.cpu_allocator", "sam2.runtime.memory_policy",
     "sam2.runtime.precision", "sam2.frames.source", "sam2.frames.video_file", "sam2.state_storage", "sam2.tracking",
+    "sam2.text_boxes",
 }
 # The official inference state's fields (its dict keys, as attributes too).
 PUBLIC_STATE_FIELDS = {"obj_ids", "video_height", "video_width", "num_frames", "device"}
