@@ -221,10 +221,12 @@ class ModelCalls:
     def _find_text(self, model: ModelChoice, frame: np.ndarray, phrases: Sequence[str],
                    threshold: float) -> List[FoundBox]:
         """The things named by ``phrases`` on an (H, W, 3) RGB frame, best first, found by the
-        text detector on the model's device."""
-        device = str(self.engine(model).predictor.device)
+        text detector on the model's device, at its precision."""
+        engine = self.engine(model)
         try:
-            return self.detectors(self.engines.settings.text_detector, device).find(frame, phrases, threshold)
+            detector = self.detectors(self.engines.settings.text_detector, str(engine.predictor.device))
+            with engine.compute():  # the model's precision (bf16 where it is the faster)
+                return detector.find(frame, phrases, threshold)
         except TextDetectorError as error:
             raise UserError(f"Find by text: {error}.") from error
 
