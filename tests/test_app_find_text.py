@@ -162,3 +162,16 @@ def test_tracking_looks_again_and_tracks_what_it_finds_from_there(session, detec
     assert sorted(session.masks.areas(2)) == [1, 2, 3, 4, 5]  # tracked from where it was found
     row = showing.timeline(session)[0][ROW_HEIGHT + 1]  # the top of object 2's row
     assert np.all(row == FOUND_COLOR, axis=-1).any()
+
+
+def test_without_transformers_the_page_says_how_to_get_it(monkeypatch):
+    import importlib.util
+
+    from tracker.page.ui import find_note
+    from tracker.settings import AppSettings
+
+    settings = AppSettings.from_sources([], {"SAM2_DEVICE": "cpu", "SAM2_TEXT_DETECTOR": "some/detector"})
+    assert find_note(settings).endswith("Detector: some/detector.")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else real(name, *a))
+    assert find_note(settings) == "Needs the transformers package: pip install transformers (then restart the app)."

@@ -110,3 +110,25 @@ def test_the_default_detector_loads_from_the_hub_cache_offline_or_says_it_is_mis
     missing = find_offline(tmp_path / "empty")
     assert missing["error"].startswith(f"the text detector {DEFAULT_DETECTOR} is not downloaded")
     assert f"huggingface-cli download {DEFAULT_DETECTOR}" in missing["error"]
+
+
+def test_an_owlv2_detector_scores_each_phrase_as_its_own_query(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    if int(transformers.__version__.split(".")[0]) < 5:
+        pytest.skip("the tiny tokenizer is built with transformers 5's API")
+    from text_detector import save_tiny_owlv2
+
+    detector = TextDetector(str(save_tiny_owlv2(tmp_path / "owlv2")))
+    assert not detector.grounded and detector.model.config.model_type == "owlv2"
+    frame = np.random.default_rng(0).integers(0, 255, (90, 160, 3), dtype=np.uint8)
+    found = detector.find(frame, "dog, ball", threshold=0.0)
+    assert found and {f.phrase for f in found} <= {"dog", "ball"}
+    assert all(0 <= f.box[0] < f.box[2] <= 160 and 0 <= f.box[1] < f.box[3] <= 90 for f in found)
+    # boxes are fractions of the padded square: the same as transformers' own post-processing
+    inputs = detector.processor(text=[["dog", "ball"]], images=frame, return_tensors="pt")
+    with torch.no_grad():
+        outputs = detector.model(**inputs)
+    theirs = detector.processor.image_processor.post_process_object_detection(
+        outputs, threshold=-1.0, target_sizes=[(160, 160)])[0]["boxes"]
+    _, ours = detector._per_phrase(frame, ["dog", "ball"])
+    assert torch.allclose(ours * torch.tensor([160, 90, 160, 90]), theirs, atol=1e-3)

@@ -50,3 +50,24 @@ def put_in_hub_cache(hub_cache: Path, model_id: str, source: Path) -> Path:
     for path in source.iterdir():
         (snapshot / path.name).write_bytes(path.read_bytes())
     return snapshot
+
+
+def save_tiny_owlv2(folder: Path) -> Path:
+    """A tiny OWLv2 (one-layer CLIP text and vision towers, 64 px) in ``folder``: a detector
+    that scores each phrase as a query of its own and pads frames to a square."""
+    from transformers import CLIPTokenizerFast, Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor, Owlv2Processor
+
+    torch.manual_seed(0)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = ["<|startoftext|>", "<|endoftext|>", *(c + "</w>" for c in letters), *letters, "dog</w>", "ball</w>", "do",
+             "ba", "bal"]
+    merges = [("d", "o"), ("do", "g</w>"), ("b", "a"), ("ba", "l"), ("bal", "l</w>")]
+    tokenizer = CLIPTokenizerFast(vocab={word: index for index, word in enumerate(words)}, merges=merges)
+    layers = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=2)
+    config = Owlv2Config(text_config=dict(vocab_size=len(words), max_position_embeddings=16, **layers),
+                         vision_config=dict(image_size=64, patch_size=16, **layers), projection_dim=32)
+    folder.mkdir(parents=True, exist_ok=True)
+    Owlv2ForObjectDetection(config).save_pretrained(folder)
+    Owlv2Processor(image_processor=Owlv2ImageProcessor(size={"height": 64, "width": 64}),
+                   tokenizer=tokenizer).save_pretrained(folder)
+    return folder
