@@ -109,6 +109,9 @@ class TextDetector:
             return f"the folder {model_id} does not hold a zero-shot object detector ({type(error).__name__}: {error})"
         if os.path.isabs(model_id) or model_id.startswith((".", "~")):
             return f"there is no folder {model_id} (a text detector is a Hugging Face model id or a saved folder)"
+        if isinstance(error, ValueError):  # loaded, but of a kind the zero-shot detection API does not serve
+            return (f"{model_id} is not a zero-shot object detector that transformers' "
+                    f"AutoModelForZeroShotObjectDetection serves ({error})")
         return (f"the text detector {model_id} is not downloaded and could not be fetched from the Hugging Face Hub "
                 f"({type(error).__name__}). Download it where there is a network (huggingface-cli download "
                 f"{model_id}) or give the folder of a saved detector")

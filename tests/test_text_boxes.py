@@ -87,7 +87,7 @@ import numpy as np
 from sam2.text_boxes import TextDetectorError, find_boxes
 frame = np.random.default_rng(0).integers(0, 255, (90, 160, 3), dtype=np.uint8)
 try:
-    found = find_boxes(frame, "dog, ball", threshold=0.0)
+    found = find_boxes(frame, "dog, ball", threshold=0.0, detector=sys.argv[1])
 except TextDetectorError as error:
     print(json.dumps({"error": str(error)}))
 else:
@@ -95,10 +95,11 @@ else:
 """
 
 
-def find_offline(hf_home) -> dict:
+def find_offline(hf_home, detector: str = DEFAULT_DETECTOR) -> dict:
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
     env.pop("HF_HUB_CACHE", None)
-    result = subprocess.run([sys.executable, "-c", FIND], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", FIND, detector], env=env, capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -110,6 +111,17 @@ def test_the_default_detector_loads_from_the_hub_cache_offline_or_says_it_is_mis
     missing = find_offline(tmp_path / "empty")
     assert missing["error"].startswith(f"the text detector {DEFAULT_DETECTOR} is not downloaded")
     assert f"huggingface-cli download {DEFAULT_DETECTOR}" in missing["error"]
+
+
+def test_a_hub_model_that_is_no_zero_shot_detector_is_named(tmp_path):
+    """SAM 3, say: transformers has it, but not through AutoModelForZeroShotObjectDetection."""
+    transformers = pytest.importorskip("transformers")
+    folder = tmp_path / "bert"
+    transformers.BertModel(transformers.BertConfig(vocab_size=16, hidden_size=8, num_hidden_layers=1,
+                                                   num_attention_heads=1, intermediate_size=8)).save_pretrained(folder)
+    put_in_hub_cache(tmp_path / "hf" / "hub", "someone/not-a-detector", folder)
+    found = find_offline(tmp_path / "hf", "someone/not-a-detector")
+    assert found["error"].startswith("someone/not-a-detector is not a zero-shot object detector that transformers'")
 
 
 def test_an_owlv2_detector_scores_each_phrase_as_its_own_query(tmp_path):
