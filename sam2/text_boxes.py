@@ -16,7 +16,7 @@ import functools
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -88,7 +88,8 @@ def boxes_from_scores(
 class TextDetector:
     """An open-vocabulary detector (a transformers model id or folder) on a device."""
 
-    def __init__(self, model_id: str = DEFAULT_DETECTOR, device: Union[str, torch.device] = "cpu") -> None:
+    def __init__(self, model_id: str = DEFAULT_DETECTOR, device: Union[str, torch.device] = "cpu",
+                 local_files_only: bool = False) -> None:
         try:
             import transformers
         except ImportError as error:
@@ -96,8 +97,9 @@ class TextDetector:
         self.model_id = model_id
         self.device = torch.device(device)
         try:
-            self.processor = transformers.AutoProcessor.from_pretrained(model_id)
-            self.model = transformers.AutoModelForZeroShotObjectDetection.from_pretrained(model_id)
+            self.processor = transformers.AutoProcessor.from_pretrained(model_id, local_files_only=local_files_only)
+            self.model = transformers.AutoModelForZeroShotObjectDetection.from_pretrained(
+                model_id, local_files_only=local_files_only)
         except (OSError, ValueError) as error:
             raise TextDetectorError(self._unavailable(model_id, error)) from error
         self.model.to(self.device).eval()
@@ -178,9 +180,9 @@ def _corners(centred: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=2)
-def load_detector(model_id: str = DEFAULT_DETECTOR, device: str = "cpu") -> TextDetector:
-    """A detector, loaded once per model id and device."""
-    return TextDetector(model_id, device)
+def load_detector(model_id: str = DEFAULT_DETECTOR, device: str = "cpu", local_files_only: bool = False) -> TextDetector:
+    """A detector, loaded once per model id and device (``local_files_only``: never download)."""
+    return TextDetector(model_id, device, local_files_only)
 
 
 def find_boxes(

@@ -42,7 +42,7 @@ def detector():
 
 @pytest.fixture()
 def session(tiny_engine, detector, tmp_path):
-    calls = model_calls_for(tiny_engine, detectors=lambda model_id, device: detector)
+    calls = model_calls_for(tiny_engine, detectors=lambda model_id, device, local_only: detector)
     video = str(write_mp4(tmp_path / "square.mp4", synthetic_frames(6), fps=10))
     session = opening.open_video(calls, video, ModelChoice(calls.engines.default_model_id))
     session.calls = calls
@@ -106,6 +106,18 @@ def test_exports_name_the_phrases(session):
     assert [c["name"] for c in coco["categories"]] == ["dog", "ball"]
     with zipfile.ZipFile(files.mask_pngs) as archive:
         assert {name.split("/")[0] for name in archive.namelist()} == {"1_dog", "2_ball"}
+
+
+def test_offline_the_app_only_loads_a_detector_that_is_here(tiny_engine, detector, monkeypatch):
+    from tracker.model import weights
+
+    asked = []
+    calls = model_calls_for(tiny_engine, detectors=lambda *args: asked.append(args) or detector)
+    frame = np.stack(synthetic_frames(1))[0]
+    for reason in (None, "the Hub did not answer"):
+        monkeypatch.setattr(weights, "HUB", weights.HubAccess(probe=lambda reason=reason: reason))
+        calls.find_text(ModelChoice(calls.engines.default_model_id), frame, ["dog"], 0.3)
+    assert [local_only for _, _, local_only in asked] == [False, True]
 
 
 def test_the_app_loads_the_configured_detector_with_the_real_loader(tiny_engine, tmp_path):

@@ -22,6 +22,7 @@ from ..errors import UserError
 from .engine import Engine
 from .gpu import on_gpu, zero_gpu_active
 from .loading import EngineCache, ModelUnavailable
+from .weights import downloads_allowed
 from .mask_store import FrameMasks, packed_from_logits
 from .packed_mask import PackedMask
 from .prompts import Box, Click, prompted_frames
@@ -151,10 +152,11 @@ class ModelCalls:
     """The app's model calls over the shared models of ``engines``."""
 
     def __init__(self, engines: EngineCache, budget: GpuBudget = GpuBudget(),
-                 detectors: Callable[[str, str], object] = load_detector) -> None:
+                 detectors: Callable[[str, str, bool], object] = load_detector) -> None:
         self.engines = engines
         self.budget = budget
-        # (detector id, device) -> a loaded text detector (an object with find(frame, phrases, threshold)).
+        # (detector id, device, local files only) -> a loaded text detector (an object with
+        # find(frame, phrases, threshold)).
         self.detectors = detectors
         self.crosses_processes = zero_gpu_active()
         self.open_video = on_gpu(self._open_video, duration=budget.open_seconds)
@@ -224,7 +226,9 @@ class ModelCalls:
         text detector on the model's device, at its precision."""
         engine = self.engine(model)
         try:
-            detector = self.detectors(self.engines.settings.text_detector, str(engine.predictor.device))
+            # Offline (HF_HUB_OFFLINE, or the Hub did not answer), only a detector that is here.
+            detector = self.detectors(self.engines.settings.text_detector, str(engine.predictor.device),
+                                      not downloads_allowed())
             with engine.compute():  # the model's precision (bf16 where it is the faster)
                 return detector.find(frame, phrases, threshold)
         except TextDetectorError as error:
