@@ -16,17 +16,21 @@ import functools
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, List, Sequence, Tuple, Union
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torchvision.ops import batched_nms
+
+from .tracking.motion import box_iou
 
 DEFAULT_DETECTOR = "IDEA-Research/grounding-dino-tiny"
 # Least detection score kept (Grounding DINO's demos keep boxes above 0.35 and words above 0.25).
 DEFAULT_THRESHOLD = 0.3
 # Boxes of one phrase that overlap more than this (IoU) are one thing: the best is kept.
 SAME_THING_IOU = 0.5
+# A found box is a thing already tracked when its IoU with that thing's mask box reaches this.
+NEW_THING_IOU = 0.5
 # Model types whose text is one prompt of phrases ended by " ." (Grounding DINO's way).
 GROUNDED_TYPES = ("grounding-dino", "mm-grounding-dino")
 INSTALL_HINT = "pip install transformers (or, in this checkout, pip install .[text])"
@@ -83,6 +87,28 @@ def boxes_from_scores(
         for i in chosen.tolist()
         if boxes[i, 2] > boxes[i, 0] and boxes[i, 3] > boxes[i, 1]
     ]
+
+
+def mask_box(mask: np.ndarray) -> Optional[Tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) around an (H, W) bool mask, in pixel edges (None: empty)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)
+
+
+def new_things(found: Sequence[FoundBox], masks: Mapping[Any, np.ndarray]) -> List[FoundBox]:
+    """The found boxes that are no tracked object (``masks``: each object's (H, W) bool mask on
+    the frame): a box is new when its IoU with every object's mask box, and with every new box
+    kept before it (best first), is below NEW_THING_IOU (Grounded-SAM-2's continuous mode
+    compares masks the same way; boxes need no extra model call)."""
+    taken = [box for box in (mask_box(mask) for mask in masks.values()) if box is not None]
+    fresh = []
+    for candidate in found:
+        if all(box_iou(candidate.box, box) < NEW_THING_IOU for box in taken):
+            fresh.append(candidate)
+            taken.append(candidate.box)
+    return fresh
 
 
 class TextDetector:

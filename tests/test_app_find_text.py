@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from conftest import model_calls_for, synthetic_frames
-from sam2.text_boxes import FoundBox, TextDetectorError
+from sam2.text_boxes import FoundBox, TextDetectorError, mask_box, new_things
+from sam2.tracking.motion import box_iou
 from tracker.actions import exporting, finding, opening, prompting, showing, tracking
 from tracker.errors import UserError
 from tracker.media.video_io import write_mp4
@@ -142,8 +143,8 @@ def test_a_box_is_new_when_no_object_covers_it():
              FoundBox("ball", 0.8, (36.0, 8.0, 58.0, 40.0)),  # nothing there: new
              FoundBox("ball", 0.7, (37.0, 9.0, 58.0, 40.0)),  # the new ball again
              FoundBox("dog", 0.5, (20.0, 20.0, 44.0, 44.0))]  # overlaps the dog a little (IoU 0.14): new
-    assert finding.new_things(found, masks) == [found[1], found[3]]
-    assert finding.mask_box(masks[2]) is None and finding.box_iou((0, 0, 2, 2), (1, 1, 3, 3)) == pytest.approx(1 / 7)
+    assert new_things(found, masks) == [found[1], found[3]]
+    assert mask_box(masks[2]) is None and box_iou((0, 0, 2, 2), (1, 1, 3, 3)) == pytest.approx(1 / 7)
 
 
 def test_look_again_needs_a_query_and_a_whole_number(session):

@@ -1,13 +1,11 @@
 """Find by text: the things that phrases name, found on the shown frame and offered as boxes;
 the boxes the user keeps become objects named by their phrases, each prompted with its box.
 While tracking, the last query can be looked for again every N frames: a box that no tracked
-object's mask covers becomes a new object there (see :func:`new_things`)."""
+object's mask covers becomes a new object there (see :func:`sam2.text_boxes.new_things`)."""
 
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
-import numpy as np
-
-from sam2.text_boxes import FoundBox, parse_phrases
+from sam2.text_boxes import new_things, parse_phrases
 
 from ..errors import UserError
 from ..model.calls import ModelCalls, PromptEdit
@@ -81,40 +79,6 @@ def _prompt_with_box(calls: ModelCalls, session: Session, obj_id: int, frame_idx
     session.found_at[obj_id] = frame_idx
 
 
-# A found box is a thing already tracked when its IoU with that object's mask box reaches this.
-NEW_THING_IOU = 0.5
-
-
-def mask_box(mask: np.ndarray) -> Optional[Tuple[float, float, float, float]]:
-    """(x0, y0, x1, y1) around an (H, W) bool mask, in pixel edges (None: empty)."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not len(rows):
-        return None
-    return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def new_things(found: Sequence[FoundBox], masks: Mapping[int, np.ndarray]) -> List[FoundBox]:
-    """The found boxes that are no tracked object (``masks``: each object's mask on the frame):
-    a box is new when its IoU with every object's mask box, and with every new box kept before
-    it (best first), is below NEW_THING_IOU (Grounded-SAM-2's continuous mode compares masks the
-    same way; boxes need no extra model call)."""
-    taken = [box for box in (mask_box(mask) for mask in masks.values()) if box is not None]
-    fresh = []
-    for candidate in found:
-        if all(box_iou(candidate.box, box) < NEW_THING_IOU for box in taken):
-            fresh.append(candidate)
-            taken.append(candidate.box)
-    return fresh
-
-
 def set_look_every(session: Session, every) -> None:
     """How often Track looks for the last query again: every ``every`` frames (0: never)."""
     try:
@@ -132,7 +96,8 @@ def look_every(session: Session) -> int:
 
 
 def look_again(calls: ModelCalls, session: Session, frame_idx: int) -> List[int]:
-    """Look for the last query's things on a tracked frame; each new one (see :func:`new_things`)
+    """Look for the last query's things on a tracked frame; each new one (see
+    :func:`sam2.text_boxes.new_things`)
     becomes an object named by its phrase, prompted with its box there, while objects fit.
     Returns the new objects' ids."""
     query = session.last_query
